@@ -1,0 +1,49 @@
+# gwlb-lab build and test entry points. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/gwlb-lab
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 3s
+LAB ?= default
+
+.PHONY: help build lab-up lab-down test unit e2e fuzz-smoke bench lint deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: ## build bin/gwlb-lab (static)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gwlb-lab
+
+lab-up: build ## build and bring up the default lab (root)
+	./$(BIN) up --name $(LAB)
+
+lab-down: build ## remove the default lab (root)
+	./$(BIN) down --name $(LAB)
+
+deps: ## install the Debian packages the tests need, when missing
+	@bash scripts/deps.sh
+
+test: deps lint build ## every test: unit, fuzz smoke, e2e (root for e2e)
+	$(GO) test -count=1 ./...
+	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
+
+unit: ## unit tests only (no root needed)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: deps build ## the Ginkgo suites that run labs for real (root)
+	$(GO) test -count=1 -v ./e2e/... 
+
+fuzz-smoke: ## run every fuzz target for FUZZTIME each
+	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
+
+bench: build ## benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt check and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean: ## remove build output
+	rm -rf bin

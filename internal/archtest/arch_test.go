@@ -1,0 +1,128 @@
+package archtest
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/gwlb-lab/gwlb-lab"
+
+// imports maps each package of the module (by import path) to what its
+// non-test files import.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		pkg := module
+		if rel != "." {
+			pkg = module + "/" + filepath.ToSlash(rel)
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			out[pkg] = append(out[pkg], p)
+		}
+		if _, ok := out[pkg]; !ok {
+			out[pkg] = nil
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// deps returns the transitive imports of pkg; packages outside the module are
+// leaves (their own imports are not followed).
+func deps(all map[string][]string, pkg string) []string {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(p string) {
+		for _, d := range all[p] {
+			if !seen[d] {
+				seen[d] = true
+				walk(d)
+			}
+		}
+	}
+	walk(pkg)
+	var list []string
+	for d := range seen {
+		list = append(list, d)
+	}
+	sort.Strings(list)
+	return list
+}
+
+func TestImportBoundaries(t *testing.T) {
+	all := imports(t)
+	if len(all) < 3 {
+		t.Fatalf("found only %d packages; is the module root right?", len(all))
+	}
+	for pkg := range all {
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+		for _, d := range deps(all, pkg) {
+			switch {
+			case rel == "emulator/packet":
+				// Standard library only: no dot in the first path element.
+				if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+					t.Errorf("%s imports %s: emulator/packet must use the standard library only", pkg, d)
+				}
+			case strings.HasPrefix(rel, "emulator"):
+				for _, banned := range []string{module + "/lab", "github.com/vishvananda/netlink", "github.com/docker", "github.com/moby", "yaml", "github.com/spf13/cobra"} {
+					if strings.HasPrefix(d, banned) || (banned == "yaml" && strings.Contains(d, "yaml")) {
+						t.Errorf("%s imports %s: the data plane must not know how it was wired", pkg, d)
+					}
+				}
+			case strings.HasPrefix(rel, "cmd/"):
+				// cmd is thin: it may import one package of the module.
+				n := 0
+				for _, direct := range all[pkg] {
+					if strings.HasPrefix(direct, module) {
+						n++
+					}
+				}
+				if n > 1 {
+					t.Errorf("%s imports %d packages of the module; cmd/ must stay thin", pkg, n)
+				}
+			}
+		}
+	}
+}
+
+func TestDepsFollowsTransitively(t *testing.T) {
+	all := map[string][]string{"a": {"b"}, "b": {"c"}, "c": nil}
+	got := deps(all, "a")
+	if strings.Join(got, ",") != "b,c" {
+		t.Fatalf("deps(a) = %v, want [b c]", got)
+	}
+}
