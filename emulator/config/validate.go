@@ -1,0 +1,190 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Validate checks the snapshot's internal consistency: every name a route,
+// endpoint, service or GWLB refers to exists, names are unique, addresses are
+// set and inside their subnets. The topology file's own validation is far
+// richer; this guards the emulator against a hand-edited or stale snapshot.
+func (s *Snapshot) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.Version != Version {
+		return fmt.Errorf("%w: %d (this emulator reads %d)", ErrVersion, s.Version, Version)
+	}
+	if s.Lab == "" {
+		bad("lab name is empty")
+	}
+	if !(s.TimeScale > 0) {
+		bad("time_scale must be positive, got %v", s.TimeScale)
+	}
+	nodes := map[string]bool{}
+	eni := func(where string, e ENI) {
+		if e.Node == "" || e.NetNS == "" || e.Interface == "" {
+			bad("%s: node, netns and interface must be set", where)
+		}
+		if nodes[e.Node] {
+			bad("%s: node %q appears twice", where, e.Node)
+		}
+		nodes[e.Node] = true
+		if !e.IP.Is4() {
+			bad("%s: node %q has no IPv4 address", where, e.Node)
+		}
+		if e.MTU < 68 {
+			bad("%s: node %q has MTU %d", where, e.Node, e.MTU)
+		}
+	}
+	services := map[string]Service{}
+	for _, sv := range s.Services {
+		services[sv.Name] = sv
+	}
+	gwlbs := map[string]bool{}
+	for _, g := range s.GWLBs {
+		gwlbs[g.Name] = true
+	}
+	for _, sv := range s.Services {
+		for _, g := range sv.GWLBs {
+			if !gwlbs[g] {
+				bad("endpoint service %q: gwlb %q is not defined", sv.Name, g)
+			}
+		}
+	}
+	vpcNames := map[string]bool{}
+	for _, v := range s.VPCs {
+		if vpcNames[v.Name] {
+			bad("vpc %q appears twice", v.Name)
+		}
+		vpcNames[v.Name] = true
+		tables := map[string]bool{}
+		for _, rt := range v.RouteTables {
+			tables[rt.Name] = true
+		}
+		if v.EdgeRouteTable != "" && !tables[v.EdgeRouteTable] {
+			bad("vpc %q: edge route table %q is not defined", v.Name, v.EdgeRouteTable)
+		}
+		if v.EdgeRouteTable != "" && v.InternetGateway == "" {
+			bad("vpc %q: edge route table without an internet gateway", v.Name)
+		}
+		subnets := map[string]bool{}
+		instances := map[string]bool{}
+		for _, sn := range v.Subnets {
+			subnets[sn.Name] = true
+			where := fmt.Sprintf("vpc %q subnet %q", v.Name, sn.Name)
+			if !sn.CIDR.IsValid() || !sn.CIDR.Addr().Is4() {
+				bad("%s: invalid IPv4 CIDR", where)
+			}
+			if !tables[sn.RouteTable] {
+				bad("%s: route table %q is not defined", where, sn.RouteTable)
+			}
+			if !sn.CIDR.Contains(sn.Router) {
+				bad("%s: router %s is outside %s", where, sn.Router, sn.CIDR)
+			}
+			for _, e := range sn.ENIs {
+				eni(where, e)
+				instances[e.Node] = true
+				if !sn.CIDR.Contains(e.IP) {
+					bad("%s: node %q address %s is outside %s", where, e.Node, e.IP, sn.CIDR)
+				}
+			}
+		}
+		nats := map[string]bool{}
+		for _, n := range v.NATGateways {
+			nats[n.Name] = true
+			if !subnets[n.Subnet] {
+				bad("vpc %q nat gateway %q: subnet %q is not defined", v.Name, n.Name, n.Subnet)
+			}
+			if !n.IP.Is4() || !n.PublicIP.Is4() {
+				bad("vpc %q nat gateway %q: needs a private and a public IPv4 address", v.Name, n.Name)
+			}
+		}
+		endpoints := map[string]bool{}
+		for _, ep := range v.Endpoints {
+			endpoints[ep.Name] = true
+			if !subnets[ep.Subnet] {
+				bad("vpc %q endpoint %q: subnet %q is not defined", v.Name, ep.Name, ep.Subnet)
+			}
+			if _, ok := services[ep.Service]; !ok {
+				bad("vpc %q endpoint %q: service %q is not defined", v.Name, ep.Name, ep.Service)
+			}
+		}
+		for _, rt := range v.RouteTables {
+			for i, r := range rt.Routes {
+				where := fmt.Sprintf("vpc %q route table %q route %d", v.Name, rt.Name, i)
+				if !r.Destination.IsValid() {
+					bad("%s: invalid destination", where)
+				}
+				var ok bool
+				switch r.Kind {
+				case TargetLocal, TargetBlackhole:
+					ok = true
+				case TargetIGW:
+					ok = v.InternetGateway != "" && r.Target == v.InternetGateway
+				case TargetNAT:
+					ok = nats[r.Target]
+				case TargetEndpoint:
+					ok = endpoints[r.Target]
+				case TargetInstance:
+					ok = instances[r.Target]
+				default:
+					bad("%s: unknown target kind %q", where, r.Kind)
+					continue
+				}
+				if !ok {
+					bad("%s: %s target %q is not defined", where, r.Kind, r.Target)
+				}
+			}
+		}
+	}
+	for _, g := range s.GWLBs {
+		if !vpcNames[g.VPC] {
+			bad("gwlb %q: vpc %q is not defined", g.Name, g.VPC)
+		}
+		if len(g.Nodes) == 0 {
+			bad("gwlb %q has no nodes", g.Name)
+		}
+		for _, n := range g.Nodes {
+			if !n.IP.Is4() {
+				bad("gwlb %q node %q: needs an IPv4 address", g.Name, n.Name)
+			}
+		}
+		for _, t := range g.TargetGroup.Targets {
+			if !t.IP.Is4() {
+				bad("gwlb %q target %q: needs an IPv4 address", g.Name, t.Name)
+			}
+		}
+	}
+	if s.Internet != nil {
+		for _, seg := range s.Internet.Segments {
+			where := fmt.Sprintf("internet segment %s", seg.CIDR)
+			if !seg.CIDR.Contains(seg.Router) {
+				bad("%s: router %s is outside it", where, seg.Router)
+			}
+			for _, h := range seg.Hosts {
+				eni(where, h)
+				if !seg.CIDR.Contains(h.IP) {
+					bad("%s: host %q address %s is outside it", where, h.Node, h.IP)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AllENIs returns every node interface of the lab, VPC instances first.
+func (s *Snapshot) AllENIs() []ENI {
+	var out []ENI
+	for _, v := range s.VPCs {
+		for _, sn := range v.Subnets {
+			out = append(out, sn.ENIs...)
+		}
+	}
+	if s.Internet != nil {
+		for _, seg := range s.Internet.Segments {
+			out = append(out, seg.Hosts...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// HandlerFunc answers one request with a value to encode as JSON, or an error.
+// An error wrapping ErrNotFound gives 404, ErrBadRequest 400, others 500.
+type HandlerFunc func(r *http.Request) (any, error)
+
+// Sentinel errors that handlers return to pick the HTTP status.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrBadRequest = errors.New("bad request")
+)
+
+// Server serves the control API on a Unix socket.
+type Server struct {
+	mux  *http.ServeMux
+	path string
+}
+
+// NewServer returns a server that will listen on the socket at path.
+func NewServer(path string) *Server {
+	return &Server{mux: http.NewServeMux(), path: path}
+}
+
+// Handle registers fn for a pattern of http.ServeMux ("GET /v1/status").
+func (s *Server) Handle(pattern string, fn HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(r)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			code := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, ErrNotFound):
+				code = http.StatusNotFound
+			case errors.Is(err, ErrBadRequest):
+				code = http.StatusBadRequest
+			}
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+	})
+}
+
+// Run listens and serves until ctx ends. The socket file is created with mode
+// 0600 and removed on return.
+func (s *Server) Run(ctx context.Context) error {
+	_ = os.Remove(s.path) // a stale socket of a crashed emulator
+	ln, err := net.Listen("unix", s.path)
+	if err != nil {
+		return fmt.Errorf("control socket %q: %w", s.path, err)
+	}
+	defer os.Remove(s.path)
+	if err := os.Chmod(s.path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("control socket %q: %w", s.path, err)
+	}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+		return nil
+	case err := <-done:
+		return err
+	}
+}
+
+// Client talks to a lab's control socket.
+type Client struct {
+	hc *http.Client
+}
+
+// NewClient returns a client for the socket at path.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}
+	return &Client{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// Get fetches path ("/v1/status") and decodes the JSON answer into out.
+func (c *Client) Get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// Post sends in as JSON to path and decodes the answer into out (if non-nil).
+func (c *Client) Post(ctx context.Context, path string, in, out any) error {
+	return c.do(ctx, http.MethodPost, path, in, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://emulator"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("emulator control socket: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(b, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+		case http.StatusBadRequest:
+			return fmt.Errorf("%w: %s", ErrBadRequest, e.Error)
+		}
+		return fmt.Errorf("emulator: %s", e.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// Decode reads a JSON request body into v; a malformed body is ErrBadRequest.
+func Decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return nil
+}
