@@ -1,0 +1,99 @@
+package topology
+
+import "strings"
+
+// Rules of what runs in nodes.
+
+func (c *checker) checkRuns() {
+	for _, vn := range keys(c, "vpcs", c.t.VPCs) {
+		ip := childPath(childPath("vpcs", vn), "instances")
+		for _, n := range keys(c, ip, c.t.VPCs[vn].Instances) {
+			if r := c.t.VPCs[vn].Instances[n].Run; r != nil {
+				c.checkRun(childPath(childPath(ip, n), "run"), r)
+			}
+		}
+	}
+	for _, n := range keys(c, "internet.hosts", c.t.Internet.Hosts) {
+		if r := c.t.Internet.Hosts[n].Run; r != nil {
+			c.checkRun(childPath(childPath("internet.hosts", n), "run"), r)
+		}
+	}
+}
+
+func (c *checker) checkRun(p string, r *RunSpec) {
+	var set []string
+	if r.HTTPEcho != nil {
+		set = append(set, "http_echo")
+	}
+	if r.Command != nil {
+		set = append(set, "command")
+	}
+	if r.Appliance != nil {
+		set = append(set, "appliance")
+	}
+	if r.Reflector != nil {
+		set = append(set, "reflector")
+	}
+	if len(set) != 1 {
+		got := "none"
+		if len(set) > 0 {
+			got = strings.Join(set, " and ")
+		}
+		c.errorf(p, "", "run must set exactly one of http_echo, command, appliance, reflector (it sets %s)", got)
+		return
+	}
+	switch {
+	case r.HTTPEcho != nil:
+		c.port(childPath(p, "http_echo"), "port", r.HTTPEcho.Port)
+	case r.Command != nil:
+		if len(r.Command) == 0 || r.Command[0] == "" {
+			c.errorf(p, "command", "command needs at least the program to run")
+		}
+	case r.Reflector != nil:
+		c.port(childPath(p, "reflector"), "health_port", r.Reflector.HealthPort)
+	case r.Appliance != nil:
+		c.checkAppliance(childPath(p, "appliance"), r.Appliance)
+	}
+}
+
+func (c *checker) checkAppliance(p string, a *ApplianceSpec) {
+	c.enum(p, "mode", a.Mode, string(ApplianceForward), string(ApplianceFirewall))
+	c.port(p, "health_port", a.HealthPort)
+	firewall := a.Mode == string(ApplianceFirewall)
+	if !firewall && len(a.Rules) > 0 {
+		c.errorf(p, "rules", "rules need mode firewall")
+	}
+	if c.enum(p, "default_action", a.DefaultAction, "allow", "deny") && !firewall && a.DefaultAction != "" {
+		c.errorf(p, "default_action", "default_action needs mode firewall")
+	}
+	rp := childPath(p, "rules")
+	for i, r := range a.Rules {
+		ip := indexPath(rp, i)
+		if r.Action == "" {
+			c.errorf(ip, "action", "action is required")
+		}
+		c.enum(ip, "action", r.Action, "allow", "deny")
+		if r.CIDR != "" {
+			c.parsePrefix(ip, "cidr", "cidr", r.CIDR)
+		}
+		c.enum(ip, "protocol", r.Protocol, "tcp", "udp", "icmp", "any")
+		switch {
+		case r.Port < 0 || r.Port > 65535:
+			c.errorf(ip, "port", "port %d is not a port number (1-65535)", r.Port)
+		case r.Port != 0 && r.Protocol != "tcp" && r.Protocol != "udp":
+			c.errorf(ip, "port", "port needs protocol tcp or udp")
+		}
+	}
+	if m := a.Misbehave; m != nil {
+		mp := childPath(p, "misbehave")
+		if m.StripOption < 0 || m.StripOption > 3 {
+			c.errorf(mp, "strip_option", "strip_option %d is not an AWS option type (1, 2 or 3)", m.StripOption)
+		}
+		if m.VNI < 0 || m.VNI > 1<<24-1 {
+			c.errorf(mp, "vni", "vni %d is not a 24-bit VNI", m.VNI)
+		}
+		if m.ReplyFromPort < 0 || m.ReplyFromPort > 65535 {
+			c.errorf(mp, "reply_from_port", "reply_from_port %d is not a port number (1-65535)", m.ReplyFromPort)
+		}
+	}
+}
