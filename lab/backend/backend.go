@@ -1,0 +1,79 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// ErrExists is returned by Backend.Create when a node of that name already
+// exists. The lab acts on it: `up` after a crash either adopts or sweeps.
+var ErrExists = errors.New("node already exists")
+
+// ErrNotFound is returned by Backend.Open when no node of that name exists.
+var ErrNotFound = errors.New("node not found")
+
+// Backend creates and removes nodes. Names are used verbatim: the caller
+// (package lab) puts the lab prefix `gwlb-<lab>-` in front, so a sweep by
+// prefix finds exactly one lab's nodes.
+type Backend interface {
+	// Create makes a new, empty node with loopback up. It returns an error
+	// wrapping ErrExists if the name is taken.
+	Create(ctx context.Context, name string) (Node, error)
+	// Open returns an existing node (for `exec` or `down` in a later
+	// process). It returns an error wrapping ErrNotFound if there is none.
+	Open(ctx context.Context, name string) (Node, error)
+	// Remove deletes the node. Removing a missing node is not an error, so
+	// `down` can be replayed after a partial failure.
+	Remove(ctx context.Context, name string) error
+	// List returns the names of the nodes whose name starts with prefix,
+	// sorted; the crash sweep uses it with the lab prefix.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Node is one place where lab programs run.
+type Node interface {
+	// Name is the name the node was created with.
+	Name() string
+	// NetNSPath is a path that opens the node's network namespace (for
+	// setns(2) or netlink.NewHandleAt); all wiring is done through it.
+	NetNSPath() string
+	// Start runs a program in the node and returns once it has started.
+	Start(ctx context.Context, spec ProcSpec) (Process, error)
+	// Exec runs argv in the node in the foreground, attached to the given
+	// streams, and returns its exit code. A command that runs and fails is
+	// not an error: the error is for "could not run it" or "ctx ended".
+	Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+}
+
+// ProcSpec describes a program to start in a node.
+type ProcSpec struct {
+	// Argv is the program and its arguments; Argv[0] is looked up in PATH.
+	Argv []string
+	// Env is the environment as KEY=value; nil inherits the caller's.
+	Env []string
+	// Dir is the working directory; "" keeps the caller's.
+	Dir string
+	// LogPath receives stdout and stderr, appended (created 0644 if
+	// missing); "" discards them.
+	LogPath string
+	// Detach makes the program outlive the caller: its own session (so no
+	// terminal hang-up reaches it), stdin from /dev/null, and no tie to
+	// the Start context. Without Detach the program is in its own process
+	// group and is killed (the whole group) when the Start context ends.
+	Detach bool
+}
+
+// Process is a started program. PID and StartTime together name it across
+// PID reuse; they are what a state file records so that a later `down`, in
+// another process, stops the right thing.
+type Process interface {
+	PID() int
+	// StartTime is the kernel's start time of the process in clock ticks
+	// since boot (field 22 of /proc/<pid>/stat).
+	StartTime() uint64
+	// Wait waits for the program to exit and releases its resources. Only
+	// the process that called Start can Wait; a detached program whose
+	// starter exits without waiting is reaped by init instead.
+	Wait() error
+}
