@@ -11,6 +11,7 @@ declare -A want=(
 	[tcpdump]=tcpdump
 	[iptables]=iptables
 	[curl]=curl
+	[ping]=iputils-ping
 )
 
 missing=()

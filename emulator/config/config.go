@@ -63,11 +63,11 @@ type ENI struct {
 	// Node is the node's name; NetNS the path of its network namespace
 	// (a bind mount such as /run/netns/gwlb-lab-web); Interface the TAP
 	// inside it.
-	Node      string `json:"node"`
-	NetNS     string `json:"netns"`
-	Interface string `json:"interface"`
-	MAC       MAC    `json:"mac"`
-	MTU       int    `json:"mtu"`
+	Node      string     `json:"node"`
+	NetNS     string     `json:"netns"`
+	Interface string     `json:"interface"`
+	MAC       MAC        `json:"mac"`
+	MTU       int        `json:"mtu"`
 	IP        netip.Addr `json:"ip"`
 	IPv6      netip.Addr `json:"ipv6,omitzero"`
 	// PublicIP is the address the internet gateway maps 1:1 to IP.

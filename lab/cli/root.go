@@ -41,6 +41,10 @@ tested against ingress, egress and failover scenarios offline.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.AddCommand(newVersionCmd(env))
+	root.AddCommand(newValidateCmd(env))
+	root.AddCommand(newSchemaCmd(env))
+	root.AddCommand(newUpCmd(env), newDownCmd(env), newStatusCmd(env), newNodesCmd(env), newInspectCmd(env), newExecCmd(env))
+	root.AddCommand(newEmulatorCmd(env), newEchoCmd(env), newProbeCmd(env))
 	return root
 }
 

@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+)
+
+// Opener opens the port of one node interface; port.OpenTAP in production,
+// in-memory ports in tests.
+type Opener func(e config.ENI) (fabric.Port, error)
+
+// Daemon is a running emulator.
+type Daemon struct {
+	snap    *config.Snapshot
+	clock   *clock.Scaled
+	fabric  *fabric.Fabric
+	started time.Time
+	ports   []PortInfo
+}
+
+// PortInfo describes one attached node interface.
+type PortInfo struct {
+	Node      string `json:"node"`
+	NetNS     string `json:"netns"`
+	Interface string `json:"interface"`
+	MAC       string `json:"mac"`
+	IP        string `json:"ip"`
+}
+
+// Status is what GET /v1/status answers.
+type Status struct {
+	Lab       string     `json:"lab"`
+	PID       int        `json:"pid"`
+	Started   time.Time  `json:"started"`
+	Uptime    string     `json:"uptime"`
+	TimeScale float64    `json:"time_scale"`
+	LabTime   time.Time  `json:"lab_time"`
+	Ports     []PortInfo `json:"ports"`
+}
+
+// New opens every port of the snapshot and builds the fabric. On error,
+// ports opened so far are closed.
+func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
+	d := &Daemon{snap: snap, clock: clock.NewScaled(snap.TimeScale), started: time.Now()}
+	ports := map[string]fabric.Port{}
+	closeAll := func() {
+		for _, p := range ports {
+			_ = p.Close()
+		}
+	}
+	for _, e := range snap.AllENIs() {
+		p, err := open(e)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open port of node %q: %w", e.Node, err)
+		}
+		ports[e.Node] = p
+		d.ports = append(d.ports, PortInfo{Node: e.Node, NetNS: e.NetNS, Interface: e.Interface, MAC: e.MAC.String(), IP: e.IP.String()})
+	}
+	f, err := fabric.New(snap, fabric.Options{Clock: d.clock, Ports: ports})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	d.fabric = f
+	return d, nil
+}
+
+// Fabric returns the data plane (for tests and in-process use).
+func (d *Daemon) Fabric() *fabric.Fabric { return d.fabric }
+
+// Status reports the daemon's state.
+func (d *Daemon) Status() Status {
+	return Status{
+		Lab: d.snap.Lab, PID: os.Getpid(), Started: d.started,
+		Uptime:    time.Since(d.started).Round(time.Second).String(),
+		TimeScale: d.clock.Scale(), LabTime: d.clock.Now(), Ports: d.ports,
+	}
+}
+
+// Handlers registers the control API on s.
+func (d *Daemon) Handlers(s *control.Server) {
+	s.Handle("GET /v1/status", func(*http.Request) (any, error) { return d.Status(), nil })
+	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
+}
+
+// Run forwards and serves the control socket (when the snapshot names one)
+// until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var ferr, cerr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ferr = d.fabric.Run(ctx)
+		cancel()
+	}()
+	if d.snap.ControlSocket != "" {
+		srv := control.NewServer(d.snap.ControlSocket)
+		d.Handlers(srv)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cerr = srv.Run(ctx)
+			cancel()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(ferr, cerr)
+}

@@ -1,0 +1,292 @@
+package fabric
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/route"
+)
+
+// hopKind is what a route sends a packet to.
+type hopKind uint8
+
+const (
+	hopLocal hopKind = iota
+	hopIGW
+	hopNAT
+	hopEndpoint
+	hopInstance
+	hopBlackhole
+)
+
+// hop is a compiled route target.
+type hop struct {
+	kind hopKind
+	nat  *natGW
+	ep   *endpoint
+	eni  *eni
+}
+
+// addrKind says what owns an address inside a VPC.
+type addrKind uint8
+
+const (
+	ownerENI addrKind = iota + 1
+	ownerNAT
+	ownerEndpoint
+	ownerGWLBNode
+)
+
+type owner struct {
+	kind addrKind
+	eni  *eni
+	nat  *natGW
+	ep   *endpoint
+}
+
+// lab is the compiled form of a config.Snapshot: the lookup structures the
+// data plane walks. It is immutable once built.
+type lab struct {
+	snap     *config.Snapshot
+	vpcs     []*vpc
+	enis     map[string]*eni // by node name
+	public   map[netip.Addr]publicAddr
+	inet     map[netip.Addr]*eni // internet hosts by address
+	segments []*segment
+}
+
+// publicAddr is one 1:1 mapping of an internet gateway.
+type publicAddr struct {
+	vpc     *vpc
+	private netip.Addr
+}
+
+type vpc struct {
+	name    string
+	cidrs   []netip.Prefix
+	igw     string
+	edge    *route.Table[hop] // nil without an edge association
+	subnets []*subnet
+	owners  map[netip.Addr]owner
+	// private → public, for the IGW's outbound translation.
+	publicOf map[netip.Addr]netip.Addr
+}
+
+type subnet struct {
+	name      string
+	az        string
+	cidr      netip.Prefix
+	router    netip.Addr
+	routerMAC [6]byte
+	table     *route.Table[hop]
+	vpc       *vpc
+	byMAC     map[[6]byte]*eni
+	byIP      map[netip.Addr]*eni
+}
+
+// segment is an internet L2 segment.
+type segment struct {
+	cidr      netip.Prefix
+	router    netip.Addr
+	routerMAC [6]byte
+	byMAC     map[[6]byte]*eni
+	byIP      map[netip.Addr]*eni
+}
+
+type eni struct {
+	cfg     config.ENI
+	mac     [6]byte
+	subnet  *subnet  // nil for internet hosts
+	segment *segment // nil for VPC interfaces
+}
+
+func (e *eni) routerMAC() [6]byte {
+	if e.subnet != nil {
+		return e.subnet.routerMAC
+	}
+	return e.segment.routerMAC
+}
+
+func (e *eni) routerIP() netip.Addr {
+	if e.subnet != nil {
+		return e.subnet.router
+	}
+	return e.segment.router
+}
+
+type natGW struct {
+	cfg    config.NATGateway
+	subnet *subnet
+	table  *natTable
+}
+
+type endpoint struct {
+	cfg    config.Endpoint
+	subnet *subnet
+}
+
+// compile builds the lookup structures of a snapshot. NAT tables come from
+// prev when a NAT gateway of the same name exists there, so a configuration
+// change does not drop live connections.
+func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts) (*lab, error) {
+	l := &lab{
+		snap:   s,
+		enis:   map[string]*eni{},
+		public: map[netip.Addr]publicAddr{},
+		inet:   map[netip.Addr]*eni{},
+	}
+	prevNAT := map[string]*natTable{}
+	if prev != nil {
+		for _, v := range prev.vpcs {
+			for _, o := range v.owners {
+				if o.kind == ownerNAT {
+					prevNAT[o.nat.cfg.Name] = o.nat.table
+				}
+			}
+		}
+	}
+	for _, vc := range s.VPCs {
+		v := &vpc{
+			name:     vc.Name,
+			cidrs:    vc.CIDRs,
+			igw:      vc.InternetGateway,
+			owners:   map[netip.Addr]owner{},
+			publicOf: map[netip.Addr]netip.Addr{},
+		}
+		l.vpcs = append(l.vpcs, v)
+		subnets := map[string]*subnet{}
+		for _, sc := range vc.Subnets {
+			sn := &subnet{
+				name: sc.Name, az: sc.AZ, cidr: sc.CIDR, router: sc.Router,
+				routerMAC: sc.RouterMAC, vpc: v,
+				byMAC: map[[6]byte]*eni{}, byIP: map[netip.Addr]*eni{},
+			}
+			subnets[sc.Name] = sn
+			v.subnets = append(v.subnets, sn)
+			for _, ec := range sc.ENIs {
+				e := &eni{cfg: ec, mac: ec.MAC, subnet: sn}
+				sn.byMAC[e.mac] = e
+				sn.byIP[ec.IP] = e
+				l.enis[ec.Node] = e
+				v.owners[ec.IP] = owner{kind: ownerENI, eni: e}
+				if ec.PublicIP.IsValid() {
+					l.public[ec.PublicIP] = publicAddr{vpc: v, private: ec.IP}
+					v.publicOf[ec.IP] = ec.PublicIP
+				}
+			}
+		}
+		nats := map[string]*natGW{}
+		for _, nc := range vc.NATGateways {
+			t := prevNAT[nc.Name]
+			if t == nil {
+				t = newNATTable(timeouts)
+			}
+			n := &natGW{cfg: nc, subnet: subnets[nc.Subnet], table: t}
+			nats[nc.Name] = n
+			v.owners[nc.IP] = owner{kind: ownerNAT, nat: n}
+			l.public[nc.PublicIP] = publicAddr{vpc: v, private: nc.IP}
+			v.publicOf[nc.IP] = nc.PublicIP
+		}
+		eps := map[string]*endpoint{}
+		for _, ec := range vc.Endpoints {
+			ep := &endpoint{cfg: ec, subnet: subnets[ec.Subnet]}
+			eps[ec.Name] = ep
+			if ec.IP.IsValid() {
+				v.owners[ec.IP] = owner{kind: ownerEndpoint, ep: ep}
+			}
+		}
+		tables := map[string]*route.Table[hop]{}
+		for _, rc := range vc.RouteTables {
+			t, err := compileTable(v, rc, nats, eps, l.enis)
+			if err != nil {
+				return nil, fmt.Errorf("vpc %q: %w", vc.Name, err)
+			}
+			tables[rc.Name] = t
+		}
+		for _, sn := range v.subnets {
+			for _, sc := range vc.Subnets {
+				if sc.Name == sn.name {
+					sn.table = tables[sc.RouteTable]
+				}
+			}
+			if sn.table == nil {
+				return nil, fmt.Errorf("vpc %q subnet %q: no route table", vc.Name, sn.name)
+			}
+		}
+		if vc.EdgeRouteTable != "" {
+			v.edge = tables[vc.EdgeRouteTable]
+		}
+	}
+	for _, g := range s.GWLBs {
+		for _, v := range l.vpcs {
+			if v.name != g.VPC {
+				continue
+			}
+			for _, n := range g.Nodes {
+				// A GWLB node that is also a lab node keeps its ENI (its
+				// namespace sources health checks).
+				if _, isENI := v.owners[n.IP]; !isENI {
+					v.owners[n.IP] = owner{kind: ownerGWLBNode}
+				}
+			}
+		}
+	}
+	if s.Internet != nil {
+		for _, sc := range s.Internet.Segments {
+			seg := &segment{cidr: sc.CIDR, router: sc.Router, routerMAC: sc.RouterMAC,
+				byMAC: map[[6]byte]*eni{}, byIP: map[netip.Addr]*eni{}}
+			l.segments = append(l.segments, seg)
+			for _, hc := range sc.Hosts {
+				e := &eni{cfg: hc, mac: hc.MAC, segment: seg}
+				seg.byMAC[e.mac] = e
+				seg.byIP[hc.IP] = e
+				l.enis[hc.Node] = e
+				l.inet[hc.IP] = e
+			}
+		}
+	}
+	return l, nil
+}
+
+// compileTable turns a route table into an LPM table. Like AWS, every table
+// has an implicit local route for each VPC CIDR, unless the table replaces it
+// with an explicit route for exactly that prefix (spec §6.4).
+func compileTable(v *vpc, rc config.RouteTable, nats map[string]*natGW, eps map[string]*endpoint, enis map[string]*eni) (*route.Table[hop], error) {
+	t := route.New[hop]()
+	explicit := map[netip.Prefix]bool{}
+	for _, r := range rc.Routes {
+		h := hop{}
+		switch r.Kind {
+		case config.TargetLocal:
+			h.kind = hopLocal
+		case config.TargetIGW:
+			h.kind = hopIGW
+		case config.TargetNAT:
+			h.kind, h.nat = hopNAT, nats[r.Target]
+		case config.TargetEndpoint:
+			h.kind, h.ep = hopEndpoint, eps[r.Target]
+		case config.TargetInstance:
+			h.kind, h.eni = hopInstance, enis[r.Target]
+		case config.TargetBlackhole:
+			h.kind = hopBlackhole
+		default:
+			return nil, fmt.Errorf("route table %q: unknown target kind %q", rc.Name, r.Kind)
+		}
+		if (r.Kind == config.TargetNAT && h.nat == nil) || (r.Kind == config.TargetEndpoint && h.ep == nil) || (r.Kind == config.TargetInstance && h.eni == nil) {
+			return nil, fmt.Errorf("route table %q: %s %q is not defined", rc.Name, r.Kind, r.Target)
+		}
+		if err := t.Insert(r.Destination.Masked(), h); err != nil {
+			return nil, fmt.Errorf("route table %q: %w", rc.Name, err)
+		}
+		explicit[r.Destination.Masked()] = true
+	}
+	for _, c := range v.cidrs {
+		if !explicit[c.Masked()] {
+			if err := t.Insert(c.Masked(), hop{kind: hopLocal}); err != nil {
+				return nil, fmt.Errorf("route table %q: %w", rc.Name, err)
+			}
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,56 @@
+package fabric
+
+// Reason is why the fabric dropped a packet.
+type Reason uint8
+
+// Drop reasons. The names (see String) are what users see in status output,
+// so they are stable.
+const (
+	DropMalformed           Reason = iota // frame or packet failed to parse
+	DropNotIPv4                           // an EtherType the lab does not carry (IPv6 comes later)
+	DropBroadcast                         // broadcast or multicast that is not ARP
+	DropUnknownMAC                        // unicast to a MAC that is neither the router nor a neighbour
+	DropSourceCheck                       // source/destination check: sender's address is not its own
+	DropDestCheck                         // source/destination check: receiver is not the destination
+	DropNoRoute                           // no route matches the destination
+	DropBlackhole                         // the matching route is a blackhole
+	DropNoSuchAddress                     // local route, but no interface has the address
+	DropToRouter                          // addressed to the subnet router itself
+	DropIGWNoPublicIP                     // leaving through the IGW without a public address
+	DropInternetNoRoute                   // internet destination that no host or gateway owns
+	DropNATNoMapping                      // inbound to a NAT gateway without a matching connection
+	DropNATExhausted                      // NAT gateway ran out of ports
+	DropNATUnsupported                    // NAT gateway cannot translate it (fragment, protocol)
+	DropEndpointUnavailable               // GWLB endpoint with nothing behind it
+	DropRoutingLoop                       // the packet went round the lab too many times
+	DropPortWrite                         // writing to the destination port failed
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	DropMalformed:           "malformed",
+	DropNotIPv4:             "not_ipv4",
+	DropBroadcast:           "broadcast",
+	DropUnknownMAC:          "unknown_mac",
+	DropSourceCheck:         "source_check",
+	DropDestCheck:           "dest_check",
+	DropNoRoute:             "no_route",
+	DropBlackhole:           "blackhole",
+	DropNoSuchAddress:       "no_such_address",
+	DropToRouter:            "to_router",
+	DropIGWNoPublicIP:       "igw_no_public_ip",
+	DropInternetNoRoute:     "internet_no_route",
+	DropNATNoMapping:        "nat_no_mapping",
+	DropNATExhausted:        "nat_ports_exhausted",
+	DropNATUnsupported:      "nat_unsupported",
+	DropEndpointUnavailable: "endpoint_unavailable",
+	DropRoutingLoop:         "routing_loop",
+	DropPortWrite:           "port_write_failed",
+}
+
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}

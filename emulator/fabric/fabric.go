@@ -1,0 +1,210 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+)
+
+// Port is what the fabric needs of a node's interface (emulator/port.Port
+// satisfies it). Reads leave offset bytes of headroom in front of each frame.
+type Port interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	Write(bufs [][]byte, offset int) (int, error)
+	BatchSize() int
+	MTU() int
+	Name() string
+	Close() error
+}
+
+// Headroom is the space the fabric reserves in front of every frame it reads,
+// enough to prepend Ethernet, IPv4, UDP, GENEVE and the AWS options in place.
+const Headroom = 128
+
+// maxHops bounds how many times one packet may pass a router, gateway or
+// endpoint inside the lab; the VPC router does not decrement TTL, so without
+// it a routing loop would spin forever.
+const maxHops = 32
+
+// Options configure a Fabric.
+type Options struct {
+	// Clock tells lab time; nil means real time.
+	Clock clock.Clock
+	// Ports maps node names to their ports. The fabric owns them from New on
+	// and closes them when Run returns.
+	Ports map[string]Port
+}
+
+// Fabric forwards frames between the ports of one lab.
+type Fabric struct {
+	clock clock.Clock
+	lab   atomic.Pointer[lab]
+	ports map[string]*portState
+	drops [numReasons]atomic.Uint64
+}
+
+type portState struct {
+	node    string
+	p       Port
+	rxPkts  atomic.Uint64
+	rxBytes atomic.Uint64
+	txPkts  atomic.Uint64
+	txBytes atomic.Uint64
+}
+
+// New compiles the snapshot and takes ownership of the ports. Every ENI of
+// the snapshot needs a port.
+func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
+	if err := snap.Validate(); err != nil {
+		return nil, err
+	}
+	c := opts.Clock
+	if c == nil {
+		c = clock.NewScaled(snap.TimeScale)
+	}
+	f := &Fabric{clock: c, ports: map[string]*portState{}}
+	for _, e := range snap.AllENIs() {
+		p, ok := opts.Ports[e.Node]
+		if !ok {
+			return nil, fmt.Errorf("node %q has no port", e.Node)
+		}
+		f.ports[e.Node] = &portState{node: e.Node, p: p}
+	}
+	l, err := compile(snap, nil, defaultNATTimeouts)
+	if err != nil {
+		return nil, err
+	}
+	f.lab.Store(l)
+	return f, nil
+}
+
+// Run forwards until ctx ends, then closes every port and returns once all of
+// its goroutines have exited.
+func (f *Fabric) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(f.ports))
+	for _, ps := range f.ports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.readLoop(ps); err != nil {
+				errc <- fmt.Errorf("port %q: %w", ps.node, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.sweep(ctx)
+	}()
+	<-ctx.Done()
+	for _, ps := range f.ports {
+		_ = ps.p.Close()
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// sweep expires idle NAT entries once a second of wall time.
+func (f *Fabric) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := f.clock.Now()
+			for _, v := range f.lab.Load().vpcs {
+				for _, o := range v.owners {
+					if o.kind == ownerNAT {
+						o.nat.table.expire(now)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (f *Fabric) readLoop(ps *portState) error {
+	batch := max(ps.p.BatchSize(), 1)
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, Headroom+ps.p.MTU()+64)
+	}
+	sizes := make([]int, batch)
+	w := &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1)}
+	for {
+		n, err := ps.p.Read(bufs, sizes, Headroom)
+		for i := range n {
+			ps.rxPkts.Add(1)
+			ps.rxBytes.Add(uint64(sizes[i]))
+			w.receive(ps.node, bufs[i], Headroom, sizes[i])
+		}
+		if err != nil {
+			if isClosed(err) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Counters is a snapshot of the fabric's counters.
+type Counters struct {
+	Ports []PortCounters    `json:"ports"`
+	Drops map[string]uint64 `json:"drops"`
+	// NATConnections counts tracked connections per NAT gateway.
+	NATConnections map[string]int `json:"nat_connections,omitempty"`
+}
+
+// PortCounters are one node port's packet and byte counts, as the emulator
+// sees them (rx: from the node; tx: to the node).
+type PortCounters struct {
+	Node    string `json:"node"`
+	RxPkts  uint64 `json:"rx_packets"`
+	RxBytes uint64 `json:"rx_bytes"`
+	TxPkts  uint64 `json:"tx_packets"`
+	TxBytes uint64 `json:"tx_bytes"`
+}
+
+// Counters returns the current counters. Drop reasons are all listed, zero
+// or not, so scripts can rely on the keys.
+func (f *Fabric) Counters() Counters {
+	c := Counters{Drops: map[string]uint64{}, NATConnections: map[string]int{}}
+	for r := range numReasons {
+		c.Drops[r.String()] = f.drops[r].Load()
+	}
+	for _, ps := range f.ports {
+		c.Ports = append(c.Ports, PortCounters{
+			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
+			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
+		})
+	}
+	sort.Slice(c.Ports, func(i, j int) bool { return c.Ports[i].Node < c.Ports[j].Node })
+	for _, v := range f.lab.Load().vpcs {
+		for _, o := range v.owners {
+			if o.kind == ownerNAT {
+				c.NATConnections[o.nat.cfg.Name] = o.nat.table.len()
+			}
+		}
+	}
+	return c
+}
+
+// Drops returns the count for one reason.
+func (f *Fabric) Drops(r Reason) uint64 { return f.drops[r].Load() }
+
+func (f *Fabric) drop(r Reason) { f.drops[r].Add(1) }

@@ -1,0 +1,345 @@
+package fabric
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+)
+
+// worker carries the frames of one port through the lab. It is owned by that
+// port's goroutine, so its scratch space needs no locking.
+type worker struct {
+	f       *Fabric
+	lab     *lab
+	scratch []byte
+	out     [][]byte
+}
+
+// pkt is an IPv4 packet inside a read buffer: buf[off:off+n], with the
+// headroom in front of off free for rewriting the Ethernet header (and for
+// encapsulation).
+type pkt struct {
+	buf []byte
+	off int
+	n   int
+}
+
+func (p *pkt) ip() packet.IPv4 { return packet.IPv4(p.buf[p.off : p.off+p.n]) }
+
+func isClosed(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+// receive handles one frame that node sent: buf[off:off+n].
+func (w *worker) receive(node string, buf []byte, off, n int) {
+	w.lab = w.f.lab.Load()
+	from := w.lab.enis[node]
+	if from == nil {
+		w.f.drop(DropMalformed)
+		return
+	}
+	eth := packet.Ethernet(buf[off : off+n])
+	if eth.Validate() != nil {
+		w.f.drop(DropMalformed)
+		return
+	}
+	switch eth.Type() {
+	case packet.EtherTypeARP:
+		w.arp(from, packet.ARP(eth[packet.EthernetLen:]))
+		return
+	case packet.EtherTypeIPv4:
+	default:
+		w.f.drop(DropNotIPv4)
+		return
+	}
+	ipOff := off + packet.EthernetLen
+	ip := packet.IPv4(buf[ipOff : off+n])
+	if ip.Validate() != nil {
+		w.f.drop(DropMalformed)
+		return
+	}
+	p := &pkt{buf: buf, off: ipOff, n: int(ip.TotalLen())}
+	// Source/destination check on the sending ENI; internet hosts always
+	// send from their own address.
+	if (from.cfg.SourceDestCheck || from.segment != nil) && ip.Src() != from.cfg.IP {
+		w.f.drop(DropSourceCheck)
+		return
+	}
+	dstMAC := eth.Dst()
+	if dstMAC[0]&1 != 0 {
+		w.f.drop(DropBroadcast)
+		return
+	}
+	if dstMAC != from.routerMAC() {
+		// Sent at L2 to a neighbour: no router, no route table.
+		var nb *eni
+		if from.subnet != nil {
+			nb = from.subnet.byMAC[dstMAC]
+		} else {
+			nb = from.segment.byMAC[dstMAC]
+		}
+		if nb == nil || nb == from {
+			w.f.drop(DropUnknownMAC)
+			return
+		}
+		w.deliver(nb, p, eth.Src())
+		return
+	}
+	if from.segment != nil {
+		w.route(p, stage{kind: atInternet})
+		return
+	}
+	w.route(p, stage{kind: atSubnet, sn: from.subnet})
+}
+
+type stageKind uint8
+
+const (
+	atSubnet   stageKind = iota // at the router of sn, from an interface in sn
+	atIGWIn                     // at vpc's internet gateway, arriving from the internet
+	atInternet                  // on the internet, source already public
+)
+
+type stage struct {
+	kind stageKind
+	sn   *subnet
+	v    *vpc
+}
+
+// route moves p hop by hop until it is delivered or dropped.
+func (w *worker) route(p *pkt, st stage) {
+	for range maxHops {
+		var next stage
+		var more bool
+		switch st.kind {
+		case atSubnet:
+			next, more = w.atSubnet(p, st.sn)
+		case atIGWIn:
+			next, more = w.atIGWIn(p, st.v)
+		case atInternet:
+			next, more = w.atInternet(p)
+		}
+		if !more {
+			return
+		}
+		st = next
+	}
+	w.f.drop(DropRoutingLoop)
+}
+
+func (w *worker) atSubnet(p *pkt, sn *subnet) (stage, bool) {
+	dst := p.ip().Dst()
+	if dst == sn.router {
+		w.f.drop(DropToRouter)
+		return stage{}, false
+	}
+	// Same-subnet traffic is delivered directly, whatever the route table
+	// says (spec §6.3).
+	if sn.cidr.Contains(dst) {
+		return w.local(p, sn.vpc)
+	}
+	h, _, ok := sn.table.Lookup(dst)
+	if !ok {
+		w.f.drop(DropNoRoute)
+		return stage{}, false
+	}
+	return w.apply(p, sn.vpc, h)
+}
+
+// apply sends p to a route's target.
+func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
+	switch h.kind {
+	case hopLocal:
+		return w.local(p, v)
+	case hopIGW:
+		ip := p.ip()
+		pub, ok := v.publicOf[ip.Src()]
+		if !ok {
+			w.f.drop(DropIGWNoPublicIP)
+			return stage{}, false
+		}
+		rewriteSrc(ip, pub)
+		return stage{kind: atInternet}, true
+	case hopNAT:
+		if !w.natOut(p, h.nat) {
+			return stage{}, false
+		}
+		return stage{kind: atSubnet, sn: h.nat.subnet}, true
+	case hopEndpoint:
+		w.f.drop(DropEndpointUnavailable)
+		return stage{}, false
+	case hopInstance:
+		w.deliver(h.eni, p, h.eni.routerMAC())
+		return stage{}, false
+	default: // hopBlackhole
+		w.f.drop(DropBlackhole)
+		return stage{}, false
+	}
+}
+
+// local delivers p to whatever owns its destination address in v.
+func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
+	o, ok := v.owners[p.ip().Dst()]
+	if !ok {
+		w.f.drop(DropNoSuchAddress)
+		return stage{}, false
+	}
+	switch o.kind {
+	case ownerENI:
+		w.deliver(o.eni, p, o.eni.routerMAC())
+		return stage{}, false
+	case ownerNAT:
+		if !w.natIn(p, o.nat) {
+			return stage{}, false
+		}
+		// Return traffic follows the NAT gateway subnet's route table
+		// (spec §6.4).
+		return stage{kind: atSubnet, sn: o.nat.subnet}, true
+	default:
+		w.f.drop(DropNoSuchAddress)
+		return stage{}, false
+	}
+}
+
+func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
+	ip := p.ip()
+	pa, ok := w.lab.public[ip.Dst()]
+	if !ok || pa.vpc != v {
+		w.f.drop(DropInternetNoRoute)
+		return stage{}, false
+	}
+	rewriteDst(ip, pa.private)
+	if v.edge == nil {
+		return w.local(p, v)
+	}
+	// The edge-associated route table decides where inbound traffic goes
+	// (spec §6.2); it always holds the VPC's local route.
+	h, _, ok := v.edge.Lookup(pa.private)
+	if !ok {
+		return w.local(p, v)
+	}
+	return w.apply(p, v, h)
+}
+
+func (w *worker) atInternet(p *pkt) (stage, bool) {
+	dst := p.ip().Dst()
+	if h, ok := w.lab.inet[dst]; ok {
+		w.deliver(h, p, h.routerMAC())
+		return stage{}, false
+	}
+	if pa, ok := w.lab.public[dst]; ok {
+		return stage{kind: atIGWIn, v: pa.vpc}, true
+	}
+	w.f.drop(DropInternetNoRoute)
+	return stage{}, false
+}
+
+// deliver writes p to e's port, from srcMAC. Without a source/destination
+// check an ENI accepts traffic for any address (a middlebox).
+func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
+	if e.cfg.SourceDestCheck && p.ip().Dst() != e.cfg.IP {
+		w.f.drop(DropDestCheck)
+		return
+	}
+	ps := w.f.ports[e.cfg.Node]
+	start := p.off - packet.EthernetLen
+	eth := packet.Ethernet(p.buf[start:p.off])
+	eth.SetDst(e.mac)
+	eth.SetSrc(srcMAC)
+	eth.SetType(packet.EtherTypeIPv4)
+	w.out[0] = p.buf[:p.off+p.n]
+	if _, err := ps.p.Write(w.out, start); err != nil {
+		w.f.drop(DropPortWrite)
+		return
+	}
+	ps.txPkts.Add(1)
+	ps.txBytes.Add(uint64(packet.EthernetLen + p.n))
+}
+
+// arp answers a request the way the VPC does: for the subnet router, for a
+// neighbour's address with the neighbour's MAC, and for addresses that the
+// emulator itself owns in the subnet (gateways, endpoints) with the router's.
+func (w *worker) arp(from *eni, a packet.ARP) {
+	if a.Validate() != nil {
+		w.f.drop(DropMalformed)
+		return
+	}
+	if a.Op() != packet.ARPRequest || a.SenderIP() != from.cfg.IP {
+		return
+	}
+	target := a.TargetIP()
+	var mac packet.MAC
+	var found bool
+	switch {
+	case target == from.routerIP():
+		mac, found = from.routerMAC(), true
+	case from.subnet != nil:
+		if nb, ok := from.subnet.byIP[target]; ok && nb != from {
+			mac, found = nb.mac, true
+		} else if o, ok := from.subnet.vpc.owners[target]; ok && o.kind != ownerENI && from.subnet.cidr.Contains(target) {
+			mac, found = from.routerMAC(), true
+		}
+	default:
+		if nb, ok := from.segment.byIP[target]; ok && nb != from {
+			mac, found = nb.mac, true
+		}
+	}
+	if !found {
+		return
+	}
+	reply := packet.AppendARPReply(w.scratch[:0], mac, target, a.SenderMAC(), a.SenderIP())
+	ps := w.f.ports[from.cfg.Node]
+	w.out[0] = reply
+	if _, err := ps.p.Write(w.out, 0); err != nil {
+		w.f.drop(DropPortWrite)
+		return
+	}
+	ps.txPkts.Add(1)
+	ps.txBytes.Add(uint64(len(reply)))
+}
+
+// rewriteSrc and rewriteDst change an address and fix the IPv4 header
+// checksum and, for the first fragment of TCP/UDP, the transport checksum.
+func rewriteSrc(ip packet.IPv4, a netip.Addr) { rewriteAddr(ip, true, a) }
+func rewriteDst(ip packet.IPv4, a netip.Addr) { rewriteAddr(ip, false, a) }
+
+func rewriteAddr(ip packet.IPv4, src bool, a netip.Addr) {
+	var old netip.Addr
+	if src {
+		old = ip.Src()
+		ip.SetSrc(a)
+	} else {
+		old = ip.Dst()
+		ip.SetDst(a)
+	}
+	ip.SetChecksum(packet.ChecksumAdjustAddr(ip.Checksum(), old, a))
+	if ip.FragOffset() != 0 {
+		return
+	}
+	l4 := ip[ip.HeaderLen():]
+	switch ip.Protocol() {
+	case packet.ProtoTCP:
+		if len(l4) >= 18 {
+			t := packet.TCP(l4)
+			t.SetChecksum(packet.ChecksumAdjustAddr(t.Checksum(), old, a))
+		}
+	case packet.ProtoUDP:
+		if len(l4) >= packet.UDPLen {
+			u := packet.UDP(l4)
+			if c := u.Checksum(); c != 0 { // 0: no checksum over IPv4
+				u.SetChecksum(nonZero(packet.ChecksumAdjustAddr(c, old, a)))
+			}
+		}
+	}
+}
+
+// nonZero maps a computed UDP checksum of 0 to 0xffff (RFC 768).
+func nonZero(c uint16) uint16 {
+	if c == 0 {
+		return 0xffff
+	}
+	return c
+}

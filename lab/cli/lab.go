@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gwlb-lab/gwlb-lab/lab"
+	"github.com/spf13/cobra"
+)
+
+// needRoot fails early, with the reason, for commands that create or enter
+// network namespaces.
+func needRoot(what string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s needs root (it creates or enters network namespaces and TAP devices): run it with sudo", what)
+	}
+	return nil
+}
+
+func newManager(cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
+	var progress io.Writer = cmd.ErrOrStderr()
+	if quiet {
+		progress = io.Discard
+	}
+	return lab.NewManager(lab.Options{Progress: progress})
+}
+
+// labName picks the lab a command is about: the --name flag, else the only
+// lab that is up, else "default".
+func labName(m *lab.Manager, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	labs, err := m.List()
+	if err != nil {
+		return "", err
+	}
+	switch len(labs) {
+	case 0:
+		return defaultLabName, nil
+	case 1:
+		return labs[0], nil
+	}
+	return "", fmt.Errorf("several labs are up (%s): pick one with --name", strings.Join(labs, ", "))
+}
+
+const defaultLabName = "default"
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newUpCmd(env Env) *cobra.Command {
+	var (
+		file, name string
+		keep       bool
+		quiet      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up [-f FILE] [--name LAB]",
+		Short: "Bring up a lab (the default lab without -f)",
+		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
+eth0 wired to the emulator, the emulator process, and what each node runs.
+Without -f the embedded default lab comes up. State, logs and the control
+socket live in /run/gwlb-lab/<lab>. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				name = defaultLabName
+			}
+			l, source, err := loadLab(cmd, file, name)
+			if err != nil {
+				return err
+			}
+			if err := needRoot("gwlb-lab up"); err != nil {
+				return err
+			}
+			m, err := newManager(cmd, quiet)
+			if err != nil {
+				return err
+			}
+			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s is up. Try: gwlb-lab status --name %s; gwlb-lab exec --name %s NODE -- CMD\n", name, name, name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file (default: the embedded default lab)")
+	cmd.Flags().StringVar(&name, "name", "", "lab name: lowercase letters, digits and hyphens (default \"default\")")
+	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	return cmd
+}
+
+func newDownCmd(env Env) *cobra.Command {
+	var (
+		name string
+		all  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "down [--name LAB | --all]",
+		Short: "Remove a lab: its processes, namespaces and state",
+		Long: `Remove everything a lab made: the node programs and the emulator (stopped by
+PID), the nodes' namespaces and the state directory. It works on a half-made
+lab and after crashes, and running it again is harmless. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needRoot("gwlb-lab down"); err != nil {
+				return err
+			}
+			m, err := newManager(cmd, false)
+			if err != nil {
+				return err
+			}
+			var names []string
+			if all {
+				if names, err = m.List(); err != nil {
+					return err
+				}
+			} else {
+				n, err := labName(m, name)
+				if err != nil {
+					return err
+				}
+				names = []string{n}
+			}
+			var errs []error
+			for _, n := range names {
+				err := m.Down(cmd.Context(), n)
+				switch {
+				case errors.Is(err, lab.ErrNoLab):
+					fmt.Fprintf(cmd.OutOrStdout(), "lab %s: nothing to remove\n", n)
+				case err != nil:
+					errs = append(errs, fmt.Errorf("lab %s: %w", n, err))
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "lab %s removed\n", n)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every lab")
+	return cmd
+}
+
+func newStatusCmd(env Env) *cobra.Command {
+	var (
+		name   string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status [--name LAB] [--json]",
+		Short: "Show a lab's nodes, processes, emulator health and drop counters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := newManager(cmd, true)
+			if err != nil {
+				return err
+			}
+			n, err := labName(m, name)
+			if err != nil {
+				return err
+			}
+			s, err := m.Status(cmd.Context(), n)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			return printStatus(cmd.OutOrStdout(), s)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, s *lab.Status) error {
+	fmt.Fprintf(w, "lab %s: %s (from %s, created %s)\n", s.Lab, s.Phase, s.File, s.Created.Local().Format("2006-01-02 15:04:05"))
+	if s.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", s.Error)
+	}
+	e := s.Emulator
+	health := "not running"
+	switch {
+	case e.Running && e.Answering:
+		health = fmt.Sprintf("running, answering (up %s, time scale %g)", e.Uptime, e.TimeScale)
+	case e.Running:
+		health = "running, not answering: " + e.Error
+	}
+	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n\n", e.PID, health, e.Log)
+	printNodes(w, s.Nodes)
+	if s.Counters != nil {
+		var drops []string
+		for r, n := range s.Counters.Drops {
+			if n > 0 {
+				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+			}
+		}
+		sort.Strings(drops)
+		if len(drops) == 0 {
+			drops = []string{"none"}
+		}
+		fmt.Fprintf(w, "\ndrops: %s\n", strings.Join(drops, " "))
+	}
+	return nil
+}
+
+func printNodes(w io.Writer, nodes []lab.NodeStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tKIND\tVPC/SUBNET\tADDRESS\tPUBLIC\tPROGRAM\tSTATE")
+	for _, n := range nodes {
+		where := "internet"
+		if n.VPC != "" {
+			where = n.VPC + "/" + n.Subnet
+		}
+		prog, state := "-", "-"
+		if len(n.Program) > 0 {
+			prog = n.Program[0]
+			if i := strings.LastIndexByte(prog, '/'); i >= 0 {
+				prog = prog[i+1:]
+			}
+			if len(n.Program) > 1 {
+				prog += " " + n.Program[1]
+			}
+			state = "exited"
+			if n.Running {
+				state = fmt.Sprintf("running (pid %d)", n.PID)
+			}
+		}
+		pub := n.PublicIP
+		if pub == "" {
+			pub = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, where, n.Address, pub, prog, state)
+	}
+	tw.Flush()
+}
+
+func newNodesCmd(env Env) *cobra.Command {
+	var (
+		name   string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "nodes [--name LAB] [--json]",
+		Short: "List a lab's nodes with their addresses and programs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := newManager(cmd, true)
+			if err != nil {
+				return err
+			}
+			n, err := labName(m, name)
+			if err != nil {
+				return err
+			}
+			s, err := m.Status(cmd.Context(), n)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), s.Nodes)
+			}
+			printNodes(cmd.OutOrStdout(), s.Nodes)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func newInspectCmd(env Env) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "inspect [--name LAB] [NODE]",
+		Short: "Print a lab's resolved topology, or one node of it, as JSON",
+		Long: `Print the resolved topology of a running lab (every default applied, every
+name, address and MAC final) as JSON; with NODE, only that node.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := newManager(cmd, true)
+			if err != nil {
+				return err
+			}
+			n, err := labName(m, name)
+			if err != nil {
+				return err
+			}
+			l, err := m.Resolved(n)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return writeJSON(cmd.OutOrStdout(), l)
+			}
+			node, ok := l.Node(args[0])
+			if !ok {
+				return fmt.Errorf("lab %q has no node %q", n, args[0])
+			}
+			return writeJSON(cmd.OutOrStdout(), node)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	return cmd
+}
+
+func newExecCmd(env Env) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "exec [--name LAB] NODE -- CMD [ARG...]",
+		Short: "Run a command inside a node's network namespace",
+		Long: `Run a command inside a node's network namespace, attached to this terminal,
+and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203.0.113.10/`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needRoot("gwlb-lab exec"); err != nil {
+				return err
+			}
+			m, err := newManager(cmd, true)
+			if err != nil {
+				return err
+			}
+			n, err := labName(m, name)
+			if err != nil {
+				return err
+			}
+			argv := args[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return errors.New("no command given: gwlb-lab exec NODE -- CMD [ARG...]")
+			}
+			code, err := m.Exec(cmd.Context(), n, args[0], argv, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	// Everything after NODE belongs to the command, flags included.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}

@@ -1,0 +1,11 @@
+// Package lab brings a lab up and down: it turns a resolved topology into
+// nodes (network namespaces with a TAP each), the emulator process and the
+// programs the nodes run, and records every step in a state file under
+// /run/gwlb-lab/<lab> so that `down` can undo all of it, also after a crash
+// of `up` or of the emulator.
+//
+// The trade-off: `up` writes the state file before each step instead of after
+// it, so a crash can leave the file naming something that was never made;
+// `down` treats a missing resource as already gone, which keeps it both safe
+// and idempotent.
+package lab

@@ -1,0 +1,628 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
+	"github.com/gwlb-lab/gwlb-lab/lab/wire"
+)
+
+// ErrExists is returned by Up for a lab that already exists.
+var ErrExists = errors.New("lab already exists")
+
+// Options configure a Manager; zero values pick the defaults.
+type Options struct {
+	// StateRoot holds one directory per lab (DefaultStateRoot).
+	StateRoot string
+	// NetnsDir is where named namespaces are mounted (/run/netns).
+	NetnsDir string
+	// Binary is the gwlb-lab executable that runs the emulator and the
+	// node programs (default: this executable).
+	Binary string
+	// Progress receives one-line progress reports; nil discards them.
+	Progress io.Writer
+	// ReadyTimeout bounds the wait for the emulator to answer (30 s).
+	ReadyTimeout time.Duration
+}
+
+// Manager brings labs up and down.
+type Manager struct {
+	opts    Options
+	backend *netns.Backend
+}
+
+// NewManager returns a manager with opts.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.StateRoot == "" {
+		opts.StateRoot = DefaultStateRoot
+	}
+	if opts.NetnsDir == "" {
+		opts.NetnsDir = netns.DefaultRunDir
+	}
+	if opts.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the gwlb-lab executable: %w", err)
+		}
+		opts.Binary = exe
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 30 * time.Second
+	}
+	return &Manager{opts: opts, backend: netns.New(opts.NetnsDir)}, nil
+}
+
+// Paths returns the state paths of a lab.
+func (m *Manager) Paths(lab string) Paths {
+	return Paths{Dir: filepath.Join(m.opts.StateRoot, lab)}
+}
+
+func (m *Manager) progress(format string, args ...any) {
+	fmt.Fprintf(m.opts.Progress, format+"\n", args...)
+}
+
+// Up brings up the resolved lab l, read from file. On failure it removes what
+// it made, unless keep is set (then `down` removes it).
+func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep bool) (err error) {
+	p := m.Paths(l.Name)
+	if _, err := os.Stat(p.State()); err == nil {
+		return fmt.Errorf("lab %q: %w (bring it down first: gwlb-lab down --name %s)", l.Name, ErrExists, l.Name)
+	}
+	if left, _ := m.backend.List(ctx, l.Prefix); len(left) > 0 {
+		for _, n := range left {
+			if m.ownedBy(n, l) {
+				return fmt.Errorf("lab %q: %w: namespace %q is left from an earlier run (gwlb-lab down --name %s removes it)", l.Name, ErrExists, n, l.Name)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(p.NodeLog("x")), 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	st := &State{Lab: l.Name, Prefix: l.Prefix, File: file, Created: time.Now().UTC(), Phase: PhaseCreating}
+	if err := writeState(p, st); err != nil {
+		return err
+	}
+	if err := writeJSON(p.Resolved(), l); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		st.Phase, st.Error = PhaseFailed, err.Error()
+		_ = writeState(p, st)
+		if !keep {
+			m.progress("up failed; removing what was made")
+			if derr := m.Down(context.WithoutCancel(ctx), l.Name); derr != nil {
+				err = errors.Join(err, fmt.Errorf("clean-up: %w", derr))
+			}
+		}
+	}()
+
+	start := time.Now()
+	total := len(l.Nodes)
+	m.progress("lab %s: creating %d nodes", l.Name, total)
+	// Record every namespace before making any, so that `down` finds them
+	// whatever point a crash interrupts.
+	for i := range l.Nodes {
+		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
+	}
+	if err := writeState(p, st); err != nil {
+		return err
+	}
+	var made atomic.Int64
+	step := max(total/10, 10)
+	err = parallel(total, func(i int) error {
+		n := &l.Nodes[i]
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := m.createNode(ctx, n); err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		if done := made.Add(1); done%int64(step) == 0 {
+			m.progress("  nodes %d/%d", done, total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.progress("  nodes %d/%d", total, total)
+
+	snap, err := Compile(l, m.opts.NetnsDir, p.Socket())
+	if err != nil {
+		return err
+	}
+	if err := snap.Write(p.Config()); err != nil {
+		return err
+	}
+	m.progress("lab %s: starting the emulator", l.Name)
+	if err := m.startEmulator(ctx, p, st); err != nil {
+		return err
+	}
+	if err := m.waitReady(ctx, p, st); err != nil {
+		return err
+	}
+	m.progress("lab %s: emulator ready; starting node programs", l.Name)
+	var mu sync.Mutex // guards st while programs start in parallel
+	err = parallel(len(l.Nodes), func(i int) error {
+		n := &l.Nodes[i]
+		argv, ok, err := m.programArgv(n)
+		if err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		if !ok {
+			return nil
+		}
+		proc, err := m.startProgram(ctx, n, argv, p)
+		if err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st.Processes = append(st.Processes, proc)
+		return writeState(p, st)
+	})
+	if err != nil {
+		return err
+	}
+	st.Phase = PhaseUp
+	if err := writeState(p, st); err != nil {
+		return err
+	}
+	m.progress("lab %s is up: %d nodes in %s", l.Name, total, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// ownedBy reports whether namespace name is one of l's nodes (and not a node
+// of another lab whose name merely starts with l's prefix).
+func (m *Manager) ownedBy(name string, l *topology.Lab) bool {
+	for _, n := range l.Nodes {
+		if n.Netns == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
+	node, err := m.backend.Create(ctx, n.Netns)
+	if err != nil {
+		return err
+	}
+	spec := wire.PortSpec{
+		Name:     n.Interface.Name,
+		MAC:      n.Interface.MAC[:],
+		MTU:      n.Interface.MTU,
+		IPv4:     n.Interface.Addr,
+		Gateway4: n.Interface.Gateway,
+	}
+	if err := wire.AddTAP(node.NetNSPath(), spec); err != nil {
+		return err
+	}
+	// An instance without the source/destination check is there to
+	// forward (a middlebox or NAT instance); others must not.
+	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck
+	return wire.SetForwarding(node.NetNSPath(), forward, false)
+}
+
+// programArgv returns what node n runs, if anything.
+func (m *Manager) programArgv(n *topology.Node) ([]string, bool, error) {
+	if n.Run == nil {
+		return nil, false, nil
+	}
+	switch n.Run.Kind {
+	case topology.RunHTTPEcho:
+		port := ":" + strconv.Itoa(n.Run.HTTPEcho.Port)
+		return []string{m.opts.Binary, "echo", "--node", n.Name, "--http", port, "--udp", port}, true, nil
+	case topology.RunCommand:
+		return n.Run.Command, true, nil
+	case topology.RunAppliance, topology.RunReflector:
+		m.progress("  node %s: %s nodes are not available yet; it runs nothing", n.Name, n.Run.Kind)
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("unknown program kind %q", n.Run.Kind)
+}
+
+func (m *Manager) startProgram(ctx context.Context, n *topology.Node, argv []string, p Paths) (Proc, error) {
+	node, err := m.backend.Open(ctx, n.Netns)
+	if err != nil {
+		return Proc{}, err
+	}
+	log := p.NodeLog(n.Name)
+	proc, err := node.Start(ctx, backend.ProcSpec{Argv: argv, LogPath: log, Detach: true})
+	if err != nil {
+		return Proc{}, err
+	}
+	return Proc{Node: n.Name, Role: RoleProgram, PID: proc.PID(), StartTime: proc.StartTime(), Argv: argv, Log: log}, nil
+}
+
+// startEmulator starts `gwlb-lab emulator` in the host namespace, detached
+// from this process so that `up` can return.
+func (m *Manager) startEmulator(ctx context.Context, p Paths, st *State) error {
+	log, err := os.OpenFile(p.EmulatorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	argv := []string{m.opts.Binary, "emulator", "--config", p.Config()}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start emulator: %w", err)
+	}
+	startTime, err := netns.ProcessStartTime(cmd.Process.Pid)
+	if err != nil {
+		return fmt.Errorf("emulator start time: %w", err)
+	}
+	st.Processes = append(st.Processes, Proc{Role: RoleEmulator, PID: cmd.Process.Pid, StartTime: startTime, Argv: argv, Log: p.EmulatorLog()})
+	// Reap it if it exits while this process still runs; once we exit,
+	// init does.
+	go func() { _ = cmd.Wait() }()
+	return writeState(p, st)
+}
+
+// waitReady polls the control socket until the emulator answers with every
+// port attached, or dies, or the timeout passes.
+func (m *Manager) waitReady(ctx context.Context, p Paths, st *State) error {
+	emu := st.Processes[len(st.Processes)-1]
+	c := control.NewClient(p.Socket())
+	deadline := time.Now().Add(m.opts.ReadyTimeout)
+	for {
+		var s daemon.Status
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.Get(cctx, "/v1/status", &s)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if alive, _ := netns.Alive(emu.PID, emu.StartTime); !alive {
+			return fmt.Errorf("the emulator exited: %s", tail(p.EmulatorLog(), 10))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the emulator did not answer within %s: %s", m.opts.ReadyTimeout, tail(p.EmulatorLog(), 10))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the last n lines of a log file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log)"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "log " + path + ":\n" + strings.Join(lines, "\n")
+}
+
+// Down removes a lab: it stops the processes recorded in the state file by
+// PID (checking their start time), removes the lab's namespaces and its
+// state directory. It works on a half-made lab, after crashes, and when run
+// again. A lab with neither state nor namespaces is ErrNoLab.
+func (m *Manager) Down(ctx context.Context, name string) error {
+	p := m.Paths(name)
+	st, err := readState(p)
+	if err != nil && !errors.Is(err, ErrNoLab) {
+		return err
+	}
+	var errs []error
+	found := st != nil
+	if st != nil {
+		// Programs first, then the emulator, so nothing notices a dead
+		// port before it is stopped itself.
+		procs := st.Processes
+		var programs, emulators []Proc
+		for _, pr := range procs {
+			if pr.Role == RoleEmulator {
+				emulators = append(emulators, pr)
+			} else {
+				programs = append(programs, pr)
+			}
+		}
+		for _, group := range [][]Proc{programs, emulators} {
+			if err := parallel(len(group), func(i int) error {
+				pr := group[i]
+				if err := netns.Stop(pr.PID, pr.StartTime, 3*time.Second); err != nil {
+					return fmt.Errorf("stop %s (pid %d): %w", pr.Role, pr.PID, err)
+				}
+				return nil
+			}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	names := map[string]bool{}
+	if st != nil {
+		for _, n := range st.Namespaces {
+			names[n] = true
+		}
+	}
+	// Sweep: the lab's nodes by name from the resolved lab (written before
+	// anything was made), else every namespace with the lab's prefix that no
+	// other lab claims.
+	if l, err := readResolved(p); err == nil {
+		for _, n := range l.Nodes {
+			names[n.Netns] = true
+		}
+	} else {
+		prefix := "gwlb-" + name + "-"
+		left, err := m.backend.List(ctx, prefix)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		others := m.otherLabPrefixes(name)
+		for _, n := range left {
+			if !hasAnyPrefix(n, others) {
+				names[n] = true
+			}
+		}
+	}
+	list := make([]string, 0, len(names))
+	for n := range names {
+		list = append(list, n)
+	}
+	var foundAny atomic.Bool
+	if err := parallel(len(list), func(i int) error {
+		if _, err := m.backend.Open(ctx, list[i]); err == nil {
+			foundAny.Store(true)
+		}
+		return m.backend.Remove(ctx, list[i])
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	found = found || foundAny.Load()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := os.RemoveAll(p.Dir); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("lab %q: %w", name, ErrNoLab)
+	}
+	return nil
+}
+
+// otherLabPrefixes returns the prefixes of the other labs with state that
+// start with this lab's prefix ("gwlb-a-" vs lab "a-b"'s "gwlb-a-b-").
+func (m *Manager) otherLabPrefixes(name string) []string {
+	var out []string
+	labs, _ := m.List()
+	for _, other := range labs {
+		if other != name && strings.HasPrefix(other, name+"-") {
+			out = append(out, "gwlb-"+other+"-")
+		}
+	}
+	return out
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func readResolved(p Paths) (*topology.Lab, error) {
+	b, err := os.ReadFile(p.Resolved())
+	if err != nil {
+		return nil, err
+	}
+	var l topology.Lab
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// List returns the names of the labs that have a state directory.
+func (m *Manager) List() ([]string, error) {
+	entries, err := os.ReadDir(m.opts.StateRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(m.opts.StateRoot, e.Name(), "state.json")); err == nil {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Status is a lab's state as `gwlb-lab status` shows it.
+type Status struct {
+	Lab      string           `json:"lab"`
+	Phase    string           `json:"phase"`
+	Error    string           `json:"error,omitempty"`
+	File     string           `json:"file"`
+	Created  time.Time        `json:"created"`
+	StateDir string           `json:"state_dir"`
+	Emulator EmulatorStatus   `json:"emulator"`
+	Nodes    []NodeStatus     `json:"nodes"`
+	Counters *fabric.Counters `json:"counters,omitempty"`
+}
+
+// EmulatorStatus is the emulator process's health.
+type EmulatorStatus struct {
+	PID       int     `json:"pid"`
+	Running   bool    `json:"running"`
+	Answering bool    `json:"answering"`
+	Error     string  `json:"error,omitempty"`
+	Uptime    string  `json:"uptime,omitempty"`
+	TimeScale float64 `json:"time_scale,omitempty"`
+	Log       string  `json:"log"`
+}
+
+// NodeStatus is one node.
+type NodeStatus struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Netns    string   `json:"netns"`
+	VPC      string   `json:"vpc,omitempty"`
+	Subnet   string   `json:"subnet,omitempty"`
+	AZ       string   `json:"az,omitempty"`
+	Address  string   `json:"address"`
+	PublicIP string   `json:"public_ip,omitempty"`
+	MAC      string   `json:"mac"`
+	Gateway  string   `json:"gateway"`
+	Program  []string `json:"program,omitempty"`
+	PID      int      `json:"pid,omitempty"`
+	Running  bool     `json:"running"`
+	Log      string   `json:"log,omitempty"`
+}
+
+// Status reports a lab: what the state file says, whether the recorded
+// processes still run, and the emulator's own status and counters.
+func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
+	p := m.Paths(name)
+	st, err := readState(p)
+	if err != nil {
+		return nil, fmt.Errorf("lab %q: %w", name, err)
+	}
+	l, err := readResolved(p)
+	if err != nil {
+		return nil, fmt.Errorf("lab %q: resolved topology: %w", name, err)
+	}
+	s := &Status{Lab: st.Lab, Phase: st.Phase, Error: st.Error, File: st.File, Created: st.Created, StateDir: p.Dir}
+	procs := map[string]Proc{}
+	for _, pr := range st.Processes {
+		if pr.Role == RoleEmulator {
+			s.Emulator.PID, s.Emulator.Log = pr.PID, pr.Log
+			s.Emulator.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+		} else {
+			procs[pr.Node] = pr
+		}
+	}
+	for _, n := range l.Nodes {
+		ns := NodeStatus{
+			Name: n.Name, Kind: string(n.Kind), Netns: n.Netns, VPC: n.VPC, Subnet: n.Subnet, AZ: n.AZ,
+			Address: n.Interface.Addr.String(), MAC: n.Interface.MAC.String(), Gateway: n.Interface.Gateway.String(),
+		}
+		if n.Interface.PublicIP.IsValid() {
+			ns.PublicIP = n.Interface.PublicIP.String()
+		}
+		if pr, ok := procs[n.Name]; ok {
+			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
+			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+		}
+		s.Nodes = append(s.Nodes, ns)
+	}
+	if s.Emulator.Running {
+		c := control.NewClient(p.Socket())
+		var ds daemon.Status
+		if err := c.Get(ctx, "/v1/status", &ds); err != nil {
+			s.Emulator.Error = err.Error()
+		} else {
+			s.Emulator.Answering, s.Emulator.Uptime, s.Emulator.TimeScale = true, ds.Uptime, ds.TimeScale
+			var fc fabric.Counters
+			if err := c.Get(ctx, "/v1/counters", &fc); err == nil {
+				s.Counters = &fc
+			}
+		}
+	}
+	return s, nil
+}
+
+// Resolved returns the resolved topology of a running lab.
+func (m *Manager) Resolved(name string) (*topology.Lab, error) {
+	l, err := readResolved(m.Paths(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lab %q: %w", name, ErrNoLab)
+	}
+	return l, err
+}
+
+// Exec runs argv in a node of a lab, attached to the given streams, and
+// returns its exit code.
+func (m *Manager) Exec(ctx context.Context, lab, node string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	l, err := m.Resolved(lab)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := l.Node(node)
+	if !ok {
+		var names []string
+		for _, n := range l.Nodes {
+			names = append(names, n.Name)
+		}
+		return 0, fmt.Errorf("lab %q has no node %q (nodes: %s)", lab, node, strings.Join(names, ", "))
+	}
+	bn, err := m.backend.Open(ctx, n.Netns)
+	if err != nil {
+		return 0, fmt.Errorf("node %q: %w", node, err)
+	}
+	return bn.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+// parallel runs fn(0..n-1) on a few goroutines and joins their errors. Lab
+// set-up is mostly waiting on the kernel and on process start-up, so a small
+// pool shortens it even on two cores.
+func parallel(n int, fn func(i int) error) error {
+	const workers = 8
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next atomic.Int64
+	)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,104 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DefaultStateRoot holds one directory per lab.
+const DefaultStateRoot = "/run/gwlb-lab"
+
+// Phases of a lab's life, as the state file records them.
+const (
+	PhaseCreating = "creating"
+	PhaseUp       = "up"
+	PhaseFailed   = "failed"
+)
+
+// State is what a lab's state file records: enough for `down` to remove
+// everything, from any process, after any crash.
+type State struct {
+	Lab     string    `json:"lab"`
+	Prefix  string    `json:"prefix"`
+	File    string    `json:"file"`
+	Created time.Time `json:"created"`
+	Phase   string    `json:"phase"`
+	Error   string    `json:"error,omitempty"`
+	// Namespaces are recorded before they are created.
+	Namespaces []string `json:"namespaces"`
+	// Processes are recorded once started, emulator first.
+	Processes []Proc `json:"processes"`
+}
+
+// Proc is a process the lab started.
+type Proc struct {
+	// Node is the node it runs in; empty for the emulator.
+	Node      string   `json:"node,omitempty"`
+	Role      string   `json:"role"` // emulator or program
+	PID       int      `json:"pid"`
+	StartTime uint64   `json:"start_time"`
+	Argv      []string `json:"argv"`
+	Log       string   `json:"log"`
+}
+
+// Roles of processes.
+const (
+	RoleEmulator = "emulator"
+	RoleProgram  = "program"
+)
+
+// Paths names the files of one lab's state directory.
+type Paths struct {
+	Dir string
+}
+
+func (p Paths) State() string    { return filepath.Join(p.Dir, "state.json") }
+func (p Paths) Resolved() string { return filepath.Join(p.Dir, "resolved.json") }
+func (p Paths) Config() string   { return filepath.Join(p.Dir, "emulator.json") }
+func (p Paths) Socket() string   { return filepath.Join(p.Dir, "control.sock") }
+func (p Paths) EmulatorLog() string {
+	return filepath.Join(p.Dir, "emulator.log")
+}
+func (p Paths) NodeLog(node string) string {
+	return filepath.Join(p.Dir, "logs", node+".log")
+}
+
+// ErrNoLab is returned for a lab that has no state directory.
+var ErrNoLab = errors.New("no such lab")
+
+func readState(p Paths) (*State, error) {
+	b, err := os.ReadFile(p.State())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoLab
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state file %q: %w", p.State(), err)
+	}
+	return &s, nil
+}
+
+// writeState replaces the state file atomically, so a crash mid-write never
+// leaves half a file for `down` to trip over.
+func writeState(p Paths, s *State) error {
+	return writeJSON(p.State(), s)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
