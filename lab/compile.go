@@ -76,7 +76,8 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 				accepted = false
 			}
 			cv.Endpoints = append(cv.Endpoints, config.Endpoint{
-				Name: ep.Name, ID: ep.ID, Subnet: ep.Subnet, AZ: ep.AZ, IP: ep.Addr, Service: ep.Service, Accepted: accepted,
+				Name: ep.Name, ID: ep.ID, Subnet: ep.Subnet, AZ: ep.AZ, IP: ep.Addr, Service: ep.Service,
+				GWLB: ep.GWLB, GWLBNode: ep.GWLBNode, Accepted: accepted,
 			})
 		}
 		s.VPCs = append(s.VPCs, cv)

@@ -118,6 +118,10 @@ type Endpoint struct {
 	AZ      string     `json:"az"`
 	IP      netip.Addr `json:"ip"`
 	Service string     `json:"service"`
+	// GWLB and GWLBNode are the load balancer and its node (in the
+	// endpoint's AZ) that the endpoint hands traffic to.
+	GWLB     string `json:"gwlb,omitempty"`
+	GWLBNode string `json:"gwlb_node,omitempty"`
 	// Accepted is false while the service requires acceptance and the
 	// endpoint has not been accepted: it passes nothing.
 	Accepted bool `json:"accepted"`

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Validate checks the snapshot's internal consistency: every name a route,
@@ -109,6 +111,12 @@ func (s *Snapshot) Validate() error {
 			if _, ok := services[ep.Service]; !ok {
 				bad("vpc %q endpoint %q: service %q is not defined", v.Name, ep.Name, ep.Service)
 			}
+			if _, err := EndpointNumber(ep.ID); err != nil {
+				bad("vpc %q endpoint %q: %v", v.Name, ep.Name, err)
+			}
+			if ep.GWLB != "" && !gwlbs[ep.GWLB] {
+				bad("vpc %q endpoint %q: gwlb %q is not defined", v.Name, ep.Name, ep.GWLB)
+			}
 		}
 		for _, rt := range v.RouteTables {
 			for i, r := range rt.Routes {
@@ -187,4 +195,18 @@ func (s *Snapshot) AllENIs() []ENI {
 		}
 	}
 	return out
+}
+
+// EndpointNumber returns the 64-bit value of an endpoint id ("vpce-" and 17
+// hex digits), the value GWLB carries in GENEVE option type 1 (spec §2.3).
+func EndpointNumber(id string) (uint64, error) {
+	hex, ok := strings.CutPrefix(id, "vpce-")
+	if !ok || len(hex) != 17 {
+		return 0, fmt.Errorf("endpoint id %q is not vpce- and 17 hex digits", id)
+	}
+	n, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("endpoint id %q is not vpce- and 17 hex digits", id)
+	}
+	return n, nil
 }
