@@ -1,5 +1,15 @@
 // Package appliance is the reference GWLB appliance: it receives GENEVE on
-// UDP 6081, runs the inner packet through a handler chain and returns it with
-// the GENEVE header echoed byte for byte (spec §2.4). It runs inside a lab
-// node as `gwlb-lab appliance`.
+// UDP 6081, runs the inner packet through a handler chain (pass everything,
+// or a stateful firewall), logs the flows it sees, and returns what passes
+// with the GENEVE header echoed byte for byte, from the GWLB's own outer
+// source port, back to the GWLB node that sent it (spec §2.4). A health
+// responder answers the target group's TCP or HTTP health checks.
+//
+// It receives through an ordinary UDP socket (so the kernel does not answer
+// GENEVE with ICMP port-unreachable) and sends through a raw IPv4 socket,
+// because echoing the GWLB's source port, as gwlbtun and AWS's samples do,
+// needs a UDP source port the appliance has no socket bound to.
+//
+// Options make it misbehave on purpose for negative tests: altered cookie,
+// stripped option, non-zero VNI, replies from another port.
 package appliance

@@ -170,7 +170,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	var mu sync.Mutex // guards st while programs start in parallel
 	err = parallel(len(l.Nodes), func(i int) error {
 		n := &l.Nodes[i]
-		argv, ok, err := m.programArgv(n)
+		argv, ok, err := m.programArgv(l, n)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
@@ -225,12 +225,13 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 	}
 	// An instance without the source/destination check is there to
 	// forward (a middlebox or NAT instance); others must not.
-	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck
+	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck ||
+		n.Run != nil && n.Run.Kind == topology.RunReflector // it routes GENEVE back out
 	return wire.SetForwarding(node.NetNSPath(), forward, false)
 }
 
 // programArgv returns what node n runs, if anything.
-func (m *Manager) programArgv(n *topology.Node) ([]string, bool, error) {
+func (m *Manager) programArgv(l *topology.Lab, n *topology.Node) ([]string, bool, error) {
 	if n.Run == nil {
 		return nil, false, nil
 	}
@@ -240,9 +241,18 @@ func (m *Manager) programArgv(n *topology.Node) ([]string, bool, error) {
 		return []string{m.opts.Binary, "echo", "--node", n.Name, "--http", port, "--udp", port}, true, nil
 	case topology.RunCommand:
 		return n.Run.Command, true, nil
-	case topology.RunAppliance, topology.RunReflector:
-		m.progress("  node %s: %s nodes are not available yet; it runs nothing", n.Name, n.Run.Kind)
-		return nil, false, nil
+	case topology.RunAppliance:
+		cfg := filepath.Join(filepath.Dir(m.Paths(l.Name).NodeLog(n.Name)), n.Name+".appliance.json")
+		if err := writeJSON(cfg, n.Run.Appliance); err != nil {
+			return nil, false, err
+		}
+		argv := []string{m.opts.Binary, "appliance", "--config", cfg}
+		if n.Run.Appliance.FlowLog {
+			argv = append(argv, "--flow-log", m.Paths(l.Name).FlowLog(n.Name))
+		}
+		return argv, true, nil
+	case topology.RunReflector:
+		return reflectorArgv(m.opts.Binary, l, n), true, nil
 	}
 	return nil, false, fmt.Errorf("unknown program kind %q", n.Run.Kind)
 }
@@ -625,4 +635,13 @@ func parallel(n int, fn func(i int) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// Control returns a client for a lab's emulator control socket.
+func (m *Manager) Control(name string) (*control.Client, error) {
+	p := m.Paths(name)
+	if _, err := readState(p); err != nil {
+		return nil, fmt.Errorf("lab %q: %w", name, err)
+	}
+	return control.NewClient(p.Socket()), nil
 }

@@ -67,6 +67,11 @@ func (p Paths) NodeLog(node string) string {
 	return filepath.Join(p.Dir, "logs", node+".log")
 }
 
+// FlowLog is where a reference appliance with flow_log writes its flows.
+func (p Paths) FlowLog(node string) string {
+	return filepath.Join(p.Dir, "logs", node+".flows.jsonl")
+}
+
 // ErrNoLab is returned for a lab that has no state directory.
 var ErrNoLab = errors.New("no such lab")
 

@@ -92,6 +92,18 @@ func (d *Daemon) Status() Status {
 func (d *Daemon) Handlers(s *control.Server) {
 	s.Handle("GET /v1/status", func(*http.Request) (any, error) { return d.Status(), nil })
 	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
+	s.Handle("GET /v1/flows", func(*http.Request) (any, error) { return d.fabric.Flows(), nil })
+	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
+	s.Handle("POST /v1/endpoints/{name}/accept", func(r *http.Request) (any, error) {
+		name := r.PathValue("name")
+		if err := d.fabric.AcceptEndpoint(name); err != nil {
+			if errors.Is(err, fabric.ErrNotFound) {
+				return nil, fmt.Errorf("%w: %v", control.ErrNotFound, err)
+			}
+			return nil, err
+		}
+		return map[string]string{"endpoint": name, "state": "available"}, nil
+	})
 }
 
 // Run forwards and serves the control socket (when the snapshot names one)

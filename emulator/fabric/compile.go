@@ -3,8 +3,11 @@ package fabric
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/route"
 )
 
@@ -43,17 +46,57 @@ type owner struct {
 	eni  *eni
 	nat  *natGW
 	ep   *endpoint
+	node *gwlb.Node
+}
+
+// runtime is the state that outlives a compiled configuration: load
+// balancers with their flow tables, and endpoint acceptance.
+type runtime struct {
+	lbs      map[string]*gwlb.LB
+	accepted map[string]*atomic.Bool
+}
+
+func newRuntime(s *config.Snapshot, epoch time.Time) (*runtime, error) {
+	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}}
+	byLB := map[string]map[string][]uint64{} // gwlb -> az -> endpoint numbers
+	for _, v := range s.VPCs {
+		for _, ep := range v.Endpoints {
+			a := &atomic.Bool{}
+			a.Store(ep.Accepted)
+			rt.accepted[ep.Name] = a
+			if ep.GWLB == "" {
+				continue
+			}
+			num, err := config.EndpointNumber(ep.ID)
+			if err != nil {
+				return nil, err
+			}
+			if byLB[ep.GWLB] == nil {
+				byLB[ep.GWLB] = map[string][]uint64{}
+			}
+			byLB[ep.GWLB][ep.AZ] = append(byLB[ep.GWLB][ep.AZ], num)
+		}
+	}
+	for _, g := range s.GWLBs {
+		lb, err := gwlb.New(g, byLB[g.Name], epoch)
+		if err != nil {
+			return nil, err
+		}
+		rt.lbs[g.Name] = lb
+	}
+	return rt, nil
 }
 
 // lab is the compiled form of a config.Snapshot: the lookup structures the
 // data plane walks. It is immutable once built.
 type lab struct {
-	snap     *config.Snapshot
-	vpcs     []*vpc
-	enis     map[string]*eni // by node name
-	public   map[netip.Addr]publicAddr
-	inet     map[netip.Addr]*eni // internet hosts by address
-	segments []*segment
+	snap      *config.Snapshot
+	endpoints map[uint64]*endpoint // by number
+	vpcs      []*vpc
+	enis      map[string]*eni // by node name
+	public    map[netip.Addr]publicAddr
+	inet      map[netip.Addr]*eni // internet hosts by address
+	segments  []*segment
 }
 
 // publicAddr is one 1:1 mapping of an internet gateway.
@@ -99,6 +142,9 @@ type eni struct {
 	mac     [6]byte
 	subnet  *subnet  // nil for internet hosts
 	segment *segment // nil for VPC interfaces
+	// gwlb is set when the ENI is a GWLB node's: GENEVE sent to it goes to
+	// the load balancer, everything else (health checks) to the node.
+	gwlb *gwlb.Node
 }
 
 func (e *eni) routerMAC() [6]byte {
@@ -124,17 +170,24 @@ type natGW struct {
 type endpoint struct {
 	cfg    config.Endpoint
 	subnet *subnet
+	number uint64 // the id's value, GENEVE option type 1
+	// node is the GWLB node the endpoint hands traffic to; nil when the
+	// service has no load balancer in the endpoint's AZ.
+	node *gwlb.Node
+	// accepted is shared across recompiles: acceptance is runtime state.
+	accepted *atomic.Bool
 }
 
 // compile builds the lookup structures of a snapshot. NAT tables come from
 // prev when a NAT gateway of the same name exists there, so a configuration
 // change does not drop live connections.
-func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts) (*lab, error) {
+func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (*lab, error) {
 	l := &lab{
-		snap:   s,
-		enis:   map[string]*eni{},
-		public: map[netip.Addr]publicAddr{},
-		inet:   map[netip.Addr]*eni{},
+		snap:      s,
+		endpoints: map[uint64]*endpoint{},
+		enis:      map[string]*eni{},
+		public:    map[netip.Addr]publicAddr{},
+		inet:      map[netip.Addr]*eni{},
 	}
 	prevNAT := map[string]*natTable{}
 	if prev != nil {
@@ -190,8 +243,16 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts) (*lab, error) 
 		}
 		eps := map[string]*endpoint{}
 		for _, ec := range vc.Endpoints {
-			ep := &endpoint{cfg: ec, subnet: subnets[ec.Subnet]}
+			num, err := config.EndpointNumber(ec.ID)
+			if err != nil {
+				return nil, err
+			}
+			ep := &endpoint{cfg: ec, subnet: subnets[ec.Subnet], number: num, accepted: rt.accepted[ec.Name]}
+			if lb := rt.lbs[ec.GWLB]; lb != nil {
+				ep.node = lb.Node(ec.AZ)
+			}
 			eps[ec.Name] = ep
+			l.endpoints[num] = ep
 			if ec.IP.IsValid() {
 				v.owners[ec.IP] = owner{kind: ownerEndpoint, ep: ep}
 			}
@@ -225,9 +286,13 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts) (*lab, error) 
 			}
 			for _, n := range g.Nodes {
 				// A GWLB node that is also a lab node keeps its ENI (its
-				// namespace sources health checks).
-				if _, isENI := v.owners[n.IP]; !isENI {
-					v.owners[n.IP] = owner{kind: ownerGWLBNode}
+				// namespace sources health checks); GENEVE to it goes to
+				// the load balancer.
+				node := rt.lbs[g.Name].Node(n.AZ)
+				if o, isENI := v.owners[n.IP]; isENI {
+					o.eni.gwlb = node
+				} else {
+					v.owners[n.IP] = owner{kind: ownerGWLBNode, node: node}
 				}
 			}
 		}

@@ -22,6 +22,9 @@ const (
 	DropNATExhausted                      // NAT gateway ran out of ports
 	DropNATUnsupported                    // NAT gateway cannot translate it (fragment, protocol)
 	DropEndpointUnavailable               // GWLB endpoint with nothing behind it
+	DropEndpointNotAccepted               // GWLB endpoint still waiting for acceptance (spec §6.1)
+	DropEndpointTooBig                    // inner packet over 8500 bytes at an endpoint, no ICMP (spec §5)
+	DropGWLB                              // dropped by a GWLB node (its own counters say why)
 	DropRoutingLoop                       // the packet went round the lab too many times
 	DropPortWrite                         // writing to the destination port failed
 	numReasons
@@ -44,6 +47,9 @@ var reasonNames = [numReasons]string{
 	DropNATExhausted:        "nat_ports_exhausted",
 	DropNATUnsupported:      "nat_unsupported",
 	DropEndpointUnavailable: "endpoint_unavailable",
+	DropEndpointNotAccepted: "endpoint_not_accepted",
+	DropEndpointTooBig:      "endpoint_packet_too_big",
+	DropGWLB:                "gwlb",
 	DropRoutingLoop:         "routing_loop",
 	DropPortWrite:           "port_write_failed",
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 )
 
 // Port is what the fabric needs of a node's interface (emulator/port.Port
@@ -48,6 +49,7 @@ type Fabric struct {
 	lab   atomic.Pointer[lab]
 	ports map[string]*portState
 	drops [numReasons]atomic.Uint64
+	rt    *runtime
 }
 
 type portState struct {
@@ -77,7 +79,12 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 		}
 		f.ports[e.Node] = &portState{node: e.Node, p: p}
 	}
-	l, err := compile(snap, nil, defaultNATTimeouts)
+	rt, err := newRuntime(snap, c.Now())
+	if err != nil {
+		return nil, err
+	}
+	f.rt = rt
+	l, err := compile(snap, nil, defaultNATTimeouts, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +134,11 @@ func (f *Fabric) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 			now := f.clock.Now()
+			for _, lb := range f.rt.lbs {
+				for _, n := range lb.Nodes() {
+					n.Expire(now)
+				}
+			}
 			for _, v := range f.lab.Load().vpcs {
 				for _, o := range v.owners {
 					if o.kind == ownerNAT {
@@ -145,7 +157,7 @@ func (f *Fabric) readLoop(ps *portState) error {
 		bufs[i] = make([]byte, Headroom+ps.p.MTU()+64)
 	}
 	sizes := make([]int, batch)
-	w := &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1)}
+	w := newWorker(f)
 	for {
 		n, err := ps.p.Read(bufs, sizes, Headroom)
 		for i := range n {
@@ -168,7 +180,12 @@ type Counters struct {
 	Drops map[string]uint64 `json:"drops"`
 	// NATConnections counts tracked connections per NAT gateway.
 	NATConnections map[string]int `json:"nat_connections,omitempty"`
+	// GWLB holds each GWLB node's metrics, named as CloudWatch names them.
+	GWLB []gwlb.Metrics `json:"gwlb,omitempty"`
 }
+
+// ErrNotFound is returned for a name the lab does not have.
+var ErrNotFound = errors.New("not found")
 
 // PortCounters are one node port's packet and byte counts, as the emulator
 // sees them (rx: from the node; tx: to the node).
@@ -194,6 +211,7 @@ func (f *Fabric) Counters() Counters {
 		})
 	}
 	sort.Slice(c.Ports, func(i, j int) bool { return c.Ports[i].Node < c.Ports[j].Node })
+	c.GWLB = f.GWLBMetrics()
 	for _, v := range f.lab.Load().vpcs {
 		for _, o := range v.owners {
 			if o.kind == ownerNAT {

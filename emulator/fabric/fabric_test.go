@@ -138,7 +138,7 @@ func newHarness(t *testing.T, s *config.Snapshot) *harness {
 		t.Fatal(err)
 	}
 	h.f = f
-	h.w = &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1)}
+	h.w = newWorker(f)
 	return h
 }
 

@@ -16,6 +16,11 @@ type worker struct {
 	lab     *lab
 	scratch []byte
 	out     [][]byte
+	rst     []byte // where TCP resets are built, with headroom
+}
+
+func newWorker(f *Fabric) *worker {
+	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128)}
 }
 
 // pkt is an IPv4 packet inside a read buffer: buf[off:off+n], with the
@@ -169,8 +174,7 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 		}
 		return stage{kind: atSubnet, sn: h.nat.subnet}, true
 	case hopEndpoint:
-		w.f.drop(DropEndpointUnavailable)
-		return stage{}, false
+		return w.endpointIn(p, h.ep)
 	case hopInstance:
 		w.deliver(h.eni, p, h.eni.routerMAC())
 		return stage{}, false
@@ -189,7 +193,16 @@ func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
 	}
 	switch o.kind {
 	case ownerENI:
+		if o.eni.gwlb != nil && isGeneve(p.ip()) {
+			return w.gwlbReturn(p, o.eni.gwlb)
+		}
 		w.deliver(o.eni, p, o.eni.routerMAC())
+		return stage{}, false
+	case ownerGWLBNode:
+		if isGeneve(p.ip()) {
+			return w.gwlbReturn(p, o.node)
+		}
+		w.f.drop(DropNoSuchAddress)
 		return stage{}, false
 	case ownerNAT:
 		if !w.natIn(p, o.nat) {

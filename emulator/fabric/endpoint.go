@@ -1,0 +1,143 @@
+package fabric
+
+import (
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+)
+
+// MaxEndpointPacket is the largest inner packet a GWLB endpoint carries;
+// larger ones are dropped without an ICMP error (spec §5).
+const MaxEndpointPacket = 8500
+
+// endpointMSS is what endpoints clamp the TCP MSS of SYNs to, so that full
+// segments fit MaxEndpointPacket (spec §5: endpoints clamp MSS).
+const (
+	endpointMSS4 = MaxEndpointPacket - packet.IPv4Len - packet.TCPLen
+	endpointMSS6 = MaxEndpointPacket - packet.IPv6Len - packet.TCPLen
+)
+
+// isGeneve reports an unfragmented UDP packet to port 6081.
+func isGeneve(ip packet.IPv4) bool {
+	if ip.Protocol() != packet.ProtoUDP || ip.Fragment() != packet.NotFragment {
+		return false
+	}
+	l4 := ip[ip.HeaderLen():]
+	return len(l4) >= packet.UDPLen && packet.UDP(l4).DstPort() == packet.GenevePort
+}
+
+// endpointIn hands a packet routed to endpoint ep to its GWLB node, which
+// picks a target; the packet leaves encapsulated, routed from the node's
+// subnet to the target (spec §6.1, §2).
+func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
+	switch {
+	case !ep.accepted.Load():
+		w.f.drop(DropEndpointNotAccepted)
+		return stage{}, false
+	case p.n > MaxEndpointPacket:
+		w.f.drop(DropEndpointTooBig)
+		return stage{}, false
+	case ep.node == nil:
+		w.f.drop(DropEndpointUnavailable)
+		return stage{}, false
+	}
+	inner := p.buf[p.off : p.off+p.n]
+	clampMSS(inner)
+	d, ok := ep.node.Forward(inner, ep.number, w.f.clock.Now())
+	if !ok {
+		w.f.drop(DropGWLB)
+		if d.Reset {
+			w.reset(inner, ep)
+		}
+		return stage{}, false
+	}
+	start, err := packet.Encap(p.buf, p.off, p.n, &d.Params)
+	if err != nil {
+		w.f.drop(DropMalformed)
+		return stage{}, false
+	}
+	p.off, p.n = start+packet.EthernetLen, p.n+packet.EncapOverhead
+	sn := w.gwlbSubnet(ep.node)
+	if sn == nil {
+		w.f.drop(DropEndpointUnavailable)
+		return stage{}, false
+	}
+	return stage{kind: atSubnet, sn: sn}, true
+}
+
+// gwlbSubnet finds the subnet of a GWLB node's address.
+func (w *worker) gwlbSubnet(n *gwlb.Node) *subnet {
+	for _, v := range w.lab.vpcs {
+		for _, sn := range v.subnets {
+			if sn.cidr.Contains(n.IP) {
+				return sn
+			}
+		}
+	}
+	return nil
+}
+
+// gwlbReturn takes GENEVE a target sent to GWLB node n. When the node
+// accepts it, the inner packet leaves through its endpoint and is routed by
+// the endpoint subnet's route table (spec §6.3).
+func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
+	// Decap reads a whole frame; the Ethernet header in front of the
+	// packet may have been left by another hop, so make it an IPv4 one.
+	eth := packet.Ethernet(p.buf[p.off-packet.EthernetLen : p.off])
+	eth.SetType(packet.EtherTypeIPv4)
+	d, err := packet.Decap(p.buf[p.off-packet.EthernetLen : p.off+p.n])
+	epNum, ok := n.Return(d, err, w.f.clock.Now())
+	if !ok {
+		w.f.drop(DropGWLB)
+		return stage{}, false
+	}
+	ep := w.lab.endpoints[epNum]
+	if ep == nil {
+		w.f.drop(DropEndpointUnavailable)
+		return stage{}, false
+	}
+	off := cap(p.buf) - cap(d.Inner)
+	p.off, p.n = off, len(d.Inner)
+	if len(d.Inner) == 0 || d.Inner[0]>>4 != 4 {
+		w.f.drop(DropNotIPv4) // the VPC fabric carries IPv4 only, for now
+		return stage{}, false
+	}
+	return stage{kind: atSubnet, sn: ep.subnet}, true
+}
+
+// clampMSS lowers the MSS option of a TCP SYN so that full-size segments
+// fit through the endpoint.
+func clampMSS(inner []byte) {
+	_, info, err := packet.ParseFlow(inner)
+	if err != nil || info.TCPFlags&packet.TCPFlagSYN == 0 || info.Fragment != packet.NotFragment {
+		return
+	}
+	max := uint16(endpointMSS4)
+	if info.Version == 6 {
+		max = endpointMSS6
+	}
+	packet.TCP(inner[info.L4Offset:]).ClampMSS(max)
+}
+
+// reset answers a TCP packet that has no flow with a RST from its
+// destination, sent back out of the endpoint (send_tcp_reset, spec §3.3).
+func (w *worker) reset(inner []byte, ep *endpoint) {
+	ip := packet.IPv4(inner)
+	if len(inner) == 0 || inner[0]>>4 != 4 || ip.Validate() != nil || ip.Protocol() != packet.ProtoTCP {
+		return
+	}
+	t := packet.TCP(ip.Payload())
+	if t.Validate() != nil {
+		return
+	}
+	hdr := packet.TCPHeader{SrcPort: t.DstPort(), DstPort: t.SrcPort(), Flags: packet.TCPFlagRST}
+	if t.Flags()&packet.TCPFlagACK != 0 {
+		hdr.Seq = t.Ack()
+	} else {
+		hdr.Ack = t.Seq() + uint32(len(t.Payload()))
+		hdr.Flags |= packet.TCPFlagACK
+	}
+	buf := w.rst[:Headroom]
+	buf = packet.AppendTCP(buf, packet.IPHeader{Src: ip.Dst(), Dst: ip.Src()}, hdr, nil)
+	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom}
+	w.route(rp, stage{kind: atSubnet, sn: ep.subnet})
+}

@@ -1,0 +1,401 @@
+package gwlb
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+)
+
+// Outer header choices for GENEVE towards targets. AWS documents none of
+// them (spec §11 q2); these are what a VPC host sends by default, and the
+// UDP checksum is left 0, which RFC 8926 allows over IPv4.
+const (
+	OuterTTL = 64
+	OuterDF  = true
+)
+
+// Target is a registered target of the load balancer's target group.
+type Target struct {
+	Name  string
+	IP    netip.Addr
+	AZ    string
+	index int
+	// healthy is the target's health as the health checker last decided;
+	// all targets start healthy until checks exist.
+	healthy atomic.Bool
+}
+
+// Healthy reports the target's last known health.
+func (t *Target) Healthy() bool { return t.healthy.Load() }
+
+// SetHealthy records a health decision.
+func (t *Target) SetHealthy(v bool) { t.healthy.Store(v) }
+
+// LB is one Gateway Load Balancer.
+type LB struct {
+	Name    string
+	cfg     config.GWLB
+	mode    flow.Mode
+	targets []*Target
+	nodes   []*Node
+	epoch   time.Time
+}
+
+// Node is the load balancer's node in one AZ.
+type Node struct {
+	lb   *LB
+	Name string
+	AZ   string
+	IP   netip.Addr
+	MAC  packet.MAC
+	// candidates are the targets this node balances over: its zone's, or
+	// every zone's with cross-zone load balancing (spec §4.6).
+	candidates []*Target
+	tables     map[uint64]*flow.Table // by endpoint number
+	cookieSeq  atomic.Uint64
+	seed       uint64
+
+	newFlows       atomic.Uint64
+	processedBytes atomic.Uint64
+	drops          [numReasons]atomic.Uint64
+}
+
+// New builds a load balancer from its configuration. endpoints lists, per
+// AZ, the numbers (GENEVE option 1 values) of the endpoints whose traffic
+// the node of that AZ carries. epoch is the lab time that flow timestamps
+// count from.
+func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, error) {
+	lb := &LB{Name: cfg.Name, cfg: cfg, epoch: epoch}
+	switch cfg.TargetGroup.Stickiness {
+	case "", "5-tuple":
+		lb.mode = flow.FiveTuple
+	case "3-tuple":
+		lb.mode = flow.ThreeTuple
+	case "2-tuple":
+		lb.mode = flow.TwoTuple
+	default:
+		return nil, fmt.Errorf("gwlb %q: unknown stickiness %q", cfg.Name, cfg.TargetGroup.Stickiness)
+	}
+	for i, tc := range cfg.TargetGroup.Targets {
+		t := &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i}
+		t.healthy.Store(true)
+		lb.targets = append(lb.targets, t)
+	}
+	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
+	for i, nc := range cfg.Nodes {
+		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}}
+		n.seed = seedOf(cfg.Name, nc.Name)
+		for _, t := range lb.targets {
+			if cfg.CrossZone || t.AZ == nc.AZ {
+				n.candidates = append(n.candidates, t)
+			}
+		}
+		for _, ep := range endpoints[nc.AZ] {
+			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i)})
+			if err != nil {
+				return nil, fmt.Errorf("gwlb %q node %q: %w", cfg.Name, nc.Name, err)
+			}
+			n.tables[ep] = ft
+		}
+		lb.nodes = append(lb.nodes, n)
+	}
+	return lb, nil
+}
+
+// seedOf derives a stable hash seed from names, so a lab's choices replay.
+func seedOf(parts ...string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h ^= uint64(p[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+	}
+	return h
+}
+
+// Nodes returns the load balancer's nodes.
+func (lb *LB) Nodes() []*Node { return lb.nodes }
+
+// Targets returns the registered targets.
+func (lb *LB) Targets() []*Target { return lb.targets }
+
+// Node returns the node of an AZ, or nil.
+func (lb *LB) Node(az string) *Node {
+	for _, n := range lb.nodes {
+		if n.AZ == az {
+			return n
+		}
+	}
+	return nil
+}
+
+func (lb *LB) since(now time.Time) time.Duration { return now.Sub(lb.epoch) }
+
+// Decision is what to do with a packet a node forwards to a target.
+type Decision struct {
+	Target *Target
+	// Params are the outer headers and options; MACs are the fabric's to
+	// fill in when it delivers the frame.
+	Params packet.EncapParams
+	// Reset asks the caller to answer the sender with a TCP RST (the
+	// packet was a non-SYN without a flow and send_tcp_reset is on).
+	Reset bool
+}
+
+// Forward decides where a packet that arrived through endpoint ep goes. It
+// creates a flow for a new TCP SYN or any non-TCP packet, and keeps every
+// later packet of the flow, in either direction, on the same target with
+// the same cookie and outer source port. ok is false when the packet is
+// dropped (and counted); Reset may then still be set.
+func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok bool) {
+	fk, info, err := packet.ParseFlow(inner)
+	if err != nil {
+		n.drop(DropMalformed)
+		return d, false
+	}
+	ft := n.tables[ep]
+	if ft == nil {
+		n.drop(DropReturnUnknownEndpoint)
+		return d, false
+	}
+	at := n.lb.since(now)
+	e, _, found := ft.Touch(fk, at, len(inner))
+	if !found {
+		if fk.Proto == packet.ProtoTCP && !isSYN(info) {
+			n.drop(DropTCPNoFlow)
+			d.Reset = n.lb.cfg.SendTCPReset
+			return d, false
+		}
+		t := n.choose(ft, fk)
+		if t == nil {
+			n.drop(DropNoTarget)
+			return d, false
+		}
+		var created bool
+		e, _, created = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
+		if created {
+			n.newFlows.Add(1)
+		}
+	}
+	t := n.lb.targets[e.Target]
+	d.Target = t
+	d.Params = packet.EncapParams{
+		Src: n.IP, Dst: t.IP, SrcPort: e.OuterPort, TTL: OuterTTL, DF: OuterDF,
+		Options: packet.AWSOptions{EndpointID: ep, Cookie: e.Cookie},
+	}
+	n.processedBytes.Add(uint64(len(inner) + packet.EncapOverhead))
+	return d, true
+}
+
+// isSYN reports a TCP SYN without ACK: the only packet that creates a TCP
+// flow (spec §3.3).
+func isSYN(info packet.FlowInfo) bool {
+	return info.TCPFlags&packet.TCPFlagSYN != 0 && info.TCPFlags&packet.TCPFlagACK == 0
+}
+
+// choose picks a target for a new flow: by the flow's symmetric hash over
+// the node's healthy candidates; with none healthy, over all of them (the
+// flow is then pinned to an unhealthy target, spec §4.3).
+func (n *Node) choose(ft *flow.Table, fk packet.FlowKey) *Target {
+	h := ft.Hash(fk)
+	var healthy [64]*Target
+	list := healthy[:0]
+	for _, t := range n.candidates {
+		if t.Healthy() {
+			list = append(list, t)
+		}
+	}
+	if len(list) == 0 {
+		list = n.candidates
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return list[h%uint64(len(list))]
+}
+
+// cookie returns a fresh 32-bit flow cookie: a counter run through a
+// mixing function, so cookies look random and never repeat soon.
+func (n *Node) cookie() uint32 {
+	x := n.seed + n.cookieSeq.Add(1)*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return uint32(x)
+}
+
+// Return validates a frame a target sent back to this node (spec §2.4): the
+// GENEVE header must carry VNI 0 and the three AWS options, the endpoint id
+// and cookie must match a live flow of this node, and the sender must be
+// that flow's target. The outer UDP source port is not checked: appliances
+// differ in what they send (spec §12). On success it returns the endpoint
+// the inner packet leaves through.
+func (n *Node) Return(d packet.Decapped, decapErr error, now time.Time) (ep uint64, ok bool) {
+	if decapErr != nil {
+		n.drop(returnReason(decapErr))
+		return 0, false
+	}
+	if d.Geneve.VNI() != 0 {
+		n.drop(DropReturnVNI)
+		return 0, false
+	}
+	ft := n.tables[d.Options.EndpointID]
+	if ft == nil {
+		n.drop(DropReturnUnknownEndpoint)
+		return 0, false
+	}
+	fk, _, err := packet.ParseFlow(d.Inner)
+	if err != nil {
+		n.drop(DropMalformed)
+		return 0, false
+	}
+	at := n.lb.since(now)
+	e, _, found := ft.Lookup(fk, at)
+	switch {
+	case !found:
+		n.drop(DropReturnUnknownFlow)
+		return 0, false
+	case e.Cookie != d.Options.Cookie:
+		n.drop(DropReturnCookieMismatch)
+		return 0, false
+	case n.lb.targets[e.Target].IP != d.Outer.Src():
+		n.drop(DropReturnWrongTarget)
+		return 0, false
+	}
+	// The packet was counted on its way to the target; coming back it
+	// only adds to ProcessedBytes, which counts both ways.
+	n.processedBytes.Add(uint64(len(d.Inner) + packet.EncapOverhead))
+	return d.Options.EndpointID, true
+}
+
+// returnReason maps a decapsulation error to a drop reason.
+func returnReason(err error) Reason {
+	switch {
+	case errors.Is(err, packet.ErrAWSOptionMissing):
+		return DropReturnOptionMissing
+	case errors.Is(err, packet.ErrAWSOptionLength):
+		return DropReturnOptionLength
+	case errors.Is(err, packet.ErrAWSOptionDuplicate):
+		return DropReturnOptionDuplicate
+	case errors.Is(err, packet.ErrCriticalOption):
+		return DropReturnCriticalOption
+	}
+	return DropReturnMalformed
+}
+
+func (n *Node) drop(r Reason) { n.drops[r].Add(1) }
+
+// Drops returns the count for one reason.
+func (n *Node) Drops(r Reason) uint64 { return n.drops[r].Load() }
+
+// Expire removes idle flows.
+func (n *Node) Expire(now time.Time) {
+	at := n.lb.since(now)
+	for _, ft := range n.tables {
+		ft.Expire(at, nil)
+	}
+}
+
+// Flow is one flow as `gwlb-lab flows` shows it.
+type Flow struct {
+	GWLB     string `json:"gwlb"`
+	Node     string `json:"node"`
+	AZ       string `json:"az"`
+	Endpoint string `json:"endpoint"`
+	// Src and Dst are the initiator's side and the responder's.
+	Src       string `json:"src"`
+	Dst       string `json:"dst"`
+	Proto     uint8  `json:"proto"`
+	Target    string `json:"target"`
+	TargetIP  string `json:"target_ip"`
+	Cookie    string `json:"cookie"`
+	OuterPort uint16 `json:"outer_port"`
+	Age       string `json:"age"`
+	Idle      string `json:"idle"`
+	// Packets and bytes from the initiator (Orig) and towards it (Reply).
+	OrigPackets  uint64 `json:"orig_packets"`
+	OrigBytes    uint64 `json:"orig_bytes"`
+	ReplyPackets uint64 `json:"reply_packets"`
+	ReplyBytes   uint64 `json:"reply_bytes"`
+}
+
+// Flows lists the node's live flows, oldest first.
+func (n *Node) Flows(now time.Time) []Flow {
+	at := n.lb.since(now)
+	var out []Flow
+	for ep, ft := range n.tables {
+		for e := range ft.All(at) {
+			t := n.lb.targets[e.Target]
+			out = append(out, Flow{
+				GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ,
+				Endpoint: packet.AWSOptions{EndpointID: ep}.EndpointName(),
+				Src:      addrPort(e.Key.Src, e.Key.SrcPort, e.Key.Proto),
+				Dst:      addrPort(e.Key.Dst, e.Key.DstPort, e.Key.Proto),
+				Proto:    e.Key.Proto, Target: t.Name, TargetIP: t.IP.String(),
+				Cookie: fmt.Sprintf("%08x", e.Cookie), OuterPort: e.OuterPort,
+				Age:         (at - e.Created).Round(time.Millisecond).String(),
+				Idle:        (at - e.LastSeen).Round(time.Millisecond).String(),
+				OrigPackets: e.Packets[flow.Original], OrigBytes: e.Bytes[flow.Original],
+				ReplyPackets: e.Packets[flow.Reply], ReplyBytes: e.Bytes[flow.Reply],
+			})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
+	return out
+}
+
+func addrPort(a netip.Addr, port uint16, proto uint8) string {
+	if proto == packet.ProtoTCP || proto == packet.ProtoUDP {
+		return netip.AddrPortFrom(a, port).String()
+	}
+	return a.String()
+}
+
+// Metrics are a node's counters under their CloudWatch names (spec §7.1),
+// plus drops by reason.
+type Metrics struct {
+	GWLB               string            `json:"gwlb"`
+	Node               string            `json:"node"`
+	AZ                 string            `json:"az"`
+	ActiveFlowCount    int               `json:"ActiveFlowCount"`
+	NewFlowCount       uint64            `json:"NewFlowCount"`
+	ProcessedBytes     uint64            `json:"ProcessedBytes"`
+	HealthyHostCount   int               `json:"HealthyHostCount"`
+	UnHealthyHostCount int               `json:"UnHealthyHostCount"`
+	Drops              map[string]uint64 `json:"drops"`
+}
+
+// Metrics returns the node's counters. NewFlowCount and ProcessedBytes count
+// since the emulator started (CloudWatch sums them per period).
+func (n *Node) Metrics(now time.Time) Metrics {
+	at := n.lb.since(now)
+	m := Metrics{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, NewFlowCount: n.newFlows.Load(),
+		ProcessedBytes: n.processedBytes.Load(), Drops: map[string]uint64{}}
+	for _, ft := range n.tables {
+		for range ft.All(at) {
+			m.ActiveFlowCount++
+		}
+	}
+	for _, t := range n.candidates {
+		if t.Healthy() {
+			m.HealthyHostCount++
+		} else {
+			m.UnHealthyHostCount++
+		}
+	}
+	for r := range numReasons {
+		m.Drops[r.String()] = n.drops[r].Load()
+	}
+	return m
+}

@@ -1,0 +1,272 @@
+package gwlb
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+)
+
+const ep1 = 0x01506c7254f8aedb0 >> 0
+
+var epoch = time.Unix(1_000_000, 0)
+
+func a(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func lbConfig(stickiness string, crossZone, reset bool) config.GWLB {
+	return config.GWLB{
+		Name: "gwlb-1", VPC: "security", CrossZone: crossZone, TCPIdleTimeout: 350, SendTCPReset: reset,
+		Nodes: []config.GWLBNode{
+			{Name: "gwlb-1-az1", AZ: "az1", IP: a("10.20.0.50")},
+			{Name: "gwlb-1-az2", AZ: "az2", IP: a("10.20.10.50")},
+		},
+		TargetGroup: config.TargetGroup{Name: "tg", Stickiness: stickiness, Targets: []config.Target{
+			{Name: "fw-1", IP: a("10.20.1.11"), AZ: "az1"},
+			{Name: "fw-2", IP: a("10.20.1.12"), AZ: "az1"},
+			{Name: "fw-3", IP: a("10.20.11.13"), AZ: "az2"},
+		}},
+	}
+}
+
+func newLB(t *testing.T, stickiness string, crossZone, reset bool) *LB {
+	t.Helper()
+	lb, err := New(lbConfig(stickiness, crossZone, reset), map[string][]uint64{"az1": {ep1}, "az2": {ep1}}, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lb
+}
+
+func tcp(src, dst string, sport, dport uint16, flags uint8) []byte {
+	return packet.AppendTCP(nil, packet.IPHeader{Src: a(src), Dst: a(dst)}, packet.TCPHeader{SrcPort: sport, DstPort: dport, Flags: flags, Seq: 100, Ack: 200, Window: 1000}, []byte("data"))
+}
+
+func udp(src, dst string, sport, dport uint16) []byte {
+	return packet.AppendUDP(nil, packet.IPHeader{Src: a(src), Dst: a(dst)}, sport, dport, []byte("x"))
+}
+
+func forward(t *testing.T, n *Node, inner []byte, now time.Time) Decision {
+	t.Helper()
+	d, ok := n.Forward(inner, ep1, now)
+	if !ok {
+		t.Fatalf("dropped: %v", n.Metrics(now).Drops)
+	}
+	return d
+}
+
+func TestForwardEncapsulatesAsAWSDoes(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	now := epoch.Add(time.Second)
+	syn := forward(t, n, tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN), now)
+	p := syn.Params
+	if p.Src != a("10.20.0.50") || p.Dst != syn.Target.IP || p.SrcPort < 49152 || p.TTL != OuterTTL || !p.DF || p.UDPChecksum {
+		t.Fatalf("outer params %+v", p)
+	}
+	if p.Options.EndpointID != ep1 || p.Options.AttachmentID != 0 || p.Options.Cookie == 0 {
+		t.Fatalf("options %+v", p.Options)
+	}
+	// Both directions of the flow: same target, cookie and outer port.
+	synack := forward(t, n, tcp("10.0.1.10", "198.51.100.10", 80, 40000, packet.TCPFlagSYN|packet.TCPFlagACK), now)
+	if synack.Target != syn.Target || synack.Params.Options != p.Options || synack.Params.SrcPort != p.SrcPort {
+		t.Fatalf("reply decided differently: %+v vs %+v", synack.Params, p)
+	}
+	if m := n.Metrics(now); m.NewFlowCount != 1 || m.ActiveFlowCount != 1 {
+		t.Fatalf("metrics %+v", m)
+	}
+}
+
+func TestTCPFlowsStartOnlyWithSYN(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		n := newLB(t, "5-tuple", false, reset).Node("az1")
+		d, ok := n.Forward(tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagACK), ep1, epoch)
+		if ok || d.Reset != reset || n.Drops(DropTCPNoFlow) != 1 {
+			t.Fatalf("reset=%v: ok=%v decision %+v drops %d", reset, ok, d, n.Drops(DropTCPNoFlow))
+		}
+	}
+	// Any UDP packet starts a flow.
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	forward(t, n, udp("198.51.100.10", "10.0.1.10", 5000, 53), epoch)
+}
+
+func TestIdleTimeouts(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	t0 := epoch.Add(time.Second)
+	first := forward(t, n, tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN), t0)
+	// Activity in either direction keeps the flow alive.
+	forward(t, n, tcp("10.0.1.10", "198.51.100.10", 80, 40000, packet.TCPFlagACK), t0.Add(300*time.Second))
+	forward(t, n, tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagACK), t0.Add(600*time.Second))
+	// 351 s of silence ends it: data is dropped, a new SYN is a new flow.
+	late := t0.Add(951 * time.Second)
+	if _, ok := n.Forward(tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagACK), ep1, late); ok {
+		t.Fatal("data of an expired flow was forwarded")
+	}
+	again := forward(t, n, tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN), late)
+	if again.Params.Options.Cookie == first.Params.Options.Cookie {
+		t.Fatal("a new flow on a reused 5-tuple kept the old cookie")
+	}
+	if n.Metrics(late).NewFlowCount != 2 {
+		t.Fatalf("new flows %d", n.Metrics(late).NewFlowCount)
+	}
+	// UDP idles out after 120 s.
+	u := forward(t, n, udp("198.51.100.10", "10.0.1.10", 5000, 53), late)
+	u2 := forward(t, n, udp("198.51.100.10", "10.0.1.10", 5000, 53), late.Add(121*time.Second))
+	if u.Params.Options.Cookie == u2.Params.Options.Cookie {
+		t.Fatal("UDP flow outlived 120 s")
+	}
+}
+
+func TestSelectionSpreadsAndSticks(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	used := map[string]int{}
+	for i := range 200 {
+		sport := uint16(30000 + i)
+		d := forward(t, n, tcp("198.51.100.10", "10.0.1.10", sport, 80, packet.TCPFlagSYN), epoch)
+		used[d.Target.Name]++
+		// Stable for the life of the flow.
+		for range 3 {
+			if again := forward(t, n, tcp("10.0.1.10", "198.51.100.10", 80, sport, packet.TCPFlagACK), epoch); again.Target != d.Target {
+				t.Fatalf("flow %d moved from %s to %s", i, d.Target.Name, again.Target.Name)
+			}
+		}
+	}
+	// Zonal: only az1's two targets; both take a fair share.
+	if len(used) != 2 || used["fw-1"] < 50 || used["fw-2"] < 50 {
+		t.Fatalf("spread %v", used)
+	}
+}
+
+func TestStickinessModes(t *testing.T) {
+	for _, mode := range []string{"2-tuple", "3-tuple"} {
+		n := newLB(t, mode, false, false).Node("az1")
+		targets := map[string]bool{}
+		for i := range 50 {
+			targets[forward(t, n, tcp("198.51.100.10", "10.0.1.10", uint16(30000+i), uint16(80+i%3), packet.TCPFlagSYN), epoch).Target.Name] = true
+		}
+		if len(targets) != 1 {
+			t.Errorf("%s: one client/server pair used %v", mode, targets)
+		}
+		u := forward(t, n, udp("198.51.100.10", "10.0.1.10", 1, 2), epoch)
+		if mode == "2-tuple" && !targets[u.Target.Name] {
+			t.Errorf("2-tuple: UDP of the pair went to %s", u.Target.Name)
+		}
+	}
+}
+
+func TestCrossZoneAndUnhealthyFallback(t *testing.T) {
+	lb := newLB(t, "5-tuple", true, false)
+	n := lb.Node("az1")
+	used := map[string]bool{}
+	for i := range 300 {
+		used[forward(t, n, udp("198.51.100.10", "10.0.1.10", uint16(i), 53), epoch).Target.Name] = true
+	}
+	if !used["fw-3"] {
+		t.Fatalf("cross-zone did not reach the other zone's target: %v", used)
+	}
+	// Unhealthy targets get no new flows; with none healthy, a flow is
+	// pinned to one anyway (spec §4.3).
+	lb2 := newLB(t, "5-tuple", false, false)
+	n2 := lb2.Node("az1")
+	lb2.Targets()[0].SetHealthy(false)
+	for i := range 50 {
+		if d := forward(t, n2, udp("198.51.100.10", "10.0.1.10", uint16(i), 53), epoch); d.Target.Name != "fw-2" {
+			t.Fatalf("new flow to unhealthy %s", d.Target.Name)
+		}
+	}
+	lb2.Targets()[1].SetHealthy(false)
+	if d := forward(t, n2, udp("198.51.100.10", "10.0.1.10", 999, 53), epoch); d.Target == nil {
+		t.Fatal("no target with all unhealthy")
+	}
+	if m := n2.Metrics(epoch); m.HealthyHostCount != 0 || m.UnHealthyHostCount != 2 {
+		t.Fatalf("host counts %+v", m)
+	}
+}
+
+// returned builds the frame an appliance sends back for decision d carrying
+// inner, then lets edit change it.
+func returned(t *testing.T, d Decision, inner []byte, edit func(f []byte)) (packet.Decapped, error) {
+	t.Helper()
+	buf := make([]byte, 128+len(inner))
+	copy(buf[128:], inner)
+	p := d.Params
+	p.Src, p.Dst = d.Params.Dst, d.Params.Src
+	start, err := packet.Encap(buf, 128, len(inner), &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := buf[start:]
+	if edit != nil {
+		edit(f)
+	}
+	return packet.Decap(f)
+}
+
+func TestReturnValidation(t *testing.T) {
+	const geneve = packet.EthernetLen + packet.IPv4Len + packet.UDPLen
+	cases := []struct {
+		name string
+		edit func(f []byte)
+		want Reason // numReasons: accepted
+	}{
+		{"echoed as received", nil, numReasons},
+		{"other outer source port", func(f []byte) { binary.BigEndian.PutUint16(f[packet.EthernetLen+packet.IPv4Len:], 1234) }, numReasons},
+		{"altered cookie", func(f []byte) { f[geneve+0x24] ^= 0xff }, DropReturnCookieMismatch},
+		{"non-zero VNI", func(f []byte) { f[geneve+6] = 7 }, DropReturnVNI},
+		{"wrong option class", func(f []byte) { f[geneve+0x15] = 0x09 }, DropReturnOptionMissing},
+		{"unknown endpoint", func(f []byte) { f[geneve+0x13] ^= 0xff }, DropReturnUnknownEndpoint},
+		{"critical unknown option", func(f []byte) { f[geneve+0x15] = 0x09; f[geneve+0x16] |= 0x80 }, DropReturnCriticalOption},
+		{"attachment option too short", func(f []byte) { f[geneve+0x17] = 1 }, DropReturnOptionLength},
+		{"from a non-target", func(f []byte) {
+			ip := packet.IPv4(f[packet.EthernetLen:])
+			ip.SetSrc(a("10.20.1.99"))
+			ip.ComputeChecksum()
+		}, DropReturnWrongTarget},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := newLB(t, "5-tuple", false, false).Node("az1")
+			inner := tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN)
+			d := forward(t, n, inner, epoch)
+			dec, err := returned(t, d, inner, c.edit)
+			gotEP, ok := n.Return(dec, err, epoch)
+			if c.want == numReasons {
+				if !ok || gotEP != ep1 {
+					t.Fatalf("rejected: %v %v", err, n.Metrics(epoch).Drops)
+				}
+				return
+			}
+			if ok || n.Drops(c.want) != 1 {
+				t.Fatalf("want a %s drop; ok=%v err=%v drops %v", c.want, ok, err, n.Metrics(epoch).Drops)
+			}
+		})
+	}
+}
+
+func TestAppliancesCannotStartFlows(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	inner := tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN)
+	d := forward(t, n, inner, epoch)
+	// The same header around another inner flow: no such flow.
+	other := udp("10.20.1.11", "198.51.100.10", 53, 53)
+	dec, err := returned(t, d, other, nil)
+	if _, ok := n.Return(dec, err, epoch); ok || n.Drops(DropReturnUnknownFlow) != 1 {
+		t.Fatalf("appliance-originated flow accepted: %v", n.Metrics(epoch).Drops)
+	}
+	// And a flow that expired is unknown too (a stale header, spec §6.6 #11).
+	dec, err = returned(t, d, inner, nil)
+	if _, ok := n.Return(dec, err, epoch.Add(400*time.Second)); ok {
+		t.Fatal("return for an expired flow accepted")
+	}
+}
+
+func TestForwardExistingFlowDoesNotAllocate(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	inner := tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagSYN)
+	forward(t, n, inner, epoch)
+	ack := tcp("198.51.100.10", "10.0.1.10", 40000, 80, packet.TCPFlagACK)
+	if allocs := testing.AllocsPerRun(500, func() { n.Forward(ack, ep1, epoch) }); allocs != 0 {
+		t.Fatalf("%v allocations per packet", allocs)
+	}
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/spf13/cobra"
+)
+
+// controlGet fetches path from the emulator of the lab the flags name.
+func controlGet(cmd *cobra.Command, name, path string, out any) error {
+	m, err := newManager(cmd, true)
+	if err != nil {
+		return err
+	}
+	n, err := labName(m, name)
+	if err != nil {
+		return err
+	}
+	c, err := m.Control(n)
+	if err != nil {
+		return err
+	}
+	return c.Get(cmd.Context(), path, out)
+}
+
+func newFlowsCmd(env Env) *cobra.Command {
+	var (
+		name   string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "flows [--name LAB] [--json]",
+		Short: "List the GWLB nodes' flows: key, target, cookie, outer port, age, counters",
+		Long: `List the live flows of every GWLB node: the flow as its first packet named it
+(initiator first), the target it is pinned to, its GENEVE flow cookie and outer
+UDP source port, its age and idle time, and packets and bytes in each direction.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var flows []gwlb.Flow
+			if err := controlGet(cmd, name, "/v1/flows", &flows); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), flows)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tENDPOINT\tPROTO\tSRC\tDST\tTARGET\tCOOKIE\tOUTER-PORT\tAGE\tIDLE\tPKTS ->/<-\tBYTES ->/<-")
+			for _, f := range flows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\t%d/%d\n",
+					f.Node, f.Endpoint, protoName(f.Proto), f.Src, f.Dst, f.Target, f.Cookie, f.OuterPort,
+					f.Age, f.Idle, f.OrigPackets, f.ReplyPackets, f.OrigBytes, f.ReplyBytes)
+			}
+			tw.Flush()
+			if len(flows) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no flows")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "icmpv6"
+	}
+	return fmt.Sprint(p)
+}
+
+func newEndpointsCmd(env Env) *cobra.Command {
+	var (
+		name   string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "endpoints [--name LAB] [--json]",
+		Short: "List GWLB endpoints and their state; accept pending ones",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var eps []fabric.EndpointStatus
+			if err := controlGet(cmd, name, "/v1/endpoints", &eps); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), eps)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ENDPOINT\tID\tSUBNET\tAZ\tSERVICE\tGWLB NODE\tSTATE")
+			for _, e := range eps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.ID, e.Subnet, e.AZ, e.Service, e.Node, e.State)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.PersistentFlags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	accept := &cobra.Command{
+		Use:   "accept ENDPOINT...",
+		Short: "Accept endpoint connections of a service that requires acceptance",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := newManager(cmd, true)
+			if err != nil {
+				return err
+			}
+			n, err := labName(m, name)
+			if err != nil {
+				return err
+			}
+			c, err := m.Control(n)
+			if err != nil {
+				return err
+			}
+			for _, ep := range args {
+				if err := c.Post(cmd.Context(), "/v1/endpoints/"+url.PathEscape(ep)+"/accept", nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "endpoint %s accepted\n", ep)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(accept)
+	return cmd
+}

@@ -1,0 +1,45 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
+)
+
+// reflectorArgv is what a reflector node runs: no appliance program at all,
+// only the iptables rules of AWS's own sample appliance — DNAT what a GWLB
+// node sends to UDP 6081 back to that node, MASQUERADE it on the way out,
+// so the kernel returns it with the GWLB's source port kept — and a small
+// HTTP listener on the health port.
+func reflectorArgv(binary string, l *topology.Lab, n *topology.Node) []string {
+	self := n.Interface.Addr.Addr()
+	var rules []string
+	for _, g := range l.GWLBs {
+		target := false
+		for _, t := range g.TargetGroup.Targets {
+			if t.Node == n.Name {
+				target = true
+			}
+		}
+		if !target {
+			continue
+		}
+		// Every node of the GWLB may send here once cross-zone load
+		// balancing is on (spec §6.6 #12); a rule per node covers both.
+		for _, gn := range g.Nodes {
+			rules = append(rules,
+				fmt.Sprintf("iptables -t nat -A PREROUTING -i eth0 -p udp -s %s -d %s --dport 6081 -j DNAT --to-destination %s:6081", gn.Addr, self, gn.Addr),
+				fmt.Sprintf("iptables -t nat -A POSTROUTING -o eth0 -p udp -s %s -d %s --dport 6081 -j MASQUERADE", gn.Addr, gn.Addr))
+		}
+	}
+	script := []string{
+		"set -e",
+		// The packet leaves by the interface it came in on; no redirects.
+		"echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects",
+		"echo 0 > /proc/sys/net/ipv4/conf/eth0/send_redirects",
+	}
+	script = append(script, rules...)
+	script = append(script, fmt.Sprintf("exec %s echo --node %s --http :%d --udp ''", binary, n.Name, n.Run.Reflector.HealthPort))
+	return []string{"sh", "-c", strings.Join(script, "\n")}
+}
