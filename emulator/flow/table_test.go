@@ -409,34 +409,45 @@ func benchKey(i int) packet.FlowKey {
 	}
 }
 
+// BenchmarkLookup and BenchmarkTouch run on a lab-sized table (1k flows,
+// cache-resident) and a large one (64k flows, where every lookup misses the
+// CPU caches and memory latency dominates).
 func BenchmarkLookup(b *testing.B) {
-	tbl, _ := New(Config{})
-	keys := make([]packet.FlowKey, 1<<16)
-	for i := range keys {
-		keys[i] = benchKey(i)
-		tbl.Insert(keys[i], 0, i, 0, 0)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		tbl.Lookup(keys[i&(1<<16-1)], time.Second)
-		i++
+	for _, n := range []int{1 << 10, 1 << 16} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			tbl, _ := New(Config{})
+			keys := make([]packet.FlowKey, n)
+			for i := range keys {
+				keys[i] = benchKey(i)
+				tbl.Insert(keys[i], 0, i, 0, 0)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				tbl.Lookup(keys[i&(n-1)], time.Second)
+				i++
+			}
+		})
 	}
 }
 
 func BenchmarkTouch(b *testing.B) {
-	tbl, _ := New(Config{})
-	keys := make([]packet.FlowKey, 1<<16)
-	for i := range keys {
-		keys[i] = benchKey(i)
-		tbl.Insert(keys[i], 0, i, 0, 0)
-		keys[i] = reverse(keys[i])
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		tbl.Touch(keys[i&(1<<16-1)], time.Second, 1500)
-		i++
+	for _, n := range []int{1 << 10, 1 << 16} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			tbl, _ := New(Config{})
+			keys := make([]packet.FlowKey, n)
+			for i := range keys {
+				keys[i] = benchKey(i)
+				tbl.Insert(keys[i], 0, i, 0, 0)
+				keys[i] = reverse(keys[i])
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				tbl.Touch(keys[i&(n-1)], time.Second, 1500)
+				i++
+			}
+		})
 	}
 }
 
