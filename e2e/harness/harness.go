@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/appliance"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -149,4 +151,100 @@ func (l *Lab) PortCounters(node string) (rx, tx uint64) {
 	}
 	Fail("no port counters for node " + node)
 	return 0, 0
+}
+
+// StateDir is the lab's state directory.
+func (l *Lab) StateDir() string { return filepath.Join("/run/gwlb-lab", l.Name) }
+
+// FlowLog reads a reference appliance's flow log (empty if it has none yet).
+func (l *Lab) FlowLog(node string) []appliance.FlowRecord {
+	b, err := os.ReadFile(filepath.Join(l.StateDir(), "logs", node+".flows.jsonl"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	Expect(err).NotTo(HaveOccurred())
+	var out []appliance.FlowRecord
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var r appliance.FlowRecord
+		Expect(dec.Decode(&r)).To(Succeed())
+		out = append(out, r)
+	}
+	return out
+}
+
+// Flows returns the GWLB flows as `flows --json` prints them.
+func (l *Lab) Flows() []gwlb.Flow {
+	r := Run(time.Minute, "flows", "--json", "--name", l.Name)
+	Expect(r.Code).To(Equal(0), "flows: %s", r.Stderr)
+	var out []gwlb.Flow
+	Expect(json.Unmarshal([]byte(r.Stdout), &out)).To(Succeed())
+	return out
+}
+
+// GWLBDrops returns the drop counters of all GWLB nodes, summed.
+func (l *Lab) GWLBDrops() map[string]uint64 {
+	s := l.Status()
+	Expect(s.Counters).NotTo(BeNil(), "the emulator is not answering: %+v", s.Emulator)
+	sum := map[string]uint64{}
+	for _, m := range s.Counters.GWLB {
+		for k, v := range m.Drops {
+			sum[k] += v
+		}
+	}
+	return sum
+}
+
+// Curl fetches url from node, retrying while the path comes up, and
+// returns the body.
+func (l *Lab) Curl(node, url string) string {
+	var out string
+	Eventually(func() error {
+		r := l.Exec(node, "curl", "-s", "--max-time", "3", url)
+		if r.Code != 0 {
+			return fmt.Errorf("curl %s from %s: exit %d %s", url, node, r.Code, r.Stderr)
+		}
+		out = r.Stdout
+		return nil
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	return out
+}
+
+// Fails asserts that node cannot fetch url.
+func (l *Lab) Fails(node, url string) {
+	r := l.Exec(node, "curl", "-s", "--max-time", "2", url)
+	Expect(r.Code).NotTo(Equal(0), "curl %s from %s answered: %s", url, node, r.Stdout)
+}
+
+// Ping pings addr from node until one answer comes back.
+func (l *Lab) Ping(node, addr string, extra ...string) {
+	args := append([]string{"ping", "-n", "-c", "1", "-W", "2"}, extra...)
+	Eventually(func() int {
+		return l.Exec(node, append(args, addr)...).Code
+	}, 20*time.Second, 200*time.Millisecond).Should(Equal(0), "ping %s from %s", addr, node)
+}
+
+// ProbeUDP sends a UDP probe from node to addr and returns the echo.
+func (l *Lab) ProbeUDP(node, addr string) string {
+	r := l.Exec(node, Binary(), "probe", "--timeout", "10s", addr)
+	Expect(r.Code).To(Equal(0), "udp probe %s from %s: %s", addr, node, r.Stderr)
+	return r.Stdout
+}
+
+// Variant writes a copy of a topology file with each old string replaced
+// by its new one (each must occur), into a temporary directory.
+func Variant(file string, replace ...string) string {
+	b, err := os.ReadFile(file)
+	Expect(err).NotTo(HaveOccurred())
+	s := string(b)
+	for i := 0; i+1 < len(replace); i += 2 {
+		Expect(s).To(ContainSubstring(replace[i]), "variant of %s", file)
+		s = strings.ReplaceAll(s, replace[i], replace[i+1])
+	}
+	dir, err := os.MkdirTemp("", "gwlb-lab-variant-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	out := filepath.Join(dir, filepath.Base(file))
+	Expect(os.WriteFile(out, []byte(s), 0o644)).To(Succeed())
+	return out
 }

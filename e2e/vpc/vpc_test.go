@@ -1,7 +1,6 @@
 package vpc
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,39 +14,6 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// curl fetches url from node and returns the echo server's answer; the first
-// packets of a lab may meet ARP resolution, so it is retried.
-func curl(l *harness.Lab, node, url string) string {
-	var out string
-	Eventually(func() error {
-		r := l.Exec(node, "curl", "-s", "--max-time", "3", url)
-		if r.Code != 0 {
-			return fmt.Errorf("curl %s from %s: exit %d %s", url, node, r.Code, r.Stderr)
-		}
-		out = r.Stdout
-		return nil
-	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
-	return out
-}
-
-// unreachable asserts that node cannot fetch url.
-func unreachable(l *harness.Lab, node, url string) {
-	r := l.Exec(node, "curl", "-s", "--max-time", "2", url)
-	Expect(r.Code).NotTo(Equal(0), "curl %s from %s answered: %s", url, node, r.Stdout)
-}
-
-func ping(l *harness.Lab, node, addr string) {
-	Eventually(func() int {
-		return l.Exec(node, "ping", "-n", "-c", "1", "-W", "2", addr).Code
-	}, 20*time.Second, 200*time.Millisecond).Should(Equal(0), "ping %s from %s", addr, node)
-}
-
-func probeUDP(l *harness.Lab, node, addr string) string {
-	r := l.Exec(node, harness.Binary(), "probe", "--timeout", "10s", addr)
-	Expect(r.Code).To(Equal(0), "udp probe %s from %s: %s", addr, node, r.Stderr)
-	return r.Stdout
-}
-
 var _ = Describe("a plain VPC", Ordered, func() {
 	var l *harness.Lab
 	BeforeAll(func() {
@@ -56,18 +22,18 @@ var _ = Describe("a plain VPC", Ordered, func() {
 
 	Describe("internet gateway", func() {
 		It("lets the client reach web by its public address over TCP, with the client's real address", func() {
-			out := curl(l, "client", "http://203.0.113.10/")
+			out := l.Curl("client", "http://203.0.113.10/")
 			Expect(out).To(ContainSubstring("node web\n"))
 			Expect(out).To(ContainSubstring("remote 198.51.100.10:"))
 			Expect(out).To(ContainSubstring("local 10.0.1.10:80"))
 		})
 		It("carries UDP and ICMP the same way", func() {
-			out := probeUDP(l, "client", "203.0.113.10:80")
+			out := l.ProbeUDP("client", "203.0.113.10:80")
 			Expect(out).To(ContainSubstring("proto udp\nremote 198.51.100.10:"))
-			ping(l, "client", "203.0.113.10")
+			l.Ping("client", "203.0.113.10")
 		})
 		It("lets web reach the client, seen from its public address", func() {
-			out := curl(l, "web", "http://198.51.100.10/")
+			out := l.Curl("web", "http://198.51.100.10/")
 			Expect(out).To(ContainSubstring("node client\n"))
 			Expect(out).To(ContainSubstring("remote 203.0.113.10:"))
 		})
@@ -75,14 +41,14 @@ var _ = Describe("a plain VPC", Ordered, func() {
 
 	Describe("NAT gateway", func() {
 		It("gives an instance without a public address the way out, from the gateway's address", func() {
-			out := curl(l, "db", "http://198.51.100.10/")
+			out := l.Curl("db", "http://198.51.100.10/")
 			Expect(out).To(ContainSubstring("remote 203.0.113.20:"))
-			Expect(probeUDP(l, "db", "198.51.100.10:80")).To(ContainSubstring("remote 203.0.113.20:"))
-			ping(l, "db", "198.51.100.10")
+			Expect(l.ProbeUDP("db", "198.51.100.10:80")).To(ContainSubstring("remote 203.0.113.20:"))
+			l.Ping("db", "198.51.100.10")
 		})
 		It("keeps that instance unreachable from the internet", func() {
 			before := l.Drops()["internet_no_route"]
-			unreachable(l, "client", "http://10.0.2.10/")
+			l.Fails("client", "http://10.0.2.10/")
 			Expect(l.Drops()["internet_no_route"]).To(BeNumerically(">", before))
 		})
 	})
@@ -90,7 +56,7 @@ var _ = Describe("a plain VPC", Ordered, func() {
 	Describe("routing", func() {
 		It("delivers same-subnet traffic directly, ignoring a route table that points elsewhere", func() {
 			_, mbBefore := l.PortCounters("mb")
-			out := curl(l, "web", "http://10.0.1.11/")
+			out := l.Curl("web", "http://10.0.1.11/")
 			Expect(out).To(ContainSubstring("node web2\n"))
 			Expect(out).To(ContainSubstring("remote 10.0.1.10:"))
 			_, mbAfter := l.PortCounters("mb")
@@ -101,7 +67,7 @@ var _ = Describe("a plain VPC", Ordered, func() {
 			// original addresses.
 			r := l.Exec("mb", "iptables", "-I", "FORWARD", "-s", "10.0.2.10", "-d", "10.0.1.10", "-p", "tcp", "--dport", "80")
 			Expect(r.Code).To(Equal(0), r.Stderr)
-			out := curl(l, "db", "http://10.0.1.10/")
+			out := l.Curl("db", "http://10.0.1.10/")
 			Expect(out).To(ContainSubstring("node web\n"))
 			Expect(out).To(ContainSubstring("remote 10.0.2.10:"))
 			r = l.Exec("mb", "iptables", "-L", "FORWARD", "-v", "-x", "-n")
@@ -139,9 +105,9 @@ var _ = Describe("the source/destination check", func() {
 	It("stops a checked instance from receiving traffic meant for others", func() {
 		l := harness.Up("testdata/vpc-checked.yaml")
 		// Make sure the path works up to mb's subnet before asserting a drop.
-		curl(l, "db", "http://198.51.100.10/")
+		l.Curl("db", "http://198.51.100.10/")
 		before := l.Drops()["dest_check"]
-		unreachable(l, "db", "http://10.0.1.10/")
+		l.Fails("db", "http://10.0.1.10/")
 		Expect(l.Drops()["dest_check"]).To(BeNumerically(">", before))
 	})
 })

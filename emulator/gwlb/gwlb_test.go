@@ -270,3 +270,30 @@ func TestForwardExistingFlowDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per packet", allocs)
 	}
 }
+
+// The VPC fabric carries IPv4 only so far; the GWLB part of IPv6 (inner
+// 0x86DD in the same IPv4 outer, spec §2.5) is covered here.
+func TestIPv6InnerRoundTrip(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	inner := packet.AppendTCP(nil, packet.IPHeader{Src: a("2001:db8:1::10"), Dst: a("2001:db8:2::20")},
+		packet.TCPHeader{SrcPort: 40000, DstPort: 443, Flags: packet.TCPFlagSYN, Window: 1000}, nil)
+	d := forward(t, n, inner, epoch)
+	if !d.Params.Src.Is4() || !d.Params.Dst.Is4() {
+		t.Fatalf("outer must be IPv4: %+v", d.Params)
+	}
+	dec, err := returned(t, d, inner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Geneve.Protocol() != packet.EtherTypeIPv6 {
+		t.Fatalf("protocol type %#x, want 0x86dd", dec.Geneve.Protocol())
+	}
+	if ep, ok := n.Return(dec, nil, epoch); !ok || ep != ep1 {
+		t.Fatalf("IPv6 return rejected: %v", n.Metrics(epoch).Drops)
+	}
+	reply := packet.AppendTCP(nil, packet.IPHeader{Src: a("2001:db8:2::20"), Dst: a("2001:db8:1::10")},
+		packet.TCPHeader{SrcPort: 443, DstPort: 40000, Flags: packet.TCPFlagSYN | packet.TCPFlagACK, Window: 1000}, nil)
+	if r := forward(t, n, reply, epoch); r.Target != d.Target || r.Params.SrcPort != d.Params.SrcPort {
+		t.Fatal("IPv6 reply took another path")
+	}
+}
