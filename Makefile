@@ -27,20 +27,21 @@ deps: ## install the Debian packages the tests need, when missing
 	@bash scripts/deps.sh
 
 test: deps lint build ## every test: unit, fuzz smoke, e2e (root for e2e)
-	$(GO) test -count=1 ./...
+	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 
 unit: ## unit tests only (no root needed)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 e2e: deps build ## the Ginkgo suites that run labs for real (root)
-	$(GO) test -count=1 -v ./e2e/... 
+	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./e2e/...
 
 fuzz-smoke: ## run every fuzz target for FUZZTIME each
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 
-bench: build ## benchmarks (see docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build ## benchmarks: micro (any user), lab scale and data path (root); see docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /e2e/)
+	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2x -timeout 30m ./e2e/bench/
 
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
