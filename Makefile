@@ -8,8 +8,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # "context deadline exceeded" at its boundary in Go 1.26 (go.dev/issue/75804).
 FUZZTIME ?= 50000x
 LAB ?= default
+PREFIX ?= /usr/local
 
-.PHONY: help build lab-up lab-down test unit e2e fuzz-smoke bench lint deps clean
+.PHONY: help build install lab-up lab-down test unit e2e fuzz-smoke bench lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,6 +23,9 @@ lab-up: build ## build and bring up the default lab (root)
 
 lab-down: build ## remove the default lab (root)
 	./$(BIN) down --name $(LAB)
+
+install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gwlb-lab
 
 deps: ## install the Debian packages the tests need, when missing
 	@bash scripts/deps.sh

@@ -90,7 +90,7 @@ socket live in /run/gwlb-lab/<lab>. Needs root.`,
 			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lab %s is up. Try: gwlb-lab status --name %s; gwlb-lab exec --name %s NODE -- CMD\n", name, name, name)
+			fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
 			return nil
 		},
 	}
@@ -202,19 +202,28 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n\n", e.PID, health, e.Log)
 	printNodes(w, s.Nodes)
 	if s.Counters != nil {
-		var drops []string
-		for r, n := range s.Counters.Drops {
-			if n > 0 {
-				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
-			}
+		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
+		for _, m := range s.Counters.GWLB {
+			fmt.Fprintf(w, "%s node %s (%s): ActiveFlowCount %d, NewFlowCount %d, ProcessedBytes %d, HealthyHostCount %d, UnHealthyHostCount %d; drops: %s\n",
+				m.GWLB, m.Node, m.AZ, m.ActiveFlowCount, m.NewFlowCount, m.ProcessedBytes, m.HealthyHostCount, m.UnHealthyHostCount, nonZero(m.Drops))
 		}
-		sort.Strings(drops)
-		if len(drops) == 0 {
-			drops = []string{"none"}
-		}
-		fmt.Fprintf(w, "\ndrops: %s\n", strings.Join(drops, " "))
 	}
 	return nil
+}
+
+// nonZero renders the non-zero counters of m as "a=1 b=2", or "none".
+func nonZero(m map[string]uint64) string {
+	var out []string
+	for k, v := range m {
+		if v > 0 {
+			out = append(out, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }
 
 func printNodes(w io.Writer, nodes []lab.NodeStatus) {
