@@ -170,6 +170,23 @@ var _ = Describe("down", func() {
 		Expect(r.Stdout).To(ContainSubstring("nothing to remove"))
 	})
 
+	It("removes a lab held by up --foreground when that process gets SIGTERM", func() {
+		harness.RequireRoot()
+		name := harness.RandomName()
+		DeferCleanup(func() { harness.Run(time.Minute, "down", "--name", name) })
+		cmd := exec.Command(harness.Binary(), "up", "-q", "--foreground", "-f", "testdata/vpc.yaml", "--name", name)
+		Expect(cmd.Start()).To(Succeed())
+		Eventually(func() int {
+			return harness.Run(time.Minute, "status", "--name", name).Code
+		}, time.Minute, 50*time.Millisecond).Should(Equal(0))
+		l := &harness.Lab{Name: name}
+		l.Curl("client", "http://203.0.113.10/")
+		pids := pidsOf(name)
+		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Expect(cmd.Wait()).To(Succeed())
+		Expect(leftovers(name, pids)).To(BeEmpty())
+	})
+
 	It("cleans up after `up` is killed halfway", func() {
 		harness.RequireRoot()
 		name := harness.RandomName()

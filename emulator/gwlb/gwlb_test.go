@@ -212,6 +212,25 @@ func TestReturnValidation(t *testing.T) {
 	}{
 		{"echoed as received", nil, numReasons},
 		{"other outer source port", func(f []byte) { binary.BigEndian.PutUint16(f[packet.EthernetLen+packet.IPv4Len:], 1234) }, numReasons},
+		{"gwlbtun style: TTL 2, DF off, UDP checksum 0", func(f []byte) {
+			ip := packet.IPv4(f[packet.EthernetLen:])
+			ip.SetTTL(2)
+			ip.SetFlags(0)
+			ip.ComputeChecksum()
+			packet.UDP(ip[packet.IPv4Len:]).SetChecksum(0)
+		}, numReasons},
+		{"hairpin style: TTL decremented, checksum recomputed", func(f []byte) {
+			ip := packet.IPv4(f[packet.EthernetLen:])
+			ip.SetTTL(63)
+			ip.ComputeChecksum()
+			packet.UDP(ip[packet.IPv4Len:ip.TotalLen()]).ComputeChecksum(ip.Src(), ip.Dst())
+		}, numReasons},
+		{"XDP style: TTL 64, DF, checksum computed", func(f []byte) {
+			ip := packet.IPv4(f[packet.EthernetLen:])
+			ip.SetFlags(packet.IPv4FlagDF)
+			ip.ComputeChecksum()
+			packet.UDP(ip[packet.IPv4Len:ip.TotalLen()]).ComputeChecksum(ip.Src(), ip.Dst())
+		}, numReasons},
 		{"altered cookie", func(f []byte) { f[geneve+0x24] ^= 0xff }, DropReturnCookieMismatch},
 		{"non-zero VNI", func(f []byte) { f[geneve+6] = 7 }, DropReturnVNI},
 		{"wrong option class", func(f []byte) { f[geneve+0x15] = 0x09 }, DropReturnOptionMissing},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/spf13/cobra"
@@ -63,6 +65,7 @@ func newUpCmd(env Env) *cobra.Command {
 		file, name string
 		keep       bool
 		quiet      bool
+		foreground bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up [-f FILE] [--name LAB]",
@@ -90,6 +93,9 @@ socket live in /run/gwlb-lab/<lab>. Needs root.`,
 			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
 				return err
 			}
+			if foreground {
+				return holdLab(cmd, m, name)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
 			return nil
 		},
@@ -98,7 +104,40 @@ socket live in /run/gwlb-lab/<lab>. Needs root.`,
 	cmd.Flags().StringVar(&name, "name", "", "lab name: lowercase letters, digits and hyphens (default \"default\")")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
 	return cmd
+}
+
+// holdLab keeps a lab up while this command runs: until a signal, or until
+// the emulator dies; then it removes the lab.
+func holdLab(cmd *cobra.Command, m *lab.Manager, name string) error {
+	fmt.Fprintf(cmd.ErrOrStderr(), "lab %s is up; SIGINT or SIGTERM removes it\n", name)
+	ctx := cmd.Context()
+	var cause error
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-t.C:
+			s, err := m.Status(context.WithoutCancel(ctx), name)
+			if err != nil {
+				cause = err
+				break wait
+			}
+			if !s.Emulator.Running {
+				cause = fmt.Errorf("the emulator of lab %s exited (log: %s)", name, s.Emulator.Log)
+				break wait
+			}
+		}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "removing lab %s\n", name)
+	if err := m.Down(context.WithoutCancel(ctx), name); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
 }
 
 func newDownCmd(env Env) *cobra.Command {
