@@ -51,7 +51,7 @@ func gwlbLab(reset, accepted bool) *config.Snapshot {
 		},
 		GWLBs: []config.GWLB{{
 			Name: "gwlb-1", VPC: "security", TCPIdleTimeout: 350, SendTCPReset: reset,
-			Nodes: []config.GWLBNode{{Name: "gwlb-1-az1", AZ: "az1", Subnet: "gwlb", IP: a("10.20.0.50"), MAC: macGWLBNode}},
+			Nodes:       []config.GWLBNode{{Name: "gwlb-1-az1", AZ: "az1", Subnet: "gwlb", IP: a("10.20.0.50"), MAC: macGWLBNode}},
 			TargetGroup: config.TargetGroup{Name: "tg", Stickiness: "5-tuple", Targets: []config.Target{{Name: "fw-1", IP: a("10.20.1.11"), AZ: "az1"}}},
 		}},
 		Services: []config.Service{{Name: "inspection", ID: "vpce-svc-0123456789abcdef0", GWLBs: []string{"gwlb-1"}}},
