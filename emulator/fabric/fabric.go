@@ -137,6 +137,7 @@ func (f *Fabric) sweep(ctx context.Context) {
 			for _, lb := range f.rt.lbs {
 				for _, n := range lb.Nodes() {
 					n.Expire(now)
+					n.Sample(now)
 				}
 			}
 			for _, v := range f.lab.Load().vpcs {

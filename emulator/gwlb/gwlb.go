@@ -62,9 +62,11 @@ type Node struct {
 	cookieSeq  atomic.Uint64
 	seed       uint64
 
-	newFlows       atomic.Uint64
-	processedBytes atomic.Uint64
-	drops          [numReasons]atomic.Uint64
+	newFlows         atomic.Uint64
+	processedBytes   atomic.Uint64
+	processedPackets atomic.Uint64
+	drops            [numReasons]atomic.Uint64
+	peaks            peaks
 }
 
 // New builds a load balancer from its configuration. endpoints lists, per
@@ -193,6 +195,7 @@ func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok b
 		Options: packet.AWSOptions{EndpointID: ep, Cookie: e.Cookie},
 	}
 	n.processedBytes.Add(uint64(len(inner) + packet.EncapOverhead))
+	n.processedPackets.Add(1)
 	return d, true
 }
 
@@ -276,6 +279,7 @@ func (n *Node) Return(d packet.Decapped, decapErr error, now time.Time) (ep uint
 	// The packet was counted on its way to the target; coming back it
 	// only adds to ProcessedBytes, which counts both ways.
 	n.processedBytes.Add(uint64(len(d.Inner) + packet.EncapOverhead))
+	n.processedPackets.Add(1)
 	return d.Options.EndpointID, true
 }
 
@@ -298,6 +302,12 @@ func (n *Node) drop(r Reason) { n.drops[r].Add(1) }
 
 // Drops returns the count for one reason.
 func (n *Node) Drops(r Reason) uint64 { return n.drops[r].Load() }
+
+// Sample records the node's traffic totals for the peak-rate metrics; the
+// fabric calls it about once a second.
+func (n *Node) Sample(now time.Time) {
+	n.peaks.add(now, n.processedBytes.Load(), n.processedPackets.Load())
+}
 
 // Expire removes idle flows.
 func (n *Node) Expire(now time.Time) {
@@ -365,15 +375,19 @@ func addrPort(a netip.Addr, port uint16, proto uint8) string {
 // Metrics are a node's counters under their CloudWatch names (spec §7.1),
 // plus drops by reason.
 type Metrics struct {
-	GWLB               string            `json:"gwlb"`
-	Node               string            `json:"node"`
-	AZ                 string            `json:"az"`
-	ActiveFlowCount    int               `json:"ActiveFlowCount"`
-	NewFlowCount       uint64            `json:"NewFlowCount"`
-	ProcessedBytes     uint64            `json:"ProcessedBytes"`
-	HealthyHostCount   int               `json:"HealthyHostCount"`
-	UnHealthyHostCount int               `json:"UnHealthyHostCount"`
-	Drops              map[string]uint64 `json:"drops"`
+	GWLB               string `json:"gwlb"`
+	Node               string `json:"node"`
+	AZ                 string `json:"az"`
+	ActiveFlowCount    int    `json:"ActiveFlowCount"`
+	NewFlowCount       uint64 `json:"NewFlowCount"`
+	ProcessedBytes     uint64 `json:"ProcessedBytes"`
+	HealthyHostCount   int    `json:"HealthyHostCount"`
+	UnHealthyHostCount int    `json:"UnHealthyHostCount"`
+	// PeakBytesPerSecond and PeakPacketsPerSecond are the highest 10-second
+	// averages, in lab seconds, since the emulator started.
+	PeakBytesPerSecond   int64             `json:"PeakBytesPerSecond"`
+	PeakPacketsPerSecond int64             `json:"PeakPacketsPerSecond"`
+	Drops                map[string]uint64 `json:"drops"`
 }
 
 // Metrics returns the node's counters. NewFlowCount and ProcessedBytes count
@@ -397,5 +411,7 @@ func (n *Node) Metrics(now time.Time) Metrics {
 	for r := range numReasons {
 		m.Drops[r.String()] = n.drops[r].Load()
 	}
+	pb, pp := n.peaks.get()
+	m.PeakBytesPerSecond, m.PeakPacketsPerSecond = int64(pb), int64(pp)
 	return m
 }

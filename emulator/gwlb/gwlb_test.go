@@ -316,3 +316,30 @@ func TestIPv6InnerRoundTrip(t *testing.T) {
 		t.Fatal("IPv6 reply took another path")
 	}
 }
+
+func TestPeakRates(t *testing.T) {
+	var p peaks
+	t0 := epoch
+	// 1 s samples: 1000 B/s for 20 s, then a 5 s burst at 11000 B/s.
+	var total uint64
+	for i := 0; i <= 25; i++ {
+		p.add(t0.Add(time.Duration(i)*time.Second), total, total/100)
+		if i < 20 {
+			total += 1000
+		} else {
+			total += 11000
+		}
+	}
+	// The best 10 s window holds the 5 burst seconds and 5 quiet ones.
+	b, pk := p.get()
+	if b != 6000 || pk != 60 {
+		t.Fatalf("peak %v B/s %v pkt/s, want 6000 and 60", b, pk)
+	}
+	// Samples further apart than the window use the last interval.
+	var q peaks
+	q.add(t0, 0, 0)
+	q.add(t0.Add(100*time.Second), 100_000, 1000)
+	if b, _ := q.get(); b != 1000 {
+		t.Fatalf("sparse peak %v", b)
+	}
+}
