@@ -325,3 +325,21 @@ var _ = Describe("endpoint acceptance", func() {
 		Expect(l.Curl("client", "http://203.0.113.10/")).To(ContainSubstring("remote 198.51.100.10:"))
 	})
 })
+
+var _ = Describe("asymmetric routing (spec §6.6)", func() {
+	It("#1: without the edge route, inbound bypasses the endpoint and the GWLB drops the reply", func() {
+		l := harness.Up(harness.Variant(base, `      edge:
+        edge_association: igw-consumer
+        routes:
+          - {destination: 10.0.1.0/24, target: gwlbe-1}
+`, ""))
+		l.Fails("client", "http://203.0.113.10/")
+		// The SYN reached web directly; its SYN-ACK went to the endpoint,
+		// and a GWLB never creates a TCP flow from a SYN-ACK (spec §3.3).
+		Expect(l.GWLBDrops()["tcp_no_flow"]).To(BeNumerically(">", 0))
+		Expect(l.FlowLog("fw-1")).To(BeEmpty())
+		Expect(l.FlowLog("fw-2")).To(BeEmpty())
+		// Egress, which starts on the inspected side, still works.
+		Expect(l.Curl("web", "http://198.51.100.10/")).To(ContainSubstring("remote 203.0.113.10:"))
+	})
+})
