@@ -23,7 +23,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 			Node:            n.Name,
 			NetNS:           filepath.Join(netnsDir, n.Netns),
 			Interface:       n.Interface.Name,
-			MAC:             config.MAC(n.Interface.MAC),
+			MAC:             n.Interface.MAC,
 			MTU:             n.Interface.MTU,
 			IP:              n.Interface.Addr.Addr(),
 			SourceDestCheck: n.Interface.SourceDestCheck,
@@ -46,7 +46,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 		for _, sn := range v.Subnets {
 			cs := config.Subnet{
 				Name: sn.Name, AZ: sn.AZ, CIDR: sn.CIDR, IPv6CIDR: sn.IPv6CIDR,
-				RouteTable: sn.RouteTable, Router: sn.Router, RouterMAC: config.MAC(sn.RouterMAC),
+				RouteTable: sn.RouteTable, Router: sn.Router, RouterMAC: sn.RouterMAC,
 			}
 			for j := range l.Nodes {
 				n := &l.Nodes[j]
@@ -94,7 +94,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 		for _, gn := range g.Nodes {
 			cn := config.GWLBNode{Name: gn.Name, AZ: gn.AZ, Subnet: gn.Subnet, IP: gn.Addr}
 			if n, ok := l.Node(gn.Name); ok {
-				cn.MAC = config.MAC(n.Interface.MAC)
+				cn.MAC = n.Interface.MAC
 			}
 			cg.Nodes = append(cg.Nodes, cn)
 		}
@@ -119,7 +119,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 	if len(l.Internet.Segments) > 0 {
 		s.Internet = &config.Internet{}
 		for _, seg := range l.Internet.Segments {
-			cs := config.Segment{CIDR: seg.Prefix, Router: seg.Gateway, RouterMAC: config.MAC(seg.GatewayMAC)}
+			cs := config.Segment{CIDR: seg.Prefix, Router: seg.Gateway, RouterMAC: seg.GatewayMAC}
 			for _, h := range seg.Hosts {
 				n, ok := l.Node(h)
 				if !ok {

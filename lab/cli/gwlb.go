@@ -10,13 +10,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// controlGet fetches path from the emulator of the lab the flags name.
-func controlGet(cmd *cobra.Command, name, path string, out any) error {
-	m, err := newManager(cmd, true)
-	if err != nil {
-		return err
-	}
-	n, err := labName(m, name)
+// controlGet fetches path from the emulator of the lab ref names.
+func controlGet(cmd *cobra.Command, ref *labRef, path string, out any) error {
+	m, n, err := ref.open(cmd)
 	if err != nil {
 		return err
 	}
@@ -29,7 +25,7 @@ func controlGet(cmd *cobra.Command, name, path string, out any) error {
 
 func newFlowsCmd(env Env) *cobra.Command {
 	var (
-		name   string
+		ref    labRef
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -41,11 +37,15 @@ UDP source port, its age and idle time, and packets and bytes in each direction.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var flows []gwlb.Flow
-			if err := controlGet(cmd, name, "/v1/flows", &flows); err != nil {
+			if err := controlGet(cmd, &ref, "/v1/flows", &flows); err != nil {
 				return err
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), flows)
+			}
+			if len(flows) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no flows")
+				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tENDPOINT\tPROTO\tSRC\tDST\tTARGET\tCOOKIE\tOUTER-PORT\tAGE\tIDLE\tPKTS ->/<-\tBYTES ->/<-")
@@ -54,14 +54,10 @@ UDP source port, its age and idle time, and packets and bytes in each direction.
 					f.Node, f.Endpoint, protoName(f.Proto), f.Src, f.Dst, f.Target, f.Cookie, f.OuterPort,
 					f.Age, f.Idle, f.OrigPackets, f.ReplyPackets, f.OrigBytes, f.ReplyBytes)
 			}
-			tw.Flush()
-			if len(flows) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "no flows")
-			}
-			return nil
+			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
@@ -82,7 +78,7 @@ func protoName(p uint8) string {
 
 func newEndpointsCmd(env Env) *cobra.Command {
 	var (
-		name   string
+		ref    labRef
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -91,7 +87,7 @@ func newEndpointsCmd(env Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var eps []fabric.EndpointStatus
-			if err := controlGet(cmd, name, "/v1/endpoints", &eps); err != nil {
+			if err := controlGet(cmd, &ref, "/v1/endpoints", &eps); err != nil {
 				return err
 			}
 			if asJSON {
@@ -105,18 +101,14 @@ func newEndpointsCmd(env Env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.PersistentFlags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.PersistentFlags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	accept := &cobra.Command{
 		Use:   "accept ENDPOINT...",
 		Short: "Accept endpoint connections of a service that requires acceptance",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := newManager(cmd, true)
-			if err != nil {
-				return err
-			}
-			n, err := labName(m, name)
+			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // needRoot fails early, with the reason, for commands that create or enter
@@ -53,6 +54,34 @@ func labName(m *lab.Manager, flag string) (string, error) {
 }
 
 const defaultLabName = "default"
+
+// labRef is the --name flag of the commands that act on a running lab.
+type labRef struct{ name string }
+
+func (r *labRef) register(fs *pflag.FlagSet) {
+	fs.StringVar(&r.name, "name", "", "lab name (default: the only lab that is up)")
+}
+
+// open returns a quiet manager and the lab the flag names.
+func (r *labRef) open(cmd *cobra.Command) (*lab.Manager, string, error) {
+	m, err := newManager(cmd, true)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := labName(m, r.name)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, n, nil
+}
+
+// output prints v as JSON with --json, else with text.
+func output(cmd *cobra.Command, asJSON bool, v any, text func(io.Writer) error) error {
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	return text(cmd.OutOrStdout())
+}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -194,7 +223,7 @@ lab and after crashes, and running it again is harmless. Needs root.`,
 
 func newStatusCmd(env Env) *cobra.Command {
 	var (
-		name   string
+		ref    labRef
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -202,11 +231,7 @@ func newStatusCmd(env Env) *cobra.Command {
 		Short: "Show a lab's nodes, processes, emulator health and drop counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := newManager(cmd, true)
-			if err != nil {
-				return err
-			}
-			n, err := labName(m, name)
+			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -214,13 +239,10 @@ func newStatusCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			return printStatus(cmd.OutOrStdout(), s)
+			return output(cmd, asJSON, s, func(w io.Writer) error { return printStatus(w, s) })
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
@@ -299,7 +321,7 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 
 func newNodesCmd(env Env) *cobra.Command {
 	var (
-		name   string
+		ref    labRef
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -307,11 +329,7 @@ func newNodesCmd(env Env) *cobra.Command {
 		Short: "List a lab's nodes with their addresses and programs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := newManager(cmd, true)
-			if err != nil {
-				return err
-			}
-			n, err := labName(m, name)
+			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -319,20 +337,16 @@ func newNodesCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), s.Nodes)
-			}
-			printNodes(cmd.OutOrStdout(), s.Nodes)
-			return nil
+			return output(cmd, asJSON, s.Nodes, func(w io.Writer) error { printNodes(w, s.Nodes); return nil })
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
 
 func newInspectCmd(env Env) *cobra.Command {
-	var name string
+	var ref labRef
 	cmd := &cobra.Command{
 		Use:   "inspect [--name LAB] [NODE]",
 		Short: "Print a lab's resolved topology, or one node of it, as JSON",
@@ -340,11 +354,7 @@ func newInspectCmd(env Env) *cobra.Command {
 name, address and MAC final) as JSON; with NODE, only that node.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := newManager(cmd, true)
-			if err != nil {
-				return err
-			}
-			n, err := labName(m, name)
+			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -362,12 +372,12 @@ name, address and MAC final) as JSON; with NODE, only that node.`,
 			return writeJSON(cmd.OutOrStdout(), node)
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.Flags())
 	return cmd
 }
 
 func newExecCmd(env Env) *cobra.Command {
-	var name string
+	var ref labRef
 	cmd := &cobra.Command{
 		Use:   "exec [--name LAB] NODE -- CMD [ARG...]",
 		Short: "Run a command inside a node's network namespace",
@@ -378,11 +388,7 @@ and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203
 			if err := needRoot("gwlb-lab exec"); err != nil {
 				return err
 			}
-			m, err := newManager(cmd, true)
-			if err != nil {
-				return err
-			}
-			n, err := labName(m, name)
+			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -403,7 +409,7 @@ and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	ref.register(cmd.Flags())
 	// Everything after NODE belongs to the command, flags included.
 	cmd.Flags().SetInterspersed(false)
 	return cmd

@@ -1,8 +1,7 @@
 package topology
 
 import (
-	"encoding/hex"
-	"fmt"
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"net/netip"
 	"slices"
 	"strings"
@@ -426,40 +425,10 @@ type Reflector struct {
 	HealthPort int `json:"health_port"`
 }
 
-// MAC is an Ethernet address. The lab's are locally administered unicast.
-type MAC [6]byte
-
-// String formats the address as 02:00:5e:10:00:01.
-func (m MAC) String() string {
-	var b strings.Builder
-	for i, x := range m {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(hex.EncodeToString([]byte{x}))
-	}
-	return b.String()
-}
-
-// MarshalText encodes the address as String does.
-func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
-
-// UnmarshalText parses the form String produces.
-func (m *MAC) UnmarshalText(b []byte) error {
-	s := string(b)
-	parts := strings.Split(s, ":")
-	if len(parts) != 6 {
-		return fmt.Errorf("invalid mac %q", s)
-	}
-	for i, p := range parts {
-		v, err := hex.DecodeString(p)
-		if err != nil || len(v) != 1 {
-			return fmt.Errorf("invalid mac %q", s)
-		}
-		m[i] = v[0]
-	}
-	return nil
-}
+// MAC is an Ethernet address, written as text (02:00:5e:10:00:01). The
+// lab's are locally administered unicast. It is the emulator's type, so the
+// resolved lab and the emulator's configuration share one notation.
+type MAC = config.MAC
 
 // Node returns the node named name.
 func (l *Lab) Node(name string) (*Node, bool) {
