@@ -140,13 +140,18 @@ func TestPrivateInstanceUnreachableFromInternet(t *testing.T) {
 
 func TestSameSubnetBypassesRouteTable(t *testing.T) {
 	s := plainVPC()
-	// Everything from app, even its own CIDR, to a blackhole: neighbours in
-	// the subnet still reach each other (spec §6.3).
-	s.VPCs[0].RouteTables[1].Routes = []config.Route{{Destination: p("0.0.0.0/0"), Kind: config.TargetBlackhole}}
+	// app sends its own CIDR to the middlebox and everything else to a
+	// blackhole: neighbours in the subnet still reach each other directly
+	// (spec §6.3).
+	s.VPCs[0].RouteTables[1].Routes = []config.Route{
+		{Destination: p("0.0.0.0/0"), Kind: config.TargetBlackhole},
+		{Destination: p("10.0.1.0/24"), Kind: config.TargetInstance, Target: "mb"},
+	}
 	h := newHarness(t, s)
 	// Through the router MAC...
 	h.send("web", tcpFrame(macRouterApp, macWeb, "10.0.1.10", "10.0.1.11", 1, 80))
 	checkIP(t, h.recv("web2"), macWeb2, "10.0.1.10", "10.0.1.11")
+	h.none("mb")
 	// ...and at L2, keeping the sender's MAC.
 	h.send("web", tcpFrame(macWeb2, macWeb, "10.0.1.10", "10.0.1.11", 1, 80))
 	if eth := h.recv("web2"); eth.Src() != packet.MAC(macWeb) {
