@@ -51,7 +51,8 @@ type Subnet struct {
 	IPv6CIDR   netip.Prefix `json:"ipv6_cidr,omitzero"`
 	RouteTable string       `json:"route_table"`
 	// Router is the subnet router's address (the first usable one) and
-	// RouterMAC the MAC it answers ARP with.
+	// RouterMAC the MAC it answers ARP (and IPv6 neighbor solicitations)
+	// with. RouterV6 is its IPv6 address, set when IPv6CIDR is.
 	Router    netip.Addr `json:"router"`
 	RouterV6  netip.Addr `json:"router_v6,omitzero"`
 	RouterMAC MAC        `json:"router_mac"`
@@ -200,6 +201,15 @@ type Segment struct {
 	Router    netip.Addr   `json:"router"`
 	RouterMAC MAC          `json:"router_mac"`
 	Hosts     []ENI        `json:"hosts"`
+	// IPv6 lists the segment's IPv6 on-link prefixes (each host's /64 by
+	// default), each with its router; the router answers with RouterMAC.
+	IPv6 []SegmentIPv6 `json:"ipv6,omitempty"`
+}
+
+// SegmentIPv6 is one IPv6 on-link prefix of an internet segment.
+type SegmentIPv6 struct {
+	CIDR   netip.Prefix `json:"cidr"`
+	Router netip.Addr   `json:"router"`
 }
 
 // MAC is a hardware address that marshals as the usual colon form.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -34,6 +35,9 @@ func (s *Snapshot) Validate() error {
 		nodes[e.Node] = true
 		if !e.IP.Is4() {
 			bad("%s: node %q has no IPv4 address", where, e.Node)
+		}
+		if e.IPv6.IsValid() && (!e.IPv6.Is6() || e.IPv6.Is4In6()) {
+			bad("%s: node %q IPv6 address %s is not IPv6", where, e.Node, e.IPv6)
 		}
 		if e.MTU < 68 {
 			bad("%s: node %q has MTU %d", where, e.Node, e.MTU)
@@ -84,11 +88,20 @@ func (s *Snapshot) Validate() error {
 			if !sn.CIDR.Contains(sn.Router) {
 				bad("%s: router %s is outside %s", where, sn.Router, sn.CIDR)
 			}
+			if sn.IPv6CIDR.IsValid() && (!sn.IPv6CIDR.Addr().Is6() || !sn.IPv6CIDR.Contains(sn.RouterV6)) {
+				bad("%s: IPv6 CIDR %s needs an IPv6 router address inside it, got %s", where, sn.IPv6CIDR, sn.RouterV6)
+			}
+			if !sn.IPv6CIDR.IsValid() && sn.RouterV6.IsValid() {
+				bad("%s: IPv6 router %s without an IPv6 CIDR", where, sn.RouterV6)
+			}
 			for _, e := range sn.ENIs {
 				eni(where, e)
 				instances[e.Node] = true
 				if !sn.CIDR.Contains(e.IP) {
 					bad("%s: node %q address %s is outside %s", where, e.Node, e.IP, sn.CIDR)
+				}
+				if e.IPv6.IsValid() && !sn.IPv6CIDR.Contains(e.IPv6) {
+					bad("%s: node %q IPv6 address %s is outside the subnet's IPv6 CIDR %s", where, e.Node, e.IPv6, sn.IPv6CIDR)
 				}
 			}
 		}
@@ -170,10 +183,18 @@ func (s *Snapshot) Validate() error {
 			if !seg.CIDR.Contains(seg.Router) {
 				bad("%s: router %s is outside it", where, seg.Router)
 			}
+			for _, p6 := range seg.IPv6 {
+				if !p6.CIDR.IsValid() || !p6.CIDR.Addr().Is6() || !p6.CIDR.Contains(p6.Router) {
+					bad("%s: IPv6 prefix %s needs an IPv6 router address inside it, got %s", where, p6.CIDR, p6.Router)
+				}
+			}
 			for _, h := range seg.Hosts {
 				eni(where, h)
 				if !seg.CIDR.Contains(h.IP) {
 					bad("%s: host %q address %s is outside it", where, h.Node, h.IP)
+				}
+				if h.IPv6.IsValid() && !slices.ContainsFunc(seg.IPv6, func(p6 SegmentIPv6) bool { return p6.CIDR.Contains(h.IPv6) }) {
+					bad("%s: host %q IPv6 address %s is outside the segment's IPv6 prefixes", where, h.Node, h.IPv6)
 				}
 			}
 		}

@@ -108,6 +108,7 @@ type publicAddr struct {
 type vpc struct {
 	name    string
 	cidrs   []netip.Prefix
+	cidr6   netip.Prefix // the IPv6 CIDR; zero for an IPv4-only VPC
 	igw     string
 	edge    *route.Table[hop] // nil without an edge association
 	subnets []*subnet
@@ -120,7 +121,9 @@ type subnet struct {
 	name      string
 	az        string
 	cidr      netip.Prefix
+	cidr6     netip.Prefix // zero for an IPv4-only subnet
 	router    netip.Addr
+	router6   netip.Addr // prefix::1 when cidr6 is set
 	routerMAC [6]byte
 	table     *route.Table[hop]
 	vpc       *vpc
@@ -132,6 +135,7 @@ type subnet struct {
 type segment struct {
 	cidr      netip.Prefix
 	router    netip.Addr
+	routers6  []netip.Addr // one per IPv6 on-link prefix
 	routerMAC [6]byte
 	byMAC     map[[6]byte]*eni
 	byIP      map[netip.Addr]*eni
@@ -140,8 +144,9 @@ type segment struct {
 type eni struct {
 	cfg     config.ENI
 	mac     [6]byte
-	subnet  *subnet  // nil for internet hosts
-	segment *segment // nil for VPC interfaces
+	router6 netip.Addr // the IPv6 router of the ENI's on-link prefix; zero without IPv6
+	subnet  *subnet    // nil for internet hosts
+	segment *segment   // nil for VPC interfaces
 	// gwlb is set when the ENI is a GWLB node's: GENEVE sent to it goes to
 	// the load balancer, everything else (health checks) to the node.
 	gwlb *gwlb.Node
@@ -207,11 +212,17 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 			owners:   map[netip.Addr]owner{},
 			publicOf: map[netip.Addr]netip.Addr{},
 		}
+		for _, c := range vc.CIDRs {
+			if c.Addr().Is6() {
+				v.cidr6 = c
+			}
+		}
 		l.vpcs = append(l.vpcs, v)
 		subnets := map[string]*subnet{}
 		for _, sc := range vc.Subnets {
 			sn := &subnet{
 				name: sc.Name, az: sc.AZ, cidr: sc.CIDR, router: sc.Router,
+				cidr6: sc.IPv6CIDR, router6: sc.RouterV6,
 				routerMAC: sc.RouterMAC, vpc: v,
 				byMAC: map[[6]byte]*eni{}, byIP: map[netip.Addr]*eni{},
 			}
@@ -223,6 +234,11 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 				sn.byIP[ec.IP] = e
 				l.enis[ec.Node] = e
 				v.owners[ec.IP] = owner{kind: ownerENI, eni: e}
+				if ec.IPv6.IsValid() {
+					e.router6 = sn.router6
+					sn.byIP[ec.IPv6] = e
+					v.owners[ec.IPv6] = owner{kind: ownerENI, eni: e}
+				}
 				if ec.PublicIP.IsValid() {
 					l.public[ec.PublicIP] = publicAddr{vpc: v, private: ec.IP}
 					v.publicOf[ec.IP] = ec.PublicIP
@@ -301,6 +317,9 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 		for _, sc := range s.Internet.Segments {
 			seg := &segment{cidr: sc.CIDR, router: sc.Router, routerMAC: sc.RouterMAC,
 				byMAC: map[[6]byte]*eni{}, byIP: map[netip.Addr]*eni{}}
+			for _, p6 := range sc.IPv6 {
+				seg.routers6 = append(seg.routers6, p6.Router)
+			}
 			l.segments = append(l.segments, seg)
 			for _, hc := range sc.Hosts {
 				e := &eni{cfg: hc, mac: hc.MAC, segment: seg}
@@ -308,6 +327,15 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 				seg.byIP[hc.IP] = e
 				l.enis[hc.Node] = e
 				l.inet[hc.IP] = e
+				if hc.IPv6.IsValid() {
+					for _, p6 := range sc.IPv6 {
+						if p6.CIDR.Contains(hc.IPv6) {
+							e.router6 = p6.Router
+						}
+					}
+					seg.byIP[hc.IPv6] = e
+					l.inet[hc.IPv6] = e
+				}
 			}
 		}
 	}

@@ -7,7 +7,7 @@ type Reason uint8
 // so they are stable.
 const (
 	DropMalformed           Reason = iota // frame or packet failed to parse
-	DropNotIPv4                           // an EtherType the lab does not carry (IPv6 comes later)
+	DropNotIP                             // an EtherType the lab does not carry (neither ARP, IPv4 nor IPv6)
 	DropBroadcast                         // broadcast or multicast that is not ARP
 	DropUnknownMAC                        // unicast to a MAC that is neither the router nor a neighbour
 	DropSourceCheck                       // source/destination check: sender's address is not its own
@@ -20,19 +20,20 @@ const (
 	DropInternetNoRoute                   // internet destination that no host or gateway owns
 	DropNATNoMapping                      // inbound to a NAT gateway without a matching connection
 	DropNATExhausted                      // NAT gateway ran out of ports
-	DropNATUnsupported                    // NAT gateway cannot translate it (fragment, protocol)
+	DropNATUnsupported                    // NAT gateway cannot translate it (fragment, protocol, IPv6: no NAT64)
 	DropEndpointUnavailable               // GWLB endpoint with nothing behind it
 	DropEndpointNotAccepted               // GWLB endpoint still waiting for acceptance (spec §6.1)
 	DropEndpointTooBig                    // inner packet over 8500 bytes at an endpoint, no ICMP (spec §5)
 	DropGWLB                              // dropped by a GWLB node (its own counters say why)
 	DropRoutingLoop                       // the packet went round the lab too many times
 	DropPortWrite                         // writing to the destination port failed
+	DropIPv6LinkLocal                     // not an error: IPv6 link-local or multicast traffic (MLD, RS, NA) the VPC ignores
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	DropMalformed:           "malformed",
-	DropNotIPv4:             "not_ipv4",
+	DropNotIP:               "not_ip",
 	DropBroadcast:           "broadcast",
 	DropUnknownMAC:          "unknown_mac",
 	DropSourceCheck:         "source_check",
@@ -52,6 +53,7 @@ var reasonNames = [numReasons]string{
 	DropGWLB:                "gwlb",
 	DropRoutingLoop:         "routing_loop",
 	DropPortWrite:           "port_write_failed",
+	DropIPv6LinkLocal:       "ipv6_link_local",
 }
 
 func (r Reason) String() string {

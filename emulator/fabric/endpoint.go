@@ -55,7 +55,7 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 		w.f.drop(DropMalformed)
 		return stage{}, false
 	}
-	p.off, p.n = start+packet.EthernetLen, p.n+packet.EncapOverhead
+	p.off, p.n, p.v6 = start+packet.EthernetLen, p.n+packet.EncapOverhead, false // the outer is IPv4
 	sn := w.gwlbSubnet(ep.node)
 	if sn == nil {
 		w.f.drop(DropEndpointUnavailable)
@@ -97,8 +97,14 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 	}
 	off := cap(p.buf) - cap(d.Inner)
 	p.off, p.n = off, len(d.Inner)
-	if len(d.Inner) == 0 || d.Inner[0]>>4 != 4 {
-		w.f.drop(DropNotIPv4) // the VPC fabric carries IPv4 only, for now
+	switch {
+	case len(d.Inner) >= packet.IPv4Len && d.Inner[0]>>4 == 4:
+		p.v6 = false
+	case len(d.Inner) >= packet.IPv6Len && d.Inner[0]>>4 == 6:
+		// GENEVE protocol 0x86DD inside the IPv4 outer (spec §2.5).
+		p.v6 = true
+	default:
+		w.f.drop(DropMalformed)
 		return stage{}, false
 	}
 	return stage{kind: atSubnet, sn: ep.subnet}, true

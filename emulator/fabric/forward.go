@@ -23,16 +23,49 @@ func newWorker(f *Fabric) *worker {
 	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128)}
 }
 
-// pkt is an IPv4 packet inside a read buffer: buf[off:off+n], with the
-// headroom in front of off free for rewriting the Ethernet header (and for
-// encapsulation).
+// pkt is an IPv4 or IPv6 packet inside a read buffer: buf[off:off+n], with
+// the headroom in front of off free for rewriting the Ethernet header (and
+// for encapsulation). The forwarding path reads addresses through src and
+// dst, whatever the version; only address translation (IGW, NAT) and GENEVE
+// are IPv4-specific and look at ip.
 type pkt struct {
 	buf []byte
 	off int
 	n   int
+	v6  bool
 }
 
+// ip is the packet as IPv4; only for !v6.
 func (p *pkt) ip() packet.IPv4 { return packet.IPv4(p.buf[p.off : p.off+p.n]) }
+
+func (p *pkt) src() netip.Addr {
+	if p.v6 {
+		return packet.IPv6(p.buf[p.off : p.off+p.n]).Src()
+	}
+	return p.ip().Src()
+}
+
+func (p *pkt) dst() netip.Addr {
+	if p.v6 {
+		return packet.IPv6(p.buf[p.off : p.off+p.n]).Dst()
+	}
+	return p.ip().Dst()
+}
+
+func (p *pkt) etherType() uint16 {
+	if p.v6 {
+		return packet.EtherTypeIPv6
+	}
+	return packet.EtherTypeIPv4
+}
+
+// ownAddr is e's address of p's version (zero if e has none).
+func (p *pkt) ownAddr(e *eni) netip.Addr {
+	if p.v6 {
+		return e.cfg.IPv6
+	}
+	return e.cfg.IP
+}
 
 func isClosed(err error) bool {
 	return errors.Is(err, os.ErrClosed) || errors.Is(err, io.EOF)
@@ -51,25 +84,36 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 		w.f.drop(DropMalformed)
 		return
 	}
+	ipOff := off + packet.EthernetLen
+	p := &pkt{buf: buf, off: ipOff}
 	switch eth.Type() {
 	case packet.EtherTypeARP:
 		w.arp(from, packet.ARP(eth[packet.EthernetLen:]))
 		return
 	case packet.EtherTypeIPv4:
+		ip := packet.IPv4(buf[ipOff : off+n])
+		if ip.Validate() != nil {
+			w.f.drop(DropMalformed)
+			return
+		}
+		p.n = int(ip.TotalLen())
+	case packet.EtherTypeIPv6:
+		ip := packet.IPv6(buf[ipOff : off+n])
+		if ip.Validate() != nil {
+			w.f.drop(DropMalformed)
+			return
+		}
+		p.n, p.v6 = packet.IPv6Len+int(ip.PayloadLen()), true
+		if w.neighbor(from, eth, ip) {
+			return
+		}
 	default:
-		w.f.drop(DropNotIPv4)
+		w.f.drop(DropNotIP)
 		return
 	}
-	ipOff := off + packet.EthernetLen
-	ip := packet.IPv4(buf[ipOff : off+n])
-	if ip.Validate() != nil {
-		w.f.drop(DropMalformed)
-		return
-	}
-	p := &pkt{buf: buf, off: ipOff, n: int(ip.TotalLen())}
 	// Source/destination check on the sending ENI; internet hosts always
 	// send from their own address.
-	if (from.cfg.SourceDestCheck || from.segment != nil) && ip.Src() != from.cfg.IP {
+	if (from.cfg.SourceDestCheck || from.segment != nil) && p.src() != p.ownAddr(from) {
 		w.f.drop(DropSourceCheck)
 		return
 	}
@@ -136,14 +180,14 @@ func (w *worker) route(p *pkt, st stage) {
 }
 
 func (w *worker) atSubnet(p *pkt, sn *subnet) (stage, bool) {
-	dst := p.ip().Dst()
-	if dst == sn.router {
+	dst := p.dst()
+	if dst == sn.router || dst == sn.router6 {
 		w.f.drop(DropToRouter)
 		return stage{}, false
 	}
 	// Same-subnet traffic is delivered directly, whatever the route table
 	// says (spec §6.3).
-	if sn.cidr.Contains(dst) {
+	if sn.cidr.Contains(dst) || sn.cidr6.Contains(dst) {
 		return w.local(p, sn.vpc)
 	}
 	h, _, ok := sn.table.Lookup(dst)
@@ -160,6 +204,15 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 	case hopLocal:
 		return w.local(p, v)
 	case hopIGW:
+		if p.v6 {
+			// An IGW does not translate IPv6: the VPC's own IPv6
+			// addresses are global, anything else cannot leave.
+			if !v.cidr6.Contains(p.src()) {
+				w.f.drop(DropIGWNoPublicIP)
+				return stage{}, false
+			}
+			return stage{kind: atInternet}, true
+		}
 		ip := p.ip()
 		pub, ok := v.publicOf[ip.Src()]
 		if !ok {
@@ -169,6 +222,10 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 		rewriteSrc(ip, pub)
 		return stage{kind: atInternet}, true
 	case hopNAT:
+		if p.v6 { // no NAT64 here
+			w.f.drop(DropNATUnsupported)
+			return stage{}, false
+		}
 		if !w.natOut(p, h.nat) {
 			return stage{}, false
 		}
@@ -186,26 +243,26 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 
 // local delivers p to whatever owns its destination address in v.
 func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
-	o, ok := v.owners[p.ip().Dst()]
+	o, ok := v.owners[p.dst()]
 	if !ok {
 		w.f.drop(DropNoSuchAddress)
 		return stage{}, false
 	}
 	switch o.kind {
 	case ownerENI:
-		if o.eni.gwlb != nil && isGeneve(p.ip()) {
+		if o.eni.gwlb != nil && !p.v6 && isGeneve(p.ip()) {
 			return w.gwlbReturn(p, o.eni.gwlb)
 		}
 		w.deliver(o.eni, p, o.eni.routerMAC())
 		return stage{}, false
 	case ownerGWLBNode:
-		if isGeneve(p.ip()) {
+		if !p.v6 && isGeneve(p.ip()) {
 			return w.gwlbReturn(p, o.node)
 		}
 		w.f.drop(DropNoSuchAddress)
 		return stage{}, false
 	case ownerNAT:
-		if !w.natIn(p, o.nat) {
+		if p.v6 || !w.natIn(p, o.nat) {
 			return stage{}, false
 		}
 		// Return traffic follows the NAT gateway subnet's route table
@@ -218,19 +275,30 @@ func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
 }
 
 func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
-	ip := p.ip()
-	pa, ok := w.lab.public[ip.Dst()]
-	if !ok || pa.vpc != v {
-		w.f.drop(DropInternetNoRoute)
-		return stage{}, false
+	var private netip.Addr
+	if p.v6 {
+		// IPv6 enters untranslated, to an address of the VPC's block.
+		private = p.dst()
+		if !v.cidr6.Contains(private) {
+			w.f.drop(DropInternetNoRoute)
+			return stage{}, false
+		}
+	} else {
+		ip := p.ip()
+		pa, ok := w.lab.public[ip.Dst()]
+		if !ok || pa.vpc != v {
+			w.f.drop(DropInternetNoRoute)
+			return stage{}, false
+		}
+		rewriteDst(ip, pa.private)
+		private = pa.private
 	}
-	rewriteDst(ip, pa.private)
 	if v.edge == nil {
 		return w.local(p, v)
 	}
 	// The edge-associated route table decides where inbound traffic goes
-	// (spec §6.2); it always holds the VPC's local route.
-	h, _, ok := v.edge.Lookup(pa.private)
+	// (spec §6.2); it always holds the VPC's local route(s).
+	h, _, ok := v.edge.Lookup(private)
 	if !ok {
 		return w.local(p, v)
 	}
@@ -238,12 +306,18 @@ func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
 }
 
 func (w *worker) atInternet(p *pkt) (stage, bool) {
-	dst := p.ip().Dst()
+	dst := p.dst()
 	if h, ok := w.lab.inet[dst]; ok {
 		w.deliver(h, p, h.routerMAC())
 		return stage{}, false
 	}
-	if pa, ok := w.lab.public[dst]; ok {
+	if p.v6 {
+		for _, v := range w.lab.vpcs {
+			if v.igw != "" && v.cidr6.Contains(dst) {
+				return stage{kind: atIGWIn, v: v}, true
+			}
+		}
+	} else if pa, ok := w.lab.public[dst]; ok {
 		return stage{kind: atIGWIn, v: pa.vpc}, true
 	}
 	w.f.drop(DropInternetNoRoute)
@@ -253,7 +327,7 @@ func (w *worker) atInternet(p *pkt) (stage, bool) {
 // deliver writes p to e's port, from srcMAC. Without a source/destination
 // check an ENI accepts traffic for any address (a middlebox).
 func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
-	if e.cfg.SourceDestCheck && p.ip().Dst() != e.cfg.IP {
+	if e.cfg.SourceDestCheck && p.dst() != p.ownAddr(e) {
 		w.f.drop(DropDestCheck)
 		return
 	}
@@ -262,7 +336,7 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	eth := packet.Ethernet(p.buf[start:p.off])
 	eth.SetDst(e.mac)
 	eth.SetSrc(srcMAC)
-	eth.SetType(packet.EtherTypeIPv4)
+	eth.SetType(p.etherType())
 	w.out[0] = p.buf[:p.off+p.n]
 	if _, err := ps.p.Write(w.out, start); err != nil {
 		w.f.drop(DropPortWrite)
@@ -303,15 +377,77 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 	if !found {
 		return
 	}
-	reply := packet.AppendARPReply(w.scratch[:0], mac, target, a.SenderMAC(), a.SenderIP())
-	ps := w.f.ports[from.cfg.Node]
-	w.out[0] = reply
+	w.reply(from, packet.AppendARPReply(w.scratch[:0], mac, target, a.SenderMAC(), a.SenderIP()))
+}
+
+// reply writes a frame the emulator itself built (ARP, ND) to e's port.
+func (w *worker) reply(e *eni, frame []byte) {
+	ps := w.f.ports[e.cfg.Node]
+	w.out[0] = frame
 	if _, err := ps.p.Write(w.out, 0); err != nil {
 		w.f.drop(DropPortWrite)
 		return
 	}
 	ps.txPkts.Add(1)
-	ps.txBytes.Add(uint64(len(reply)))
+	ps.txBytes.Add(uint64(len(frame)))
+}
+
+// neighbor handles IPv6 that is about the link rather than for forwarding:
+// it answers Neighbor Solicitations the way arp answers requests, and
+// ignores (counting them apart from errors) the rest of neighbor discovery,
+// MLD and anything else to or from a link-local or multicast address. It
+// reports whether it took the packet.
+func (w *worker) neighbor(from *eni, eth packet.Ethernet, ip packet.IPv6) bool {
+	if ip.NextHeader() == packet.ProtoICMPv6 && ip.PayloadLen() >= packet.ICMPLen {
+		m := packet.ICMPv6(ip.Payload())
+		switch m.Type() {
+		case packet.ICMPv6NeighborSolicit:
+			if ip.HopLimit() == packet.NDPHopLimit && len(m) >= packet.NDPLen && m.Code() == 0 {
+				w.solicit(from, eth, ip, m)
+			}
+			return true
+		case packet.ICMPv6RouterSolicit, packet.ICMPv6RouterAdvert, packet.ICMPv6NeighborAdvert, 137: // 137: redirect
+			w.f.drop(DropIPv6LinkLocal)
+			return true
+		}
+	}
+	src, dst := ip.Src(), ip.Dst()
+	if dst.IsMulticast() || dst.IsLinkLocalUnicast() || src.IsLinkLocalUnicast() || src.IsUnspecified() {
+		w.f.drop(DropIPv6LinkLocal)
+		return true
+	}
+	return false
+}
+
+// solicit answers a Neighbor Solicitation for the router's IPv6 address
+// (with the R flag) or a neighbour's (with the neighbour's MAC), whether it
+// was multicast to the solicited-node group or unicast (unreachability
+// detection).
+func (w *worker) solicit(from *eni, eth packet.Ethernet, ip packet.IPv6, m packet.ICMPv6) {
+	src := ip.Src()
+	if !src.IsLinkLocalUnicast() && !src.IsUnspecified() && src != from.cfg.IPv6 {
+		return
+	}
+	target := packet.NDPTarget(m)
+	var mac packet.MAC
+	var found, router bool
+	switch {
+	case !from.cfg.IPv6.IsValid():
+	case target == from.router6:
+		mac, found, router = from.routerMAC(), true, true
+	case from.subnet != nil:
+		if nb, ok := from.subnet.byIP[target]; ok && nb != from && target.Is6() {
+			mac, found = nb.mac, true
+		}
+	default:
+		if nb, ok := from.segment.byIP[target]; ok && nb != from && target.Is6() {
+			mac, found = nb.mac, true
+		}
+	}
+	if !found {
+		return
+	}
+	w.reply(from, packet.AppendNeighborAdvert(w.scratch[:0], mac, eth.Src(), target, src, router))
 }
 
 // rewriteSrc and rewriteDst change an address and fix the IPv4 header

@@ -208,7 +208,8 @@ func TestDropReasons(t *testing.T) {
 		{"spoofed internet host", "client", tcpFrame(macRouterInet, macClient, "198.51.100.99", "203.0.113.10", 1, 80), DropSourceCheck},
 		{"internet nowhere", "client", tcpFrame(macRouterInet, macClient, "198.51.100.10", "8.8.8.8", 1, 80), DropInternetNoRoute},
 		{"truncated", "web", tcpFrame(macRouterApp, macWeb, "10.0.1.10", "10.0.1.11", 1, 80)[:30], DropMalformed},
-		{"ipv6", "web", append(packet.AppendEthernet(nil, packet.MAC(macRouterApp), packet.MAC(macWeb), packet.EtherTypeIPv6), make([]byte, 40)...), DropNotIPv4},
+		{"lldp", "web", append(packet.AppendEthernet(nil, packet.MAC(macRouterApp), packet.MAC(macWeb), 0x88cc), make([]byte, 40)...), DropNotIP},
+		{"not ipv6", "web", append(packet.AppendEthernet(nil, packet.MAC(macRouterApp), packet.MAC(macWeb), packet.EtherTypeIPv6), make([]byte, 40)...), DropMalformed},
 	}
 	for _, c := range cases {
 		before := h.f.Drops(c.reason)
