@@ -28,6 +28,9 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 			IP:              n.Interface.Addr.Addr(),
 			SourceDestCheck: n.Interface.SourceDestCheck,
 		}
+		if n.Interface.Addr6.IsValid() {
+			e.IPv6 = n.Interface.Addr6.Addr()
+		}
 		if n.Kind == topology.NodeInstance {
 			e.PublicIP = n.Interface.PublicIP
 		}
@@ -46,7 +49,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 		for _, sn := range v.Subnets {
 			cs := config.Subnet{
 				Name: sn.Name, AZ: sn.AZ, CIDR: sn.CIDR, IPv6CIDR: sn.IPv6CIDR,
-				RouteTable: sn.RouteTable, Router: sn.Router, RouterMAC: sn.RouterMAC,
+				RouteTable: sn.RouteTable, Router: sn.Router, RouterV6: sn.RouterV6, RouterMAC: sn.RouterMAC,
 			}
 			for j := range l.Nodes {
 				n := &l.Nodes[j]
@@ -120,6 +123,9 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 		s.Internet = &config.Internet{}
 		for _, seg := range l.Internet.Segments {
 			cs := config.Segment{CIDR: seg.Prefix, Router: seg.Gateway, RouterMAC: seg.GatewayMAC}
+			for _, p6 := range seg.IPv6 {
+				cs.IPv6 = append(cs.IPv6, config.SegmentIPv6{CIDR: p6.Prefix, Router: p6.Gateway})
+			}
 			for _, h := range seg.Hosts {
 				n, ok := l.Node(h)
 				if !ok {

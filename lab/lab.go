@@ -219,6 +219,8 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 		MTU:      n.Interface.MTU,
 		IPv4:     n.Interface.Addr,
 		Gateway4: n.Interface.Gateway,
+		IPv6:     n.Interface.Addr6,
+		Gateway6: n.Interface.Gateway6,
 	}
 	if err := wire.AddTAP(node.NetNSPath(), spec); err != nil {
 		return err

@@ -89,12 +89,17 @@ func (r *resolver) resolve() *Lab {
 	segs := slices.Clone(c.segments)
 	slices.SortFunc(segs, func(a, b *segmentInfo) int { return a.prefix.Addr().Compare(b.prefix.Addr()) })
 	for _, s := range segs {
-		lab.Internet.Segments = append(lab.Internet.Segments, Segment{
+		seg := Segment{
 			Prefix:     s.prefix,
 			Gateway:    s.gateway,
 			GatewayMAC: r.mac("segment-router", s.prefix.String()),
 			Hosts:      slices.Sorted(slices.Values(s.hosts)),
-		})
+		}
+		for _, p6 := range s.v6 {
+			seg.IPv6 = append(seg.IPv6, SegmentIPv6{Prefix: p6.prefix, Gateway: p6.gateway})
+		}
+		slices.SortFunc(seg.IPv6, func(a, b SegmentIPv6) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+		lab.Internet.Segments = append(lab.Internet.Segments, seg)
 	}
 	lab.Nodes = r.nodes(lab)
 	return lab
@@ -113,10 +118,14 @@ func (r *resolver) vpc(v *vpcInfo) VPC {
 	for _, sn := range sorted(v.subnets) {
 		s := v.subnets[sn]
 		sid, _ := awsID("subnet", r.lab, "subnet", scoped(sn))
-		out.Subnets = append(out.Subnets, Subnet{
+		sub := Subnet{
 			Name: sn, ID: sid, VPC: v.name, AZ: s.az, CIDR: s.cidr, IPv6CIDR: s.v6,
 			Router: s.cidr.Addr().Next(), RouterMAC: r.mac("router", scoped(sn)), RouteTable: s.table,
-		})
+		}
+		if s.v6.IsValid() {
+			sub.RouterV6 = router6(s.v6)
+		}
+		out.Subnets = append(out.Subnets, sub)
 	}
 	for _, tn := range sorted(v.tables) {
 		t := v.tables[tn]
@@ -163,7 +172,7 @@ func (r *resolver) vpc(v *vpcInfo) VPC {
 		az := v.subnets[e.subnet].az
 		out.Endpoints = append(out.Endpoints, Endpoint{
 			Name: n, ID: eid, Number: num, VPC: v.name, Subnet: e.subnet, AZ: az,
-			Addr: e.addr, MAC: r.mac("eni", n), Service: e.service, GWLB: e.gwlb, GWLBNode: e.gwlb + "-" + az,
+			Addr: e.addr, Addr6: e.addr6, MAC: r.mac("eni", n), Service: e.service, GWLB: e.gwlb, GWLBNode: e.gwlb + "-" + az,
 		})
 	}
 	if v.igw != "" {
@@ -240,7 +249,7 @@ func (r *resolver) nodes(lab *Lab) []Node {
 			spec := c.t.VPCs[v.Name].Instances[n]
 			s, _ := v.Subnet(e.subnet)
 			id, _ := awsID("i", r.lab, "instance", n)
-			out = append(out, Node{
+			node := Node{
 				Name: n, Kind: NodeInstance, ID: id, Netns: NetnsName(r.lab, n),
 				VPC: v.Name, Subnet: s.Name, AZ: s.AZ,
 				Interface: Interface{
@@ -248,34 +257,46 @@ func (r *resolver) nodes(lab *Lab) []Node {
 					Gateway: s.Router, GatewayMAC: s.RouterMAC, MTU: VPCMTU, PublicIP: e.public, SourceDestCheck: e.sdc,
 				},
 				Run: resolveRun(spec.Run),
-			})
+			}
+			setAddr6(&node.Interface, s, e.addr6)
+			out = append(out, node)
 		}
 	}
 	for _, g := range lab.GWLBs {
 		v, _ := lab.VPC(g.VPC)
 		for _, gn := range g.Nodes {
 			s, _ := v.Subnet(gn.Subnet)
-			out = append(out, Node{
+			node := Node{
 				Name: gn.Name, Kind: NodeGWLB, Netns: NetnsName(r.lab, gn.Name),
 				VPC: v.Name, Subnet: s.Name, AZ: s.AZ,
 				Interface: Interface{
 					Name: InterfaceName, MAC: r.mac("eni", gn.Name), Addr: netip.PrefixFrom(gn.Addr, s.CIDR.Bits()),
 					Gateway: s.Router, GatewayMAC: s.RouterMAC, MTU: VPCMTU, SourceDestCheck: DefaultSourceDestCheck,
 				},
-			})
+			}
+			for _, ni := range c.gwlbs[g.Name].nodes {
+				if ni.name == gn.Name {
+					setAddr6(&node.Interface, s, ni.addr6)
+				}
+			}
+			out = append(out, node)
 		}
 	}
 	for _, seg := range lab.Internet.Segments {
 		for _, n := range seg.Hosts {
 			h := c.hosts[n]
-			out = append(out, Node{
+			node := Node{
 				Name: n, Kind: NodeInternetHost, Netns: NetnsName(r.lab, n),
 				Interface: Interface{
 					Name: InterfaceName, MAC: r.mac("eni", n), Addr: netip.PrefixFrom(h.ip, seg.Prefix.Bits()),
 					Gateway: seg.Gateway, GatewayMAC: seg.GatewayMAC, MTU: InternetMTU, PublicIP: h.ip, SourceDestCheck: DefaultSourceDestCheck,
 				},
 				Run: resolveRun(c.t.Internet.Hosts[n].Run),
-			})
+			}
+			if h.ip6.IsValid() {
+				node.Interface.Addr6, node.Interface.Gateway6 = netip.PrefixFrom(h.ip6, 64), h.gw6
+			}
+			out = append(out, node)
 		}
 	}
 	slices.SortFunc(out, func(a, b Node) int { return cmp.Compare(a.Name, b.Name) })
@@ -283,6 +304,13 @@ func (r *resolver) nodes(lab *Lab) []Node {
 		out = []Node{}
 	}
 	return out
+}
+
+// setAddr6 gives an interface in subnet s its IPv6 address, if it has one.
+func setAddr6(i *Interface, s *Subnet, a netip.Addr) {
+	if a.IsValid() && s.IPv6CIDR.IsValid() {
+		i.Addr6, i.Gateway6 = netip.PrefixFrom(a, s.IPv6CIDR.Bits()), s.RouterV6
+	}
 }
 
 // resolveRun applies the defaults of a run section.

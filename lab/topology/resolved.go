@@ -91,8 +91,11 @@ type Subnet struct {
 	IPv6CIDR netip.Prefix `json:"ipv6_cidr,omitzero"`
 	// Router is the VPC router's address in the subnet (the first address
 	// after the network address, .1) and RouterMAC the MAC it answers ARP
-	// with.
+	// (and IPv6 neighbor solicitations) with. RouterV6 is its IPv6 address
+	// in a dualstack subnet: the lab's choice of prefix::1 (AWS announces
+	// its router by router advertisements instead).
 	Router    netip.Addr `json:"router"`
+	RouterV6  netip.Addr `json:"router_v6,omitzero"`
 	RouterMAC MAC        `json:"router_mac"`
 	// RouteTable is the name of the subnet's route table (given, or main).
 	RouteTable string `json:"route_table"`
@@ -175,6 +178,7 @@ type Endpoint struct {
 	Subnet string     `json:"subnet"`
 	AZ     string     `json:"az"`
 	Addr   netip.Addr `json:"addr"`
+	Addr6  netip.Addr `json:"addr6,omitzero"`
 	MAC    MAC        `json:"mac"`
 	// Service is the endpoint service; GWLB and GWLBNode the load balancer
 	// and the node (of the endpoint's AZ) it sends traffic to.
@@ -311,6 +315,15 @@ type Segment struct {
 	GatewayMAC MAC          `json:"gateway_mac"`
 	// Hosts are the names of the internet host nodes on the segment.
 	Hosts []string `json:"hosts"`
+	// IPv6 are the IPv6 /64s of the segment's hosts, each with its router
+	// (answering with GatewayMAC), sorted by prefix.
+	IPv6 []SegmentIPv6 `json:"ipv6,omitempty"`
+}
+
+// SegmentIPv6 is one IPv6 on-link prefix of an internet segment.
+type SegmentIPv6 struct {
+	Prefix  netip.Prefix `json:"prefix"`
+	Gateway netip.Addr   `json:"gateway"`
 }
 
 // NodeKind is the kind of a lab node.
@@ -351,7 +364,11 @@ type Interface struct {
 	// router), GatewayMAC its MAC.
 	Gateway    netip.Addr `json:"gateway"`
 	GatewayMAC MAC        `json:"gateway_mac"`
-	MTU        int        `json:"mtu"`
+	// Addr6 is the IPv6 address with its prefix length (/64) and Gateway6
+	// the IPv6 router (same MAC as Gateway); zero without IPv6.
+	Addr6    netip.Prefix `json:"addr6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
+	MTU      int          `json:"mtu"`
 	// PublicIP is the elastic IP mapped to Addr by the internet gateway, or
 	// the host's own address for an internet host; zero if none.
 	PublicIP        netip.Addr `json:"public_ip,omitzero"`

@@ -105,6 +105,8 @@ type eniInfo struct {
 	label    string // what messages call the address
 	given    string // address as written
 	addr     netip.Addr
+	addr6    netip.Addr // IPv6 address in a dualstack subnet
+	given6   string     // instances: ipv6_address as written
 	public   netip.Addr
 	sdc      bool   // source/dest check (instances)
 	service  string // endpoints: the service
@@ -116,12 +118,21 @@ type hostInfo struct {
 	name, path  string
 	ip, gateway netip.Addr
 	segment     netip.Prefix
+	ip6, gw6    netip.Addr // zero without IPv6
 }
 
 type segmentInfo struct {
 	prefix  netip.Prefix
 	gateway netip.Addr
 	hosts   []string
+	// v6 are the IPv6 /64s of the segment's hosts, each with its router.
+	v6 []segmentV6
+}
+
+type segmentV6 struct {
+	prefix  netip.Prefix
+	gateway netip.Addr
+	host    string // the first host on it
 }
 
 type gwlbInfo struct {
@@ -173,6 +184,7 @@ func (c *checker) run() {
 	c.checkTargets()
 	c.checkPublicIPs()
 	c.checkConnectedOverlaps()
+	c.checkIPv6()
 	c.checkRuns()
 	c.checkRoutingPatterns()
 	sortDiagnostics(c.diags)

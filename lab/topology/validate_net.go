@@ -54,7 +54,21 @@ func (c *checker) parseAddrAs(path, field, label, s string) netip.Addr {
 		return netip.Addr{}
 	}
 	if !a.Is4() {
-		c.errorf(path, field, "%s %s is not an IPv4 address (the lab's ENIs are IPv4)", label, a)
+		c.errorf(path, field, "%s %s is not an IPv4 address", label, a)
+		return netip.Addr{}
+	}
+	return a
+}
+
+// parseAddr6 parses an IPv6 address written in field.
+func (c *checker) parseAddr6(path, field, s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		c.errorf(path, field, "%s %q is not an IP address", field, s)
+		return netip.Addr{}
+	}
+	if !a.Is6() || a.Is4In6() {
+		c.errorf(path, field, "%s %s is not an IPv6 address", field, a)
 		return netip.Addr{}
 	}
 	return a
@@ -356,7 +370,7 @@ func (c *checker) checkENIs() {
 		vp := childPath("vpcs", vn)
 		for _, n := range keys(c, childPath(vp, "instances"), spec.Instances) {
 			is := spec.Instances[n]
-			e := &eniInfo{name: n, kind: kindInst, vpc: vn, path: childPath(childPath(vp, "instances"), n), field: "private_ip", label: "private_ip", given: is.PrivateIP, allocate: allocInstance, sdc: DefaultSourceDestCheck}
+			e := &eniInfo{name: n, kind: kindInst, vpc: vn, path: childPath(childPath(vp, "instances"), n), field: "private_ip", label: "private_ip", given: is.PrivateIP, given6: is.IPv6Address, allocate: allocInstance, sdc: DefaultSourceDestCheck}
 			if is.SourceDestCheck != nil {
 				e.sdc = *is.SourceDestCheck
 			}

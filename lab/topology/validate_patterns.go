@@ -19,6 +19,7 @@ func (c *checker) checkRoutingPatterns() {
 		c.checkEdgeRoutes(v)
 		c.checkNATGateways(v)
 		c.checkForwarders(v)
+		c.checkDualstackDefaults(v)
 	}
 }
 
