@@ -229,7 +229,8 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 	// forward (a middlebox or NAT instance); others must not.
 	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck ||
 		n.Run != nil && n.Run.Kind == topology.RunReflector // it routes GENEVE back out
-	return wire.SetForwarding(node.NetNSPath(), forward, false)
+	forward6 := forward && n.Interface.Addr6.IsValid()
+	return wire.SetForwarding(node.NetNSPath(), forward, forward6)
 }
 
 // programArgv returns what node n runs, if anything.

@@ -127,11 +127,11 @@ func clampMSS(inner []byte) {
 // reset answers a TCP packet that has no flow with a RST from its
 // destination, sent back out of the endpoint (send_tcp_reset, spec §3.3).
 func (w *worker) reset(inner []byte, ep *endpoint) {
-	ip := packet.IPv4(inner)
-	if len(inner) == 0 || inner[0]>>4 != 4 || ip.Validate() != nil || ip.Protocol() != packet.ProtoTCP {
+	fk, info, err := packet.ParseFlow(inner)
+	if err != nil || fk.Proto != packet.ProtoTCP || info.Fragment == packet.LaterFragment {
 		return
 	}
-	t := packet.TCP(ip.Payload())
+	t := packet.TCP(inner[info.L4Offset:])
 	if t.Validate() != nil {
 		return
 	}
@@ -143,7 +143,7 @@ func (w *worker) reset(inner []byte, ep *endpoint) {
 		hdr.Flags |= packet.TCPFlagACK
 	}
 	buf := w.rst[:Headroom]
-	buf = packet.AppendTCP(buf, packet.IPHeader{Src: ip.Dst(), Dst: ip.Src()}, hdr, nil)
-	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom}
+	buf = packet.AppendTCP(buf, packet.IPHeader{Src: fk.Dst, Dst: fk.Src}, hdr, nil)
+	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom, v6: info.Version == 6}
 	w.route(rp, stage{kind: atSubnet, sn: ep.subnet})
 }

@@ -362,3 +362,16 @@ func TestIPv6ForwardingDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestGWLBResetsUnknownTCPOverIPv6(t *testing.T) {
+	s := gwlbLab6()
+	s.GWLBs[0].SendTCPReset = true
+	h := newHarness(t, s)
+	h.send("client", tcp6(macRouterInet, macClient, client6, web6, 40000, 80, packet.TCPFlagACK, 0))
+	h.none("fw-1")
+	ip := checkIP6(t, h.recv("client"), macClient, web6, client6)
+	tcp := packet.TCP(ip.Payload())
+	if tcp.Flags()&packet.TCPFlagRST == 0 || tcp.SrcPort() != 80 || tcp.DstPort() != 40000 {
+		t.Fatalf("reset flags %#x ports %d->%d", tcp.Flags(), tcp.SrcPort(), tcp.DstPort())
+	}
+}
