@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
@@ -187,6 +189,9 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		return writeState(p, st)
 	})
 	if err != nil {
+		return err
+	}
+	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], p) }); err != nil {
 		return err
 	}
 	st.Phase = PhaseUp
@@ -647,4 +652,47 @@ func (m *Manager) Control(name string) (*control.Client, error) {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}
 	return control.NewClient(p.Socket()), nil
+}
+
+// waitListening waits until a node's program accepts TCP connections on the
+// port it serves (the echo server's, an appliance's or reflector's health
+// port), dialling from inside the node, so that `up` returns a lab that
+// answers. Command nodes are not waited for: their ports are unknown.
+func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) error {
+	var port int
+	switch {
+	case n.Run == nil:
+		return nil
+	case n.Run.Kind == topology.RunHTTPEcho:
+		port = n.Run.HTTPEcho.Port
+	case n.Run.Kind == topology.RunAppliance:
+		port = n.Run.Appliance.HealthPort
+	case n.Run.Kind == topology.RunReflector:
+		port = n.Run.Reflector.HealthPort
+	}
+	if port == 0 {
+		return nil
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(m.opts.ReadyTimeout)
+	for {
+		err := cnins.WithNetNSPath(filepath.Join(m.opts.NetnsDir, n.Netns), func(cnins.NetNS) error {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, m.opts.ReadyTimeout, tail(p.NodeLog(n.Name), 5))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

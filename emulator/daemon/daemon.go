@@ -13,6 +13,8 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 )
 
 // Opener opens the port of one node interface; port.OpenTAP in production,
@@ -26,6 +28,8 @@ type Daemon struct {
 	fabric  *fabric.Fabric
 	started time.Time
 	ports   []PortInfo
+	// checkers are the health checkers of each GWLB node.
+	checkers map[*gwlb.Node]*health.Checker
 }
 
 // PortInfo describes one attached node interface.
@@ -73,7 +77,41 @@ func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 		return nil, err
 	}
 	d.fabric = f
+	d.checkers = d.healthCheckers()
 	return d, nil
+}
+
+// healthCheckers makes a checker per GWLB node that has a namespace: probes
+// leave from the node's own address, inside the lab (spec §4.1). A node
+// without one is not checked (its targets keep their state), so no probe
+// ever leaves from the host's namespace.
+func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
+	netns := map[string]string{}
+	for _, e := range d.snap.AllENIs() {
+		netns[e.Node] = e.NetNS
+	}
+	out := map[*gwlb.Node]*health.Checker{}
+	for _, lb := range d.fabric.LBs() {
+		var hc config.HealthCheck
+		for _, g := range d.snap.GWLBs {
+			if g.Name == lb.Name {
+				hc = g.TargetGroup.HealthCheck
+			}
+		}
+		for _, n := range lb.Nodes() {
+			path, ok := netns[n.Name]
+			if !ok {
+				continue
+			}
+			var targets []health.Target
+			for _, t := range n.Candidates() {
+				targets = append(targets, health.Target{Index: t.Index(), IP: t.IP})
+			}
+			out[n] = health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Healthy,
+				d.clock.Now, d.clock.Wall, n.SetHealth)
+		}
+	}
+	return out
 }
 
 // Fabric returns the data plane (for tests and in-process use).
@@ -94,13 +132,31 @@ func (d *Daemon) Handlers(s *control.Server) {
 	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
 	s.Handle("GET /v1/flows", func(*http.Request) (any, error) { return d.fabric.Flows(), nil })
 	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
+	s.Handle("GET /v1/targets", func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
+	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
+		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
+			return nil, notFound(err)
+		}
+		return map[string]string{"target": r.PathValue("name"), "state": "draining"}, nil
+	})
+	s.Handle("POST /v1/targets/{name}/register", func(r *http.Request) (any, error) {
+		regs, err := d.fabric.Register(r.PathValue("name"))
+		if err != nil {
+			return nil, notFound(err)
+		}
+		for lb, index := range regs {
+			for _, n := range lb.Nodes() {
+				if c := d.checkers[n]; c != nil {
+					c.Reset(index)
+				}
+			}
+		}
+		return map[string]string{"target": r.PathValue("name"), "state": "initial"}, nil
+	})
 	s.Handle("POST /v1/endpoints/{name}/accept", func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if err := d.fabric.AcceptEndpoint(name); err != nil {
-			if errors.Is(err, fabric.ErrNotFound) {
-				return nil, fmt.Errorf("%w: %v", control.ErrNotFound, err)
-			}
-			return nil, err
+			return nil, notFound(err)
 		}
 		return map[string]string{"endpoint": name, "state": "available"}, nil
 	})
@@ -119,6 +175,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ferr = d.fabric.Run(ctx)
 		cancel()
 	}()
+	for _, c := range d.checkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Run(ctx)
+		}()
+	}
 	if d.snap.ControlSocket != "" {
 		srv := control.NewServer(d.snap.ControlSocket)
 		d.Handlers(srv)
@@ -131,4 +194,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(ferr, cerr)
+}
+
+// notFound maps the fabric's ErrNotFound to the control socket's.
+func notFound(err error) error {
+	if errors.Is(err, fabric.ErrNotFound) {
+		return fmt.Errorf("%w: %v", control.ErrNotFound, err)
+	}
+	return err
 }

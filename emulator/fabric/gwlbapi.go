@@ -3,6 +3,7 @@ package fabric
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 )
@@ -77,4 +78,59 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// LBs returns the load balancers, by name.
+func (f *Fabric) LBs() []*gwlb.LB {
+	var out []*gwlb.LB
+	for _, name := range sortedKeys(f.rt.lbs) {
+		out = append(out, f.rt.lbs[name])
+	}
+	return out
+}
+
+// Now is the lab time.
+func (f *Fabric) Now() time.Time { return f.clock.Now() }
+
+// Targets reports every target's health as each GWLB node sees it.
+func (f *Fabric) Targets() []gwlb.TargetHealth {
+	now := f.clock.Now()
+	out := []gwlb.TargetHealth{}
+	for _, lb := range f.LBs() {
+		for _, n := range lb.Nodes() {
+			out = append(out, n.Targets(now)...)
+		}
+	}
+	return out
+}
+
+// Deregister deregisters the target (a name or an address) from every
+// target group that has it.
+func (f *Fabric) Deregister(target string) error {
+	found := false
+	for _, lb := range f.LBs() {
+		if err := lb.Deregister(target, f.clock.Now()); err == nil {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("no target %q in any target group: %w", target, ErrNotFound)
+	}
+	return nil
+}
+
+// Register registers the target again in every target group that has it
+// and returns, per load balancer, the target's index (for its checks to
+// start over).
+func (f *Fabric) Register(target string) (map[*gwlb.LB]int, error) {
+	out := map[*gwlb.LB]int{}
+	for _, lb := range f.LBs() {
+		if t, err := lb.Register(target); err == nil {
+			out[lb] = t.Index()
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no target %q in any target group: %w", target, ErrNotFound)
+	}
+	return out, nil
 }

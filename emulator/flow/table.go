@@ -39,10 +39,14 @@ type Entry struct {
 	Cookie    uint32         // the GENEVE flow cookie
 	OuterPort uint16         // GENEVE outer UDP source port (OuterPort of the flow hash)
 	TCP       bool           // created by a TCP packet: TCP idle timeout applies
-	Created   time.Duration  // clock readings, see the package doc
-	LastSeen  time.Duration
-	Packets   [2]uint64 // indexed by Dir
-	Bytes     [2]uint64 // indexed by Dir
+	// Pinned marks a flow created while no target was healthy: it stays on
+	// its target, which must become healthy before it carries anything
+	// (spec §4.3). The caller sets it with Retarget.
+	Pinned   bool
+	Created  time.Duration // clock readings, see the package doc
+	LastSeen time.Duration
+	Packets  [2]uint64 // indexed by Dir
+	Bytes    [2]uint64 // indexed by Dir
 }
 
 type slot struct {
@@ -244,6 +248,21 @@ func (t *Table) Delete(fk packet.FlowKey) bool {
 		s.remove(i)
 	}
 	return ok
+}
+
+// Retarget moves the live flow of fk to target and sets its Pinned mark,
+// keeping its cookie, outer port and counters (a rebalance, spec §4.4). It
+// reports whether the flow exists.
+func (t *Table) Retarget(fk packet.FlowKey, now time.Duration, target int, pinned bool) bool {
+	k, _, _, s := t.locate(fk)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.m[k]
+	if !ok || t.expired(&s.slots[i].e, now) {
+		return false
+	}
+	s.slots[i].e.Target, s.slots[i].e.Pinned = target, pinned
+	return true
 }
 
 // DeleteFunc removes every flow for which del returns true and returns how

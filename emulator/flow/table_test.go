@@ -485,3 +485,26 @@ func BenchmarkInsertSteady(b *testing.B) {
 		i++
 	}
 }
+
+func TestRetarget(t *testing.T) {
+	tb, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk := packet.FlowKey{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 1, DstPort: 2, Proto: ProtoTCP}
+	if tb.Retarget(fk, 0, 3, false) {
+		t.Fatal("retargeted a flow that does not exist")
+	}
+	e, _, _ := tb.Insert(fk, 0, 1, 0xabc, 10)
+	rev := packet.FlowKey{Src: fk.Dst, Dst: fk.Src, SrcPort: fk.DstPort, DstPort: fk.SrcPort, Proto: fk.Proto}
+	if !tb.Retarget(rev, time.Second, 3, true) {
+		t.Fatal("retarget by the reply direction failed")
+	}
+	got, _, _ := tb.Lookup(fk, time.Second)
+	if got.Target != 3 || !got.Pinned || got.Cookie != e.Cookie || got.OuterPort != e.OuterPort || got.Packets != e.Packets {
+		t.Fatalf("after retarget %+v, before %+v", got, e)
+	}
+	if tb.Retarget(fk, time.Hour, 1, false) {
+		t.Fatal("retargeted an expired flow")
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
+	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
@@ -27,16 +29,13 @@ type Target struct {
 	IP    netip.Addr
 	AZ    string
 	index int
-	// healthy is the target's health as the health checker last decided;
-	// all targets start healthy until checks exist.
-	healthy atomic.Bool
+	// deregistered is 0 while the target is registered, else the lab time
+	// (since the LB's epoch, plus one) at which it was deregistered.
+	deregistered atomic.Int64
 }
 
-// Healthy reports the target's last known health.
-func (t *Target) Healthy() bool { return t.healthy.Load() }
-
-// SetHealthy records a health decision.
-func (t *Target) SetHealthy(v bool) { t.healthy.Store(v) }
+// Index is the target's position in the target group.
+func (t *Target) Index() int { return t.index }
 
 // LB is one Gateway Load Balancer.
 type LB struct {
@@ -58,9 +57,14 @@ type Node struct {
 	// candidates are the targets this node balances over: its zone's, or
 	// every zone's with cross-zone load balancing (spec §4.6).
 	candidates []*Target
-	tables     map[uint64]*flow.Table // by endpoint number
-	cookieSeq  atomic.Uint64
-	seed       uint64
+	// health is each target's state (a health.State) as this node's checks
+	// decided, indexed like lb.targets; status holds the details.
+	health    []atomic.Uint32
+	statusMu  sync.Mutex
+	status    []health.Status
+	tables    map[uint64]*flow.Table // by endpoint number
+	cookieSeq atomic.Uint64
+	seed      uint64
 
 	newFlows         atomic.Uint64
 	processedBytes   atomic.Uint64
@@ -86,9 +90,7 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		return nil, fmt.Errorf("gwlb %q: unknown stickiness %q", cfg.Name, cfg.TargetGroup.Stickiness)
 	}
 	for i, tc := range cfg.TargetGroup.Targets {
-		t := &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i}
-		t.healthy.Store(true)
-		lb.targets = append(lb.targets, t)
+		lb.targets = append(lb.targets, &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i})
 	}
 	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
 	for i, nc := range cfg.Nodes {
@@ -98,6 +100,15 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 			if cfg.CrossZone || t.AZ == nc.AZ {
 				n.candidates = append(n.candidates, t)
 			}
+		}
+		// Targets of a lab that starts are taken as past their first
+		// checks: healthy until checks say otherwise (a target registered
+		// later starts in initial; spec §4.2, §11 q9).
+		n.health = make([]atomic.Uint32, len(lb.targets))
+		n.status = make([]health.Status, len(lb.targets))
+		for i := range n.health {
+			n.health[i].Store(uint32(health.Healthy))
+			n.status[i].State = health.Healthy
 		}
 		for _, ep := range endpoints[nc.AZ] {
 			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i)})
@@ -177,7 +188,7 @@ func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok b
 			d.Reset = n.lb.cfg.SendTCPReset
 			return d, false
 		}
-		t := n.choose(ft, fk)
+		t, pinned := n.choose(ft.Hash(fk), at)
 		if t == nil {
 			n.drop(DropNoTarget)
 			return d, false
@@ -186,9 +197,25 @@ func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok b
 		e, _, created = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
 		if created {
 			n.newFlows.Add(1)
+			if pinned {
+				ft.Retarget(fk, at, t.index, true)
+				e.Pinned = true
+			}
+		}
+	} else if t := n.lb.targets[e.Target]; !e.Pinned && n.rebalance(t, at) {
+		// Target failover with rebalance: the flow moves to a healthy
+		// target, mid-stream (spec §4.4).
+		if nt, pinned := n.choose(ft.Hash(fk), at); nt != nil && !pinned && nt != t {
+			ft.Retarget(fk, at, nt.index, false)
+			e.Target = nt.index
 		}
 	}
 	t := n.lb.targets[e.Target]
+	if e.Pinned && !n.healthy(t) {
+		// Chosen while no target was healthy: dropped until it is (spec §4.3).
+		n.drop(DropTargetUnavailable)
+		return d, false
+	}
 	d.Target = t
 	d.Params = packet.EncapParams{
 		Src: n.IP, Dst: t.IP, SrcPort: e.OuterPort, TTL: OuterTTL, DF: OuterDF,
@@ -203,27 +230,6 @@ func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok b
 // flow (spec §3.3).
 func isSYN(info packet.FlowInfo) bool {
 	return info.TCPFlags&packet.TCPFlagSYN != 0 && info.TCPFlags&packet.TCPFlagACK == 0
-}
-
-// choose picks a target for a new flow: by the flow's symmetric hash over
-// the node's healthy candidates; with none healthy, over all of them (the
-// flow is then pinned to an unhealthy target, spec §4.3).
-func (n *Node) choose(ft *flow.Table, fk packet.FlowKey) *Target {
-	h := ft.Hash(fk)
-	var healthy [64]*Target
-	list := healthy[:0]
-	for _, t := range n.candidates {
-		if t.Healthy() {
-			list = append(list, t)
-		}
-	}
-	if len(list) == 0 {
-		list = n.candidates
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	return list[h%uint64(len(list))]
 }
 
 // cookie returns a fresh 32-bit flow cookie: a counter run through a
@@ -402,9 +408,13 @@ func (n *Node) Metrics(now time.Time) Metrics {
 		}
 	}
 	for _, t := range n.candidates {
-		if t.Healthy() {
+		if n.lb.registration(t, at) != registered {
+			continue
+		}
+		switch health.State(n.health[t.index].Load()) {
+		case health.Healthy:
 			m.HealthyHostCount++
-		} else {
+		case health.Unhealthy:
 			m.UnHealthyHostCount++
 		}
 	}

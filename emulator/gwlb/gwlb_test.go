@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
@@ -165,21 +166,20 @@ func TestCrossZoneAndUnhealthyFallback(t *testing.T) {
 	if !used["fw-3"] {
 		t.Fatalf("cross-zone did not reach the other zone's target: %v", used)
 	}
-	// Unhealthy targets get no new flows; with none healthy, a flow is
-	// pinned to one anyway (spec §4.3).
+	// Unhealthy targets get no new flows (spec §4.3).
 	lb2 := newLB(t, "5-tuple", false, false)
 	n2 := lb2.Node("az1")
-	lb2.Targets()[0].SetHealthy(false)
+	n2.SetHealth(0, health.Status{State: health.Unhealthy})
 	for i := range 50 {
 		if d := forward(t, n2, udp("198.51.100.10", "10.0.1.10", uint16(i), 53), epoch); d.Target.Name != "fw-2" {
 			t.Fatalf("new flow to unhealthy %s", d.Target.Name)
 		}
 	}
-	lb2.Targets()[1].SetHealthy(false)
-	if d := forward(t, n2, udp("198.51.100.10", "10.0.1.10", 999, 53), epoch); d.Target == nil {
-		t.Fatal("no target with all unhealthy")
+	// Health is per zone: az2's node does not know what az1's decided.
+	if th := lb2.Node("az2").Targets(epoch); len(th) != 1 || th[0].State != "healthy" {
+		t.Fatalf("az2 view %+v", th)
 	}
-	if m := n2.Metrics(epoch); m.HealthyHostCount != 0 || m.UnHealthyHostCount != 2 {
+	if m := n2.Metrics(epoch); m.HealthyHostCount != 1 || m.UnHealthyHostCount != 1 {
 		t.Fatalf("host counts %+v", m)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"text/tabwriter"
 
@@ -127,4 +128,71 @@ func newEndpointsCmd(env Env) *cobra.Command {
 	}
 	cmd.AddCommand(accept)
 	return cmd
+}
+
+func newTargetsCmd(env Env) *cobra.Command {
+	var (
+		ref    labRef
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "targets [--name LAB] [--json]",
+		Short: "Show target health as each GWLB node sees it; deregister and register targets",
+		Long: `Show every target of every target group as each GWLB node sees it: its state
+(initial, healthy, unhealthy, draining, unused), AWS's reason code, and the last
+health check. Health is decided per node, so zones can disagree (spec §4.6).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ts []gwlb.TargetHealth
+			if err := controlGet(cmd, &ref, "/v1/targets", &ts); err != nil {
+				return err
+			}
+			return output(cmd, asJSON, ts, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "NODE\tTARGET\tIP\tAZ\tSTATE\tREASON\tLAST ERROR")
+				for _, t := range ts {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Node, t.Target, t.IP, t.TargetAZ, t.State, dash(t.Reason), dash(t.LastError))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	ref.register(cmd.PersistentFlags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	for _, action := range []struct{ verb, short string }{
+		{"deregister", "Deregister targets: no new flows at once, unused after the deregistration delay"},
+		{"register", "Register deregistered targets again: initial until their health checks pass"},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   action.verb + " TARGET...",
+			Short: action.short,
+			Args:  cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				m, n, err := ref.open(cmd)
+				if err != nil {
+					return err
+				}
+				c, err := m.Control(n)
+				if err != nil {
+					return err
+				}
+				for _, t := range args {
+					var out map[string]string
+					if err := c.Post(cmd.Context(), "/v1/targets/"+url.PathEscape(t)+"/"+action.verb, nil, &out); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "target %s: %s\n", t, out["state"])
+				}
+				return nil
+			},
+		})
+	}
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
