@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+	"github.com/gwlb-lab/gwlb-lab/emulator/port"
+)
+
+// The default lab as `up` compiles it, with in-memory ports instead of TAPs.
+func startDefault(t *testing.T) (*control.Client, map[string]port.Port) {
+	t.Helper()
+	snap, err := config.Load("testdata/default-lab.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.ControlSocket = filepath.Join(t.TempDir(), "control.sock")
+	peers := map[string]port.Port{}
+	d, err := New(snap, func(e config.ENI) (fabric.Port, error) {
+		a, b := port.NewPipe(e.Node, e.MTU)
+		peers[e.Node] = b
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return")
+		}
+		if _, err := os.Stat(snap.ControlSocket); !os.IsNotExist(err) {
+			t.Error("control socket left behind")
+		}
+	})
+	c := control.NewClient(snap.ControlSocket)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var s Status
+		if err := c.Get(ctx, "/v1/status", &s); err == nil {
+			if s.Lab != "fixture" || len(s.Ports) != 5 {
+				t.Fatalf("status %+v", s)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("control socket never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c, peers
+}
+
+func TestControlAPI(t *testing.T) {
+	c, peers := startDefault(t)
+	ctx := context.Background()
+
+	// The ports are wired: the subnet router answers the client's ARP.
+	client := peers["client"]
+	req := packet.AppendARPRequest(nil, packet.MAC{2, 0, 0, 0, 0, 1}, netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.1"))
+	if _, err := client.Write([][]byte{req}, 0); err != nil {
+		t.Fatal(err)
+	}
+	bufs, sizes := [][]byte{make([]byte, 2048)}, []int{0}
+	if n, err := client.Read(bufs, sizes, 0); err != nil || n != 1 || packet.ARP(bufs[0][packet.EthernetLen:sizes[0]]).Op() != packet.ARPReply {
+		t.Fatalf("no ARP reply: %v", err)
+	}
+
+	var counters fabric.Counters
+	if err := c.Get(ctx, "/v1/counters", &counters); err != nil || len(counters.Ports) != 5 || len(counters.GWLB) != 1 {
+		t.Fatalf("counters %+v %v", counters, err)
+	}
+	var flows []gwlb.Flow
+	if err := c.Get(ctx, "/v1/flows", &flows); err != nil || len(flows) != 0 {
+		t.Fatalf("flows %+v %v", flows, err)
+	}
+	var eps []fabric.EndpointStatus
+	if err := c.Get(ctx, "/v1/endpoints", &eps); err != nil || len(eps) != 1 || eps[0].State != "available" {
+		t.Fatalf("endpoints %+v %v", eps, err)
+	}
+	if err := c.Post(ctx, "/v1/endpoints/nope/accept", nil, nil); !errors.Is(err, control.ErrNotFound) {
+		t.Fatalf("accepting an unknown endpoint: %v", err)
+	}
+
+	state := func(target string) string {
+		var ts []gwlb.TargetHealth
+		if err := c.Get(ctx, "/v1/targets", &ts); err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range ts {
+			if th.Target == target {
+				return th.State
+			}
+		}
+		t.Fatalf("no target %s in %+v", target, ts)
+		return ""
+	}
+	if s := state("fw-1"); s != "healthy" {
+		t.Fatalf("fw-1 starts %s", s)
+	}
+	if err := c.Post(ctx, "/v1/targets/fw-1/deregister", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := state("fw-1"); s != "draining" {
+		t.Fatalf("after deregister: %s", s)
+	}
+	if err := c.Post(ctx, "/v1/targets/fw-1/register", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := state("fw-1"); s != "initial" {
+		t.Fatalf("after register: %s", s)
+	}
+	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) {
+		t.Fatalf("deregistering an unknown target: %v", err)
+	}
+}
