@@ -104,29 +104,8 @@ func newEndpointsCmd(env Env) *cobra.Command {
 	}
 	ref.register(cmd.PersistentFlags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	accept := &cobra.Command{
-		Use:   "accept ENDPOINT...",
-		Short: "Accept endpoint connections of a service that requires acceptance",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, n, err := ref.open(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := m.Control(n)
-			if err != nil {
-				return err
-			}
-			for _, ep := range args {
-				if err := c.Post(cmd.Context(), "/v1/endpoints/"+url.PathEscape(ep)+"/accept", nil, nil); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "endpoint %s accepted\n", ep)
-			}
-			return nil
-		},
-	}
-	cmd.AddCommand(accept)
+	cmd.AddCommand(actionCmd(&ref, "accept ENDPOINT...", "Accept endpoint connections of a service that requires acceptance",
+		"endpoint", func(ep string) string { return "/v1/endpoints/" + url.PathEscape(ep) + "/accept" }))
 	return cmd
 }
 
@@ -163,29 +142,9 @@ health check. Health is decided per node, so zones can disagree (spec §4.6).`,
 		{"deregister", "Deregister targets: no new flows at once, unused after the deregistration delay"},
 		{"register", "Register deregistered targets again: initial until their health checks pass"},
 	} {
-		cmd.AddCommand(&cobra.Command{
-			Use:   action.verb + " TARGET...",
-			Short: action.short,
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, n, err := ref.open(cmd)
-				if err != nil {
-					return err
-				}
-				c, err := m.Control(n)
-				if err != nil {
-					return err
-				}
-				for _, t := range args {
-					var out map[string]string
-					if err := c.Post(cmd.Context(), "/v1/targets/"+url.PathEscape(t)+"/"+action.verb, nil, &out); err != nil {
-						return err
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "target %s: %s\n", t, out["state"])
-				}
-				return nil
-			},
-		})
+		verb := action.verb
+		cmd.AddCommand(actionCmd(&ref, verb+" TARGET...", action.short,
+			"target", func(t string) string { return "/v1/targets/" + url.PathEscape(t) + "/" + verb }))
 	}
 	return cmd
 }
@@ -195,4 +154,32 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// actionCmd is a subcommand that asks the emulator to act on each of its
+// arguments (a POST to path(arg)) and prints the resulting state.
+func actionCmd(ref *labRef, use, short, noun string, path func(arg string) string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, n, err := ref.open(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := m.Control(n)
+			if err != nil {
+				return err
+			}
+			for _, arg := range args {
+				var out map[string]string
+				if err := c.Post(cmd.Context(), path(arg), nil, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", noun, arg, out["state"])
+			}
+			return nil
+		},
+	}
 }
