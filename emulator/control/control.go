@@ -57,6 +57,12 @@ func (s *Server) Handle(pattern string, fn HandlerFunc) {
 	})
 }
 
+// HandleStream registers a plain HTTP handler, for answers that are not
+// one JSON value (a capture streamed as pcap).
+func (s *Server) HandleStream(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+}
+
 // Run listens and serves until ctx ends. The socket file is created with mode
 // 0600 and removed on return.
 func (s *Server) Run(ctx context.Context) error {
@@ -87,7 +93,8 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Client talks to a lab's control socket.
 type Client struct {
-	hc *http.Client
+	hc     *http.Client
+	stream *http.Client // no overall timeout: streams last as long as asked
 }
 
 // NewClient returns a client for the socket at path.
@@ -98,7 +105,30 @@ func NewClient(path string) *Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}
-	return &Client{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &Client{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, stream: &http.Client{Transport: tr}}
+}
+
+// Stream fetches path and returns the answer's body as it arrives; the
+// caller closes it. Cancelling ctx ends the stream.
+func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://emulator"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("emulator control socket: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Error string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+		}
+		return nil, fmt.Errorf("emulator: %s (%s)", e.Error, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 // Get fetches path ("/v1/status") and decodes the JSON answer into out.

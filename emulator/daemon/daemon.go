@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
+	"github.com/gwlb-lab/gwlb-lab/emulator/pcap"
 )
 
 // Opener opens the port of one node interface; port.OpenTAP in production,
@@ -132,6 +135,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
 	s.Handle("GET /v1/flows", func(*http.Request) (any, error) { return d.fabric.Flows(), nil })
 	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
+	s.HandleStream("GET /v1/capture", d.serveCapture)
 	s.Handle("GET /v1/targets", func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
 	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
 		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
@@ -202,4 +206,48 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %v", control.ErrNotFound, err)
 	}
 	return err
+}
+
+// serveCapture streams a node port's frames as pcap: ?node=NAME, optional
+// count (stop after so many frames) and seconds (stop after so long, wall
+// time). The stream also ends when the client goes away.
+func (d *Daemon) serveCapture(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	count, _ := strconv.Atoi(q.Get("count"))
+	seconds, _ := strconv.ParseFloat(q.Get("seconds"), 64)
+	ctx := r.Context()
+	if seconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
+		defer cancel()
+	}
+	frames, _, err := d.fabric.Capture(ctx, q.Get("node"), 4096)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+	pw, err := pcap.NewWriter(w)
+	if err != nil {
+		return
+	}
+	flush := func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	flush()
+	for n := 0; count == 0 || n < count; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-frames:
+			if pw.WritePacket(f.Time, f.Data) != nil {
+				return
+			}
+			flush()
+		}
+	}
 }

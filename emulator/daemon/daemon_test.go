@@ -14,6 +14,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+	"github.com/gwlb-lab/gwlb-lab/emulator/pcap"
 	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
@@ -130,5 +131,37 @@ func TestControlAPI(t *testing.T) {
 	}
 	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) {
 		t.Fatalf("deregistering an unknown target: %v", err)
+	}
+}
+
+func TestCaptureStream(t *testing.T) {
+	c, peers := startDefault(t)
+	ctx := context.Background()
+	if _, err := c.Stream(ctx, "/v1/capture?node=nobody&count=1"); !errors.Is(err, control.ErrNotFound) {
+		t.Fatalf("capture of an unknown node: %v", err)
+	}
+	body, err := c.Stream(ctx, "/v1/capture?node=client&count=2&seconds=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	r, err := pcap.NewReader(body) // the header arrives before any frame
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := packet.AppendARPRequest(nil, packet.MAC{2, 0, 0, 0, 0, 1}, netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.1"))
+	if _, err := peers["client"].Write([][]byte{req}, 0); err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.Next()
+	if err != nil || string(first.Data) != string(req) {
+		t.Fatalf("first frame % x, %v", first.Data, err)
+	}
+	second, err := r.Next()
+	if err != nil || packet.ARP(second.Data[packet.EthernetLen:]).Op() != packet.ARPReply {
+		t.Fatalf("second frame % x, %v", second.Data, err)
+	}
+	if _, err := r.Next(); err == nil {
+		t.Fatal("the stream went on past its count")
 	}
 }

@@ -59,6 +59,7 @@ type portState struct {
 	rxBytes atomic.Uint64
 	txPkts  atomic.Uint64
 	txBytes atomic.Uint64
+	caps    captures
 }
 
 // New compiles the snapshot and takes ownership of the ports. Every ENI of
@@ -163,6 +164,7 @@ func (f *Fabric) readLoop(ps *portState) error {
 		n, err := ps.p.Read(bufs, sizes, Headroom)
 		for i := range n {
 			ps.rxPkts.Add(1)
+			ps.caps.tap(bufs[i][Headroom:Headroom+sizes[i]], false)
 			ps.rxBytes.Add(uint64(sizes[i]))
 			w.receive(ps.node, bufs[i], Headroom, sizes[i])
 		}

@@ -344,6 +344,7 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	}
 	ps.txPkts.Add(1)
 	ps.txBytes.Add(uint64(packet.EthernetLen + p.n))
+	ps.caps.tap(w.out[0][start:], true)
 }
 
 // arp answers a request the way the VPC does: for the subnet router, for a
@@ -390,6 +391,7 @@ func (w *worker) reply(e *eni, frame []byte) {
 	}
 	ps.txPkts.Add(1)
 	ps.txBytes.Add(uint64(len(frame)))
+	ps.caps.tap(frame, true)
 }
 
 // neighbor handles IPv6 that is about the link rather than for forwarding:
