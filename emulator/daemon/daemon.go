@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -136,6 +137,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 	s.Handle("GET /v1/flows", func(*http.Request) (any, error) { return d.fabric.Flows(), nil })
 	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
 	s.HandleStream("GET /v1/capture", d.serveCapture)
+	s.HandleStream("GET /v1/trace", d.serveTrace)
 	s.Handle("GET /v1/targets", func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
 	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
 		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
@@ -248,6 +250,52 @@ func (d *Daemon) serveCapture(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			flush()
+		}
+	}
+}
+
+// serveTrace streams packet traces as JSON lines: ?host=ADDR (repeatable;
+// none traces every packet), optional count and seconds as for captures.
+func (d *Daemon) serveTrace(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var hosts []netip.Addr
+	for _, h := range q["host"] {
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf("host %q is not an address", h)})
+			return
+		}
+		hosts = append(hosts, a)
+	}
+	count, _ := strconv.Atoi(q.Get("count"))
+	seconds, _ := strconv.ParseFloat(q.Get("seconds"), 64)
+	ctx := r.Context()
+	if seconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
+		defer cancel()
+	}
+	traces := d.fabric.Trace(ctx, hosts, 1024)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for n := 0; count == 0 || n < count; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-traces:
+			if enc.Encode(t) != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		}
 	}
 }

@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,59 +22,24 @@ type capture struct {
 	dropped atomic.Uint64
 }
 
-// captures are a port's subscribers; the slice is replaced, never changed,
-// so the data plane reads it without a lock.
-type captures struct {
-	mu   sync.Mutex // serialises subscribe and unsubscribe
-	list atomic.Pointer[[]*capture]
-}
+// captures are a port's subscribers.
+type captures struct{ subs[capture] }
 
 // tap hands a copy of frame to every subscriber that has room. It costs one
 // atomic load when nobody captures; copies are made only for captures.
 func (c *captures) tap(frame []byte, toNode bool) {
-	subs := c.list.Load()
-	if subs == nil {
+	list := c.load()
+	if list == nil {
 		return
 	}
 	now := time.Now()
-	for _, s := range *subs {
+	for _, s := range list {
 		select {
 		case s.ch <- Frame{Time: now, ToNode: toNode, Data: append([]byte(nil), frame...)}:
 		default:
 			s.dropped.Add(1)
 		}
 	}
-}
-
-func (c *captures) add(s *capture) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var next []*capture
-	if old := c.list.Load(); old != nil {
-		next = append(next, *old...)
-	}
-	next = append(next, s)
-	c.list.Store(&next)
-}
-
-func (c *captures) remove(s *capture) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.list.Load()
-	if old == nil {
-		return
-	}
-	var next []*capture
-	for _, x := range *old {
-		if x != s {
-			next = append(next, x)
-		}
-	}
-	if len(next) == 0 {
-		c.list.Store(nil)
-		return
-	}
-	c.list.Store(&next)
 }
 
 // Capture delivers the frames of a node's port, both directions, until ctx

@@ -111,6 +111,7 @@ type vpc struct {
 	cidr6   netip.Prefix // the IPv6 CIDR; zero for an IPv4-only VPC
 	igw     string
 	edge    *route.Table[hop] // nil without an edge association
+	edgeRT  string            // the edge table's name, for traces
 	subnets []*subnet
 	owners  map[netip.Addr]owner
 	// private → public, for the IGW's outbound translation.
@@ -126,6 +127,7 @@ type subnet struct {
 	router6   netip.Addr // prefix::1 when cidr6 is set
 	routerMAC [6]byte
 	table     *route.Table[hop]
+	tableName string
 	vpc       *vpc
 	byMAC     map[[6]byte]*eni
 	byIP      map[netip.Addr]*eni
@@ -284,7 +286,7 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 		for _, sn := range v.subnets {
 			for _, sc := range vc.Subnets {
 				if sc.Name == sn.name {
-					sn.table = tables[sc.RouteTable]
+					sn.table, sn.tableName = tables[sc.RouteTable], sc.RouteTable
 				}
 			}
 			if sn.table == nil {
@@ -292,7 +294,7 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 			}
 		}
 		if vc.EdgeRouteTable != "" {
-			v.edge = tables[vc.EdgeRouteTable]
+			v.edge, v.edgeRT = tables[vc.EdgeRouteTable], vc.EdgeRouteTable
 		}
 	}
 	for _, g := range s.GWLBs {
@@ -382,4 +384,21 @@ func compileTable(v *vpc, rc config.RouteTable, nats map[string]*natGW, eps map[
 		}
 	}
 	return t, nil
+}
+
+// String names a route's target as a topology file would.
+func (h hop) String() string {
+	switch h.kind {
+	case hopLocal:
+		return "local"
+	case hopIGW:
+		return "internet gateway"
+	case hopNAT:
+		return "nat gateway " + h.nat.cfg.Name
+	case hopEndpoint:
+		return "gwlb endpoint " + h.ep.cfg.Name
+	case hopInstance:
+		return "instance " + h.eni.cfg.Node
+	}
+	return "blackhole"
 }

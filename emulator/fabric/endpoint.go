@@ -31,34 +31,55 @@ func isGeneve(ip packet.IPv4) bool {
 func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 	switch {
 	case !ep.accepted.Load():
-		w.f.drop(DropEndpointNotAccepted)
+		w.drop(DropEndpointNotAccepted)
 		return stage{}, false
 	case p.n > MaxEndpointPacket:
-		w.f.drop(DropEndpointTooBig)
+		w.drop(DropEndpointTooBig)
 		return stage{}, false
 	case ep.node == nil:
-		w.f.drop(DropEndpointUnavailable)
+		w.drop(DropEndpointUnavailable)
 		return stage{}, false
 	}
 	inner := p.buf[p.off : p.off+p.n]
 	clampMSS(inner)
+	if w.tr != nil {
+		w.note("gwlb endpoint %s (%s, az %s): to gwlb node %s", ep.cfg.Name, ep.cfg.ID, ep.cfg.AZ, ep.node.Name)
+	}
 	d, ok := ep.node.Forward(inner, ep.number, w.f.clock.Now())
 	if !ok {
-		w.f.drop(DropGWLB)
+		if w.tr != nil {
+			w.note("gwlb node %s: dropped: %s", ep.node.Name, d.Dropped)
+			w.outcome("dropped by gwlb node %s: %s", ep.node.Name, d.Dropped)
+			if d.Reset {
+				w.note("gwlb node %s: answers with a TCP reset (send_tcp_reset)", ep.node.Name)
+			}
+		}
+		w.drop(DropGWLB)
 		if d.Reset {
 			w.reset(inner, ep)
 		}
 		return stage{}, false
 	}
+	if w.tr != nil {
+		how := "existing flow"
+		switch {
+		case d.NewFlow:
+			how = "new flow"
+		case d.Moved:
+			how = "flow moved by target failover"
+		}
+		w.note("gwlb node %s: %s -> target %s, cookie %08x; GENEVE %s:%d -> %s:6081",
+			ep.node.Name, how, d.Target.Name, d.Params.Options.Cookie, d.Params.Src, d.Params.SrcPort, d.Params.Dst)
+	}
 	start, err := packet.Encap(p.buf, p.off, p.n, &d.Params)
 	if err != nil {
-		w.f.drop(DropMalformed)
+		w.drop(DropMalformed)
 		return stage{}, false
 	}
 	p.off, p.n, p.v6 = start+packet.EthernetLen, p.n+packet.EncapOverhead, false // the outer is IPv4
 	sn := w.gwlbSubnet(ep.node)
 	if sn == nil {
-		w.f.drop(DropEndpointUnavailable)
+		w.drop(DropEndpointUnavailable)
 		return stage{}, false
 	}
 	return stage{kind: atSubnet, sn: sn}, true
@@ -85,15 +106,22 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 	eth := packet.Ethernet(p.buf[p.off-packet.EthernetLen : p.off])
 	eth.SetType(packet.EtherTypeIPv4)
 	d, err := packet.Decap(p.buf[p.off-packet.EthernetLen : p.off+p.n])
-	epNum, ok := n.Return(d, err, w.f.clock.Now())
+	epNum, why, ok := n.ReturnWhy(d, err, w.f.clock.Now())
 	if !ok {
-		w.f.drop(DropGWLB)
+		if w.tr != nil {
+			w.note("gwlb node %s: GENEVE from %s refused: %s", n.Name, d.Outer.Src(), why)
+			w.outcome("dropped by gwlb node %s: %s", n.Name, why)
+		}
+		w.drop(DropGWLB)
 		return stage{}, false
 	}
 	ep := w.lab.endpoints[epNum]
 	if ep == nil {
-		w.f.drop(DropEndpointUnavailable)
+		w.drop(DropEndpointUnavailable)
 		return stage{}, false
+	}
+	if w.tr != nil {
+		w.note("gwlb node %s: GENEVE from %s accepted; inner packet leaves gwlb endpoint %s", n.Name, d.Outer.Src(), ep.cfg.Name)
 	}
 	off := cap(p.buf) - cap(d.Inner)
 	p.off, p.n = off, len(d.Inner)
@@ -104,8 +132,12 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 		// GENEVE protocol 0x86DD inside the IPv4 outer (spec §2.5).
 		p.v6 = true
 	default:
-		w.f.drop(DropMalformed)
+		w.drop(DropMalformed)
 		return stage{}, false
+	}
+	if w.tr == nil && w.f.tracers.load() != nil {
+		// The outer packet was not traced; its inner one may be.
+		w.startTrace(w.node, p, ", returned in GENEVE to gwlb node "+n.Name+", leaving gwlb endpoint "+ep.cfg.Name)
 	}
 	return stage{kind: atSubnet, sn: ep.subnet}, true
 }

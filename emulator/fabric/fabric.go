@@ -50,6 +50,8 @@ type Fabric struct {
 	ports map[string]*portState
 	drops [numReasons]atomic.Uint64
 	rt    *runtime
+	// tracers want the story of some packets (gwlb-lab trace).
+	tracers subs[tracer]
 }
 
 type portState struct {

@@ -17,6 +17,11 @@ type worker struct {
 	scratch []byte
 	out     [][]byte
 	rst     []byte // where TCP resets are built, with headroom
+	// tr is the trace of the packet being carried, nil unless someone
+	// traces it; trTo are the tracers that want it.
+	tr   *Trace
+	trTo []*tracer
+	node string // the node whose frame is being carried
 }
 
 func newWorker(f *Fabric) *worker {
@@ -73,15 +78,20 @@ func isClosed(err error) bool {
 
 // receive handles one frame that node sent: buf[off:off+n].
 func (w *worker) receive(node string, buf []byte, off, n int) {
-	w.lab = w.f.lab.Load()
+	w.receiveFrame(node, buf, off, n)
+	w.publish()
+}
+
+func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
+	w.lab, w.node = w.f.lab.Load(), node
 	from := w.lab.enis[node]
 	if from == nil {
-		w.f.drop(DropMalformed)
+		w.drop(DropMalformed)
 		return
 	}
 	eth := packet.Ethernet(buf[off : off+n])
 	if eth.Validate() != nil {
-		w.f.drop(DropMalformed)
+		w.drop(DropMalformed)
 		return
 	}
 	ipOff := off + packet.EthernetLen
@@ -93,14 +103,14 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 	case packet.EtherTypeIPv4:
 		ip := packet.IPv4(buf[ipOff : off+n])
 		if ip.Validate() != nil {
-			w.f.drop(DropMalformed)
+			w.drop(DropMalformed)
 			return
 		}
 		p.n = int(ip.TotalLen())
 	case packet.EtherTypeIPv6:
 		ip := packet.IPv6(buf[ipOff : off+n])
 		if ip.Validate() != nil {
-			w.f.drop(DropMalformed)
+			w.drop(DropMalformed)
 			return
 		}
 		p.n, p.v6 = packet.IPv6Len+int(ip.PayloadLen()), true
@@ -108,18 +118,19 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 			return
 		}
 	default:
-		w.f.drop(DropNotIP)
+		w.drop(DropNotIP)
 		return
 	}
+	w.startTrace(node, p, "")
 	// Source/destination check on the sending ENI; internet hosts always
 	// send from their own address.
 	if (from.cfg.SourceDestCheck || from.segment != nil) && p.src() != p.ownAddr(from) {
-		w.f.drop(DropSourceCheck)
+		w.drop(DropSourceCheck)
 		return
 	}
 	dstMAC := eth.Dst()
 	if dstMAC[0]&1 != 0 {
-		w.f.drop(DropBroadcast)
+		w.drop(DropBroadcast)
 		return
 	}
 	if dstMAC != from.routerMAC() {
@@ -131,8 +142,11 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 			nb = from.segment.byMAC[dstMAC]
 		}
 		if nb == nil || nb == from {
-			w.f.drop(DropUnknownMAC)
+			w.drop(DropUnknownMAC)
 			return
+		}
+		if w.tr != nil {
+			w.note("sent at L2 to %s's MAC: no router", nb.cfg.Node)
 		}
 		w.deliver(nb, p, eth.Src())
 		return
@@ -176,24 +190,33 @@ func (w *worker) route(p *pkt, st stage) {
 		}
 		st = next
 	}
-	w.f.drop(DropRoutingLoop)
+	w.drop(DropRoutingLoop)
 }
 
 func (w *worker) atSubnet(p *pkt, sn *subnet) (stage, bool) {
 	dst := p.dst()
 	if dst == sn.router || dst == sn.router6 {
-		w.f.drop(DropToRouter)
+		w.drop(DropToRouter)
 		return stage{}, false
 	}
 	// Same-subnet traffic is delivered directly, whatever the route table
 	// says (spec §6.3).
 	if sn.cidr.Contains(dst) || sn.cidr6.Contains(dst) {
+		if w.tr != nil {
+			w.note("subnet %s (vpc %s): %s is in the subnet: delivered directly, no route table", sn.name, sn.vpc.name, dst)
+		}
 		return w.local(p, sn.vpc)
 	}
-	h, _, ok := sn.table.Lookup(dst)
+	h, pfx, ok := sn.table.Lookup(dst)
 	if !ok {
-		w.f.drop(DropNoRoute)
+		if w.tr != nil {
+			w.note("subnet %s (vpc %s): route table %s has no route to %s", sn.name, sn.vpc.name, sn.tableName, dst)
+		}
+		w.drop(DropNoRoute)
 		return stage{}, false
+	}
+	if w.tr != nil {
+		w.note("subnet %s (vpc %s): route table %s: %s -> %s", sn.name, sn.vpc.name, sn.tableName, pfx, h)
 	}
 	return w.apply(p, sn.vpc, h)
 }
@@ -208,22 +231,31 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 			// An IGW does not translate IPv6: the VPC's own IPv6
 			// addresses are global, anything else cannot leave.
 			if !v.cidr6.Contains(p.src()) {
-				w.f.drop(DropIGWNoPublicIP)
+				w.drop(DropIGWNoPublicIP)
 				return stage{}, false
+			}
+			if w.tr != nil {
+				w.note("internet gateway %s: IPv6 leaves untranslated", v.igw)
 			}
 			return stage{kind: atInternet}, true
 		}
 		ip := p.ip()
 		pub, ok := v.publicOf[ip.Src()]
 		if !ok {
-			w.f.drop(DropIGWNoPublicIP)
+			if w.tr != nil {
+				w.note("internet gateway %s: %s has no public address", v.igw, ip.Src())
+			}
+			w.drop(DropIGWNoPublicIP)
 			return stage{}, false
+		}
+		if w.tr != nil {
+			w.note("internet gateway %s: source %s -> %s", v.igw, ip.Src(), pub)
 		}
 		rewriteSrc(ip, pub)
 		return stage{kind: atInternet}, true
 	case hopNAT:
 		if p.v6 { // no NAT64 here
-			w.f.drop(DropNATUnsupported)
+			w.drop(DropNATUnsupported)
 			return stage{}, false
 		}
 		if !w.natOut(p, h.nat) {
@@ -236,7 +268,7 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 		w.deliver(h.eni, p, h.eni.routerMAC())
 		return stage{}, false
 	default: // hopBlackhole
-		w.f.drop(DropBlackhole)
+		w.drop(DropBlackhole)
 		return stage{}, false
 	}
 }
@@ -245,7 +277,10 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
 	o, ok := v.owners[p.dst()]
 	if !ok {
-		w.f.drop(DropNoSuchAddress)
+		if w.tr != nil {
+			w.note("vpc %s: nothing has the address %s", v.name, p.dst())
+		}
+		w.drop(DropNoSuchAddress)
 		return stage{}, false
 	}
 	switch o.kind {
@@ -259,7 +294,7 @@ func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
 		if !p.v6 && isGeneve(p.ip()) {
 			return w.gwlbReturn(p, o.node)
 		}
-		w.f.drop(DropNoSuchAddress)
+		w.drop(DropNoSuchAddress)
 		return stage{}, false
 	case ownerNAT:
 		if p.v6 || !w.natIn(p, o.nat) {
@@ -269,7 +304,7 @@ func (w *worker) local(p *pkt, v *vpc) (stage, bool) {
 		// (spec §6.4).
 		return stage{kind: atSubnet, sn: o.nat.subnet}, true
 	default:
-		w.f.drop(DropNoSuchAddress)
+		w.drop(DropNoSuchAddress)
 		return stage{}, false
 	}
 }
@@ -280,27 +315,36 @@ func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
 		// IPv6 enters untranslated, to an address of the VPC's block.
 		private = p.dst()
 		if !v.cidr6.Contains(private) {
-			w.f.drop(DropInternetNoRoute)
+			w.drop(DropInternetNoRoute)
 			return stage{}, false
 		}
 	} else {
 		ip := p.ip()
 		pa, ok := w.lab.public[ip.Dst()]
 		if !ok || pa.vpc != v {
-			w.f.drop(DropInternetNoRoute)
+			w.drop(DropInternetNoRoute)
 			return stage{}, false
+		}
+		if w.tr != nil {
+			w.note("internet gateway %s (vpc %s): destination %s -> %s", v.igw, v.name, ip.Dst(), pa.private)
 		}
 		rewriteDst(ip, pa.private)
 		private = pa.private
 	}
 	if v.edge == nil {
+		if w.tr != nil {
+			w.note("internet gateway %s: no edge route table: local delivery", v.igw)
+		}
 		return w.local(p, v)
 	}
 	// The edge-associated route table decides where inbound traffic goes
 	// (spec §6.2); it always holds the VPC's local route(s).
-	h, _, ok := v.edge.Lookup(private)
+	h, pfx, ok := v.edge.Lookup(private)
 	if !ok {
 		return w.local(p, v)
+	}
+	if w.tr != nil {
+		w.note("internet gateway %s: edge route table %s: %s -> %s", v.igw, v.edgeRT, pfx, h)
 	}
 	return w.apply(p, v, h)
 }
@@ -308,6 +352,9 @@ func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
 func (w *worker) atInternet(p *pkt) (stage, bool) {
 	dst := p.dst()
 	if h, ok := w.lab.inet[dst]; ok {
+		if w.tr != nil {
+			w.note("internet: %s is host %s", dst, h.cfg.Node)
+		}
 		w.deliver(h, p, h.routerMAC())
 		return stage{}, false
 	}
@@ -318,9 +365,12 @@ func (w *worker) atInternet(p *pkt) (stage, bool) {
 			}
 		}
 	} else if pa, ok := w.lab.public[dst]; ok {
+		if w.tr != nil {
+			w.note("internet: %s belongs to vpc %s's internet gateway", dst, pa.vpc.name)
+		}
 		return stage{kind: atIGWIn, v: pa.vpc}, true
 	}
-	w.f.drop(DropInternetNoRoute)
+	w.drop(DropInternetNoRoute)
 	return stage{}, false
 }
 
@@ -328,7 +378,7 @@ func (w *worker) atInternet(p *pkt) (stage, bool) {
 // check an ENI accepts traffic for any address (a middlebox).
 func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	if e.cfg.SourceDestCheck && p.dst() != p.ownAddr(e) {
-		w.f.drop(DropDestCheck)
+		w.drop(DropDestCheck)
 		return
 	}
 	ps := w.f.ports[e.cfg.Node]
@@ -339,12 +389,15 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	eth.SetType(p.etherType())
 	w.out[0] = p.buf[:p.off+p.n]
 	if _, err := ps.p.Write(w.out, start); err != nil {
-		w.f.drop(DropPortWrite)
+		w.drop(DropPortWrite)
 		return
 	}
 	ps.txPkts.Add(1)
 	ps.txBytes.Add(uint64(packet.EthernetLen + p.n))
 	ps.caps.tap(w.out[0][start:], true)
+	if w.tr != nil {
+		w.outcome("delivered to %s", e.cfg.Node)
+	}
 }
 
 // arp answers a request the way the VPC does: for the subnet router, for a
@@ -352,7 +405,7 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 // emulator itself owns in the subnet (gateways, endpoints) with the router's.
 func (w *worker) arp(from *eni, a packet.ARP) {
 	if a.Validate() != nil {
-		w.f.drop(DropMalformed)
+		w.drop(DropMalformed)
 		return
 	}
 	if a.Op() != packet.ARPRequest || a.SenderIP() != from.cfg.IP {
@@ -386,7 +439,7 @@ func (w *worker) reply(e *eni, frame []byte) {
 	ps := w.f.ports[e.cfg.Node]
 	w.out[0] = frame
 	if _, err := ps.p.Write(w.out, 0); err != nil {
-		w.f.drop(DropPortWrite)
+		w.drop(DropPortWrite)
 		return
 	}
 	ps.txPkts.Add(1)
@@ -409,13 +462,13 @@ func (w *worker) neighbor(from *eni, eth packet.Ethernet, ip packet.IPv6) bool {
 			}
 			return true
 		case packet.ICMPv6RouterSolicit, packet.ICMPv6RouterAdvert, packet.ICMPv6NeighborAdvert, 137: // 137: redirect
-			w.f.drop(DropIPv6LinkLocal)
+			w.drop(DropIPv6LinkLocal)
 			return true
 		}
 	}
 	src, dst := ip.Src(), ip.Dst()
 	if dst.IsMulticast() || dst.IsLinkLocalUnicast() || src.IsLinkLocalUnicast() || src.IsUnspecified() {
-		w.f.drop(DropIPv6LinkLocal)
+		w.drop(DropIPv6LinkLocal)
 		return true
 	}
 	return false

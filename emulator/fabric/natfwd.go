@@ -48,14 +48,17 @@ func (w *worker) natOut(p *pkt, n *natGW) bool {
 	ip := p.ip()
 	sport, dport, ok := l4ports(ip, true)
 	if !ok {
-		w.f.drop(DropNATUnsupported)
+		w.drop(DropNATUnsupported)
 		return false
 	}
 	k := natKey{proto: ip.Protocol(), src: ip.Src(), dst: ip.Dst(), srcPort: sport, dstPort: dport}
 	np, ok := n.table.outbound(k, w.f.clock.Now())
 	if !ok {
-		w.f.drop(DropNATExhausted)
+		w.drop(DropNATExhausted)
 		return false
+	}
+	if w.tr != nil {
+		w.note("nat gateway %s: source %s port %d -> %s port %d", n.cfg.Name, ip.Src(), sport, n.cfg.IP, np)
 	}
 	rewriteSrc(ip, n.cfg.IP)
 	setPort(ip, true, np)
@@ -67,13 +70,19 @@ func (w *worker) natIn(p *pkt, n *natGW) bool {
 	ip := p.ip()
 	sport, dport, ok := l4ports(ip, false)
 	if !ok {
-		w.f.drop(DropNATNoMapping)
+		w.drop(DropNATNoMapping)
 		return false
 	}
 	addr, port, ok := n.table.inbound(ip.Protocol(), ip.Src(), sport, dport, w.f.clock.Now())
 	if !ok {
-		w.f.drop(DropNATNoMapping)
+		if w.tr != nil {
+			w.note("nat gateway %s: no connection for %s port %d to port %d", n.cfg.Name, ip.Src(), sport, dport)
+		}
+		w.drop(DropNATNoMapping)
 		return false
+	}
+	if w.tr != nil {
+		w.note("nat gateway %s: destination port %d -> %s port %d; routed by subnet %s's table", n.cfg.Name, dport, addr, port, n.subnet.name)
 	}
 	rewriteDst(ip, addr)
 	setPort(ip, false, port)

@@ -162,6 +162,11 @@ type Decision struct {
 	// Reset asks the caller to answer the sender with a TCP RST (the
 	// packet was a non-SYN without a flow and send_tcp_reset is on).
 	Reset bool
+	// Dropped says why the packet was dropped, when Forward's ok is false.
+	Dropped Reason
+	// NewFlow is set when the packet created its flow; Moved when target
+	// failover moved the flow to Target.
+	NewFlow, Moved bool
 }
 
 // Forward decides where a packet that arrived through endpoint ep goes. It
@@ -172,30 +177,31 @@ type Decision struct {
 func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok bool) {
 	fk, info, err := packet.ParseFlow(inner)
 	if err != nil {
-		n.drop(DropMalformed)
+		d.Dropped = n.drop(DropMalformed)
 		return d, false
 	}
 	ft := n.tables[ep]
 	if ft == nil {
-		n.drop(DropReturnUnknownEndpoint)
+		d.Dropped = n.drop(DropReturnUnknownEndpoint)
 		return d, false
 	}
 	at := n.lb.since(now)
 	e, _, found := ft.Touch(fk, at, len(inner))
 	if !found {
 		if fk.Proto == packet.ProtoTCP && !isSYN(info) {
-			n.drop(DropTCPNoFlow)
+			d.Dropped = n.drop(DropTCPNoFlow)
 			d.Reset = n.lb.cfg.SendTCPReset
 			return d, false
 		}
 		t, pinned := n.choose(ft.Hash(fk), at)
 		if t == nil {
-			n.drop(DropNoTarget)
+			d.Dropped = n.drop(DropNoTarget)
 			return d, false
 		}
 		var created bool
 		e, _, created = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
 		if created {
+			d.NewFlow = true
 			n.newFlows.Add(1)
 			if pinned {
 				ft.Retarget(fk, at, t.index, true)
@@ -208,12 +214,13 @@ func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok b
 		if nt, pinned := n.choose(ft.Hash(fk), at); nt != nil && !pinned && nt != t {
 			ft.Retarget(fk, at, nt.index, false)
 			e.Target = nt.index
+			d.Moved = true
 		}
 	}
 	t := n.lb.targets[e.Target]
 	if e.Pinned && !n.healthy(t) {
 		// Chosen while no target was healthy: dropped until it is (spec §4.3).
-		n.drop(DropTargetUnavailable)
+		d.Dropped = n.drop(DropTargetUnavailable)
 		return d, false
 	}
 	d.Target = t
@@ -250,43 +257,42 @@ func (n *Node) cookie() uint32 {
 // that flow's target. The outer UDP source port is not checked: appliances
 // differ in what they send (spec §12). On success it returns the endpoint
 // the inner packet leaves through.
-func (n *Node) Return(d packet.Decapped, decapErr error, now time.Time) (ep uint64, ok bool) {
+func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep uint64, dropped Reason, ok bool) {
 	if decapErr != nil {
-		n.drop(returnReason(decapErr))
-		return 0, false
+		return 0, n.drop(returnReason(decapErr)), false
 	}
 	if d.Geneve.VNI() != 0 {
-		n.drop(DropReturnVNI)
-		return 0, false
+		return 0, n.drop(DropReturnVNI), false
 	}
 	ft := n.tables[d.Options.EndpointID]
 	if ft == nil {
-		n.drop(DropReturnUnknownEndpoint)
-		return 0, false
+		return 0, n.drop(DropReturnUnknownEndpoint), false
 	}
 	fk, _, err := packet.ParseFlow(d.Inner)
 	if err != nil {
-		n.drop(DropMalformed)
-		return 0, false
+		return 0, n.drop(DropMalformed), false
 	}
 	at := n.lb.since(now)
 	e, _, found := ft.Lookup(fk, at)
 	switch {
 	case !found:
-		n.drop(DropReturnUnknownFlow)
-		return 0, false
+		return 0, n.drop(DropReturnUnknownFlow), false
 	case e.Cookie != d.Options.Cookie:
-		n.drop(DropReturnCookieMismatch)
-		return 0, false
+		return 0, n.drop(DropReturnCookieMismatch), false
 	case n.lb.targets[e.Target].IP != d.Outer.Src():
-		n.drop(DropReturnWrongTarget)
-		return 0, false
+		return 0, n.drop(DropReturnWrongTarget), false
 	}
 	// The packet was counted on its way to the target; coming back it
 	// only adds to ProcessedBytes, which counts both ways.
 	n.processedBytes.Add(uint64(len(d.Inner) + packet.EncapOverhead))
 	n.processedPackets.Add(1)
-	return d.Options.EndpointID, true
+	return d.Options.EndpointID, 0, true
+}
+
+// Return is ReturnWhy without the reason.
+func (n *Node) Return(d packet.Decapped, decapErr error, now time.Time) (ep uint64, ok bool) {
+	ep, _, ok = n.ReturnWhy(d, decapErr, now)
+	return ep, ok
 }
 
 // returnReason maps a decapsulation error to a drop reason.
@@ -304,7 +310,10 @@ func returnReason(err error) Reason {
 	return DropReturnMalformed
 }
 
-func (n *Node) drop(r Reason) { n.drops[r].Add(1) }
+func (n *Node) drop(r Reason) Reason {
+	n.drops[r].Add(1)
+	return r
+}
 
 // Drops returns the count for one reason.
 func (n *Node) Drops(r Reason) uint64 { return n.drops[r].Load() }
