@@ -327,6 +327,23 @@ var _ = Describe("endpoint acceptance", func() {
 })
 
 var _ = Describe("asymmetric routing (spec §6.6)", func() {
+	It("#3: an endpoint in the workloads' subnet loops the reply back into itself; the lab stops it", func() {
+		l := harness.Up(harness.Variant(base, "gwlbe-1: {subnet: endpoint, service: inspection}", "gwlbe-1: {subnet: app, service: inspection}"))
+		l.Fails("client", "http://203.0.113.10/")
+		Expect(l.Drops()["routing_loop"]).To(BeNumerically(">", 0))
+		// The appliance saw the SYN and, once, the SYN-ACK: inspected, then
+		// sent round again by the app subnet's 0.0.0.0/0.
+		recs := append(l.FlowLog("fw-1"), l.FlowLog("fw-2")...)
+		dirs := map[string]bool{}
+		for _, r := range recs {
+			if r.Proto == 6 {
+				dirs[r.Dir] = true
+			}
+		}
+		Expect(dirs).To(HaveKey("original"))
+		Expect(dirs).To(HaveKey("reply"))
+	})
+
 	It("#1: without the edge route, inbound bypasses the endpoint and the GWLB drops the reply", func() {
 		l := harness.Up(harness.Variant(base, `      edge:
         edge_association: igw-consumer

@@ -29,6 +29,16 @@ func isGeneve(ip packet.IPv4) bool {
 // picks a target; the packet leaves encapsulated, routed from the node's
 // subnet to the target (spec §6.1, §2).
 func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
+	if p.left == ep {
+		// Its own subnet routes what leaves the endpoint back into it: an
+		// endpoint sharing the workloads' subnet (spec §6.3). Nothing
+		// would end the loop, the VPC and the GWLB keep the TTL.
+		if w.tr != nil {
+			w.note("gwlb endpoint %s: the packet just left it; its subnet routes it straight back (spec §6.3)", ep.cfg.Name)
+		}
+		w.drop(DropRoutingLoop)
+		return stage{}, false
+	}
 	switch {
 	case !ep.accepted.Load():
 		w.drop(DropEndpointNotAccepted)
@@ -135,6 +145,7 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 		w.drop(DropMalformed)
 		return stage{}, false
 	}
+	p.left = ep
 	if w.tr == nil && w.f.tracers.load() != nil {
 		// The outer packet was not traced; its inner one may be.
 		w.startTrace(w.node, p, ", returned in GENEVE to gwlb node "+n.Name+", leaving gwlb endpoint "+ep.cfg.Name)

@@ -38,6 +38,9 @@ type pkt struct {
 	off int
 	n   int
 	v6  bool
+	// left is the GWLB endpoint the packet just came out of, if any: a
+	// route straight back into it is a loop (spec §6.3, §6.6 #3).
+	left *endpoint
 }
 
 // ip is the packet as IPv4; only for !v6.

@@ -200,3 +200,27 @@ func TestEndpointLimits(t *testing.T) {
 		t.Fatalf("drops %v", nonZeroDrops(h.f))
 	}
 }
+
+// An endpoint in the workloads' own subnet (spec §6.3, §6.6 #3): what
+// leaves it is routed straight back into it. The lab stops the loop.
+func TestEndpointInWorkloadSubnetLoopIsStopped(t *testing.T) {
+	s := gwlbLab(false, true)
+	consumer := &s.VPCs[0]
+	consumer.Endpoints[0].Subnet = "app"
+	consumer.Endpoints[0].IP = a("10.0.1.4")
+	h := newHarness(t, s)
+	// Inbound reaches web: the return leaves the endpoint into app, where
+	// web is a neighbour.
+	h.send("client", tcpFlags(macRouterInet, macClient, "198.51.100.10", "203.0.113.10", 40000, 80, packet.TCPFlagSYN, 0))
+	h.send("fw-1", reflect(t, h.recv("fw-1")))
+	checkIP(t, h.recv("web"), macWeb, "198.51.100.10", "10.0.1.10")
+	// The reply goes through the GWLB once, then app's 0.0.0.0/0 would
+	// send it back into the endpoint: dropped as a loop, not carried on.
+	h.send("web", tcpFlags(macRouterApp, macWeb, "10.0.1.10", "198.51.100.10", 80, 40000, packet.TCPFlagSYN|packet.TCPFlagACK, 0))
+	h.send("fw-1", reflect(t, h.recv("fw-1")))
+	h.none("fw-1")
+	h.none("client")
+	if h.f.Drops(DropRoutingLoop) != 1 {
+		t.Fatalf("drops %v", nonZeroDrops(h.f))
+	}
+}
