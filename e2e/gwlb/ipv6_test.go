@@ -128,3 +128,23 @@ var _ = Describe("IPv6 through the GWLB (dualstack)", Ordered, func() {
 		}
 	})
 })
+
+var _ = Describe("a dualstack mistake (spec §6.6 #15)", func() {
+	It("sends IPv6 around the appliance when only IPv4 routes go to the endpoint", func() {
+		// The app subnet's ::/0 and the edge route for its IPv6 block go
+		// to the internet gateway and away: IPv6 still works, uninspected.
+		l := harness.Up(harness.Variant(dualstack,
+			`          - {destination: "::/0", target: gwlbe-1}`, `          - {destination: "::/0", target: igw-consumer}`,
+			`          - {destination: "2600:1f18:0:101::/64", target: gwlbe-1}`+"\n", ""))
+		Expect(curl6(l, "client", web6)).To(ContainSubstring("node web\n"))
+		Expect(l.Curl("client", "http://203.0.113.10/")).To(ContainSubstring("node web\n"))
+		for _, fw := range []string{"fw-1", "fw-2"} {
+			for _, r := range l.FlowLog(fw) {
+				Expect(r.Src).NotTo(ContainSubstring(":"), "the appliance saw IPv6: %+v", r)
+			}
+		}
+		for _, f := range l.Flows() {
+			Expect(f.Src).NotTo(HavePrefix("["), "the GWLB carried IPv6: %+v", f)
+		}
+	})
+})
