@@ -26,8 +26,12 @@ func reflectorArgv(binary string, l *topology.Lab, n *topology.Node) []string {
 			continue
 		}
 		// Every node of the GWLB may send here once cross-zone load
-		// balancing is on (spec §6.6 #12); a rule per node covers both.
+		// balancing is on; a rule per node covers it, unless the file asks
+		// for AWS's sample's same-AZ rules (spec §6.6 #12).
 		for _, gn := range g.Nodes {
+			if n.Run.Reflector.SameAZOnly && gn.AZ != n.AZ {
+				continue
+			}
 			rules = append(rules,
 				fmt.Sprintf("iptables -t nat -A PREROUTING -i eth0 -p udp -s %s -d %s --dport 6081 -j DNAT --to-destination %s:6081", gn.Addr, self, gn.Addr),
 				fmt.Sprintf("iptables -t nat -A POSTROUTING -o eth0 -p udp -s %s -d %s --dport 6081 -j MASQUERADE", gn.Addr, gn.Addr))

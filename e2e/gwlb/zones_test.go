@@ -1,6 +1,7 @@
 package gwlb
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
@@ -51,5 +52,32 @@ var _ = Describe("availability zones", func() {
 			nodes[f.Node] = true
 		}
 		Expect(nodes).To(Equal(map[string]bool{"gwlb-1-az2": true}))
+	})
+})
+
+var _ = Describe("a cross-zone mistake (spec §6.6 #12)", func() {
+	It("times out the flows that a same-AZ-only reflector gets from the other zone's GWLB node", func() {
+		l := harness.Up(harness.Variant(twoAZ,
+			"cross_zone: false", "cross_zone: true",
+			"run: {appliance: {mode: forward, flow_log: true}}", "run: {reflector: {health_port: 80, same_az_only: true}}"))
+		r := l.Exec("client", "sh", "-c", `ok=0; bad=0
+for i in $(seq 30); do
+  if curl -s -o /dev/null --max-time 1 http://203.0.113.10/; then ok=$((ok+1)); else bad=$((bad+1)); fi
+done
+echo "$ok $bad"`)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		var ok, bad int
+		_, err := fmt.Sscan(r.Stdout, &ok, &bad)
+		Expect(err).NotTo(HaveOccurred())
+		// Flows hashed to fw-a (same zone) pass, flows hashed to fw-b fail.
+		Expect(ok).To(BeNumerically(">", 0), "no flow passed")
+		Expect(bad).To(BeNumerically(">", 0), "no flow failed")
+		crossed := 0
+		for _, f := range l.Flows() {
+			if f.Node == "gwlb-1-az1" && f.Target == "fw-b" {
+				crossed++
+			}
+		}
+		Expect(crossed).To(BeNumerically(">", 0))
 	})
 })

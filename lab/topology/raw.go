@@ -195,4 +195,8 @@ type MisbehaveSpec struct {
 // ReflectorSpec configures the iptables reflector.
 type ReflectorSpec struct {
 	HealthPort *int `yaml:"health_port,omitempty" desc:"TCP port answered for health checks." schema:"default=80,min=1,max=65535"`
+	// SameAZOnly reproduces spec §6.6 #12: rules only for the GWLB node of
+	// the appliance's own AZ, as in AWS's sample, which breaks with
+	// cross-zone load balancing.
+	SameAZOnly bool `yaml:"same_az_only,omitempty" desc:"Reflect only GENEVE from the GWLB node of the appliance's own AZ (AWS's sample does; with cross-zone on, other zones' flows time out: spec §6.6 #12)."`
 }

@@ -323,7 +323,7 @@ func resolveRun(spec *RunSpec) *Run {
 	case spec.Command != nil:
 		return &Run{Kind: RunCommand, Command: slices.Clone(spec.Command)}
 	case spec.Reflector != nil:
-		return &Run{Kind: RunReflector, Reflector: &Reflector{HealthPort: intOr(spec.Reflector.HealthPort, DefaultHealthPort)}}
+		return &Run{Kind: RunReflector, Reflector: &Reflector{HealthPort: intOr(spec.Reflector.HealthPort, DefaultHealthPort), SameAZOnly: spec.Reflector.SameAZOnly}}
 	}
 	a := spec.Appliance
 	out := &Appliance{

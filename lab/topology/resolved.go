@@ -440,6 +440,8 @@ type Misbehave struct {
 // Reflector is the iptables reflector's configuration.
 type Reflector struct {
 	HealthPort int `json:"health_port"`
+	// SameAZOnly: rules only for the GWLB node of the appliance's AZ.
+	SameAZOnly bool `json:"same_az_only,omitempty"`
 }
 
 // MAC is an Ethernet address, written as text (02:00:5e:10:00:01). The
