@@ -195,11 +195,12 @@ lab and after crashes, and running it again is harmless. Needs root.`,
 					return err
 				}
 			} else {
-				n, err := labName(m, name)
-				if err != nil {
-					return err
+				// Removing is not guessed: no --name means the default lab,
+				// as for up, never "whichever lab is up".
+				if name == "" {
+					name = defaultLabName
 				}
-				names = []string{n}
+				names = []string{name}
 			}
 			var errs []error
 			for _, n := range names {
@@ -216,7 +217,7 @@ lab and after crashes, and running it again is harmless. Needs root.`,
 			return errors.Join(errs...)
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default \"default\")")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab")
 	return cmd
 }
