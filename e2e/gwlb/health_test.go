@@ -129,10 +129,12 @@ var _ = Describe("target failover (spec §4.4)", func() {
 	keepAlive := func(l *harness.Lab, goFile string, out *strings.Builder) *exec.Cmd {
 		script := fmt.Sprintf(`exec 3<>/dev/tcp/203.0.113.10/80
 printf 'GET / HTTP/1.1\r\nHost: web\r\n\r\n' >&3
-timeout 3 head -c 1 <&3 >/dev/null || exit 10
+# Read the whole first answer: its body ends with the "local" line.
+while read -r -t 3 line <&3; do case "$line" in local*) break ;; esac; done
+[ "${line%% *}" = local ] || exit 10
 while [ ! -e %s ]; do sleep 0.05; done
 printf 'GET /again HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n' >&3
-timeout 5 cat <&3 | grep -c '^node web'`, goFile)
+timeout 5 cat <&3 | grep -q '^node web' || exit 20`, goFile)
 		cmd := exec.Command(harness.Binary(), "exec", "--name", l.Name, "client", "--", "bash", "-c", script)
 		cmd.Stdout, cmd.Stderr = out, out
 		Expect(cmd.Start()).To(Succeed())
