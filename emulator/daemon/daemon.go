@@ -215,14 +215,8 @@ func notFound(err error) error {
 // time). The stream also ends when the client goes away.
 func (d *Daemon) serveCapture(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	count, _ := strconv.Atoi(q.Get("count"))
-	seconds, _ := strconv.ParseFloat(q.Get("seconds"), 64)
-	ctx := r.Context()
-	if seconds > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
-		defer cancel()
-	}
+	ctx, count, cancel := streamLimits(r)
+	defer cancel()
 	frames, _, err := d.fabric.Capture(ctx, q.Get("node"), 4096)
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
@@ -269,14 +263,8 @@ func (d *Daemon) serveTrace(w http.ResponseWriter, r *http.Request) {
 		}
 		hosts = append(hosts, a)
 	}
-	count, _ := strconv.Atoi(q.Get("count"))
-	seconds, _ := strconv.ParseFloat(q.Get("seconds"), 64)
-	ctx := r.Context()
-	if seconds > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
-		defer cancel()
-	}
+	ctx, count, cancel := streamLimits(r)
+	defer cancel()
 	traces := d.fabric.Trace(ctx, hosts, 1024)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -298,4 +286,18 @@ func (d *Daemon) serveTrace(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// streamLimits reads a stream's limits from the query: count (items, 0 for
+// no limit) and seconds (wall time); the context ends with the request or
+// after seconds.
+func streamLimits(r *http.Request) (context.Context, int, context.CancelFunc) {
+	q := r.URL.Query()
+	count, _ := strconv.Atoi(q.Get("count"))
+	if seconds, _ := strconv.ParseFloat(q.Get("seconds"), 64); seconds > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(seconds*float64(time.Second)))
+		return ctx, count, cancel
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	return ctx, count, cancel
 }

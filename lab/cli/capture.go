@@ -47,11 +47,7 @@ duration, or on Ctrl-C.`,
 				defer f.Close()
 				out = f
 			}
-			m, n, err := ref.open(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := m.Control(n)
+			c, n, err := ref.control(cmd)
 			if err != nil {
 				return err
 			}

@@ -13,11 +13,7 @@ import (
 
 // controlGet fetches path from the emulator of the lab ref names.
 func controlGet(cmd *cobra.Command, ref *labRef, path string, out any) error {
-	m, n, err := ref.open(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := m.Control(n)
+	c, _, err := ref.control(cmd)
 	if err != nil {
 		return err
 	}
@@ -164,11 +160,7 @@ func actionCmd(ref *labRef, use, short, noun string, path func(arg string) strin
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, n, err := ref.open(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := m.Control(n)
+			c, _, err := ref.control(cmd)
 			if err != nil {
 				return err
 			}

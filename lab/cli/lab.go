@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -73,6 +74,17 @@ func (r *labRef) open(cmd *cobra.Command) (*lab.Manager, string, error) {
 		return nil, "", err
 	}
 	return m, n, nil
+}
+
+// control returns a client for the emulator of the lab the flag names,
+// and the lab's name.
+func (r *labRef) control(cmd *cobra.Command) (*control.Client, string, error) {
+	m, n, err := r.open(cmd)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := m.Control(n)
+	return c, n, err
 }
 
 // output prints v as JSON with --json, else with text.

@@ -46,11 +46,7 @@ too. Run it, then send traffic from another shell.`,
 			if duration > 0 {
 				q.Set("seconds", strconv.FormatFloat(duration.Seconds(), 'f', -1, 64))
 			}
-			m, n, err := ref.open(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := m.Control(n)
+			c, n, err := ref.control(cmd)
 			if err != nil {
 				return err
 			}
