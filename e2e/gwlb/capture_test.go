@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
@@ -67,5 +68,19 @@ var _ = Describe("gwlb-lab capture", func() {
 		}
 		Expect(toAppliance).To(BeNumerically(">", 0))
 		Expect(fromAppliance).To(BeNumerically(">", 0))
+	})
+})
+
+var _ = Describe("gwlb-lab logs", func() {
+	It("prints a node program's log and the emulator's", func() {
+		l := harness.Up(base)
+		r := harness.Run(time.Minute, "logs", "--name", l.Name, "fw-1")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(ContainSubstring(`msg="appliance listening" geneve=0.0.0.0:6081`))
+		r = harness.Run(time.Minute, "logs", "--name", l.Name, "emulator")
+		Expect(r.Stdout).To(ContainSubstring(`msg="emulator running" lab=` + l.Name))
+		r = harness.Run(time.Minute, "logs", "--name", l.Name, "nosuch")
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring(`has no node "nosuch"`))
 	})
 })
