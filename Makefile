@@ -30,9 +30,9 @@ install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 deps: ## install the Debian packages the tests need, when missing
 	@bash scripts/deps.sh
 
-test: deps lint build ## every test: unit, fuzz smoke, e2e (root for e2e)
-	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+test: deps lint build ## every test: fuzz smoke, unit, e2e (root for e2e)
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
+	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
 
 unit: ## unit tests only (no root needed)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
