@@ -178,33 +178,24 @@ type endpoint struct {
 	cfg    config.Endpoint
 	subnet *subnet
 	number uint64 // the id's value, GENEVE option type 1
-	// node is the GWLB node the endpoint hands traffic to; nil when the
-	// service has no load balancer in the endpoint's AZ.
-	node *gwlb.Node
+	// node is the GWLB node the endpoint hands traffic to, and nodeSubnet
+	// the subnet of its address, where its GENEVE leaves from; nil when
+	// the service has no load balancer in the endpoint's AZ.
+	node       *gwlb.Node
+	nodeSubnet *subnet
 	// accepted is shared across recompiles: acceptance is runtime state.
 	accepted *atomic.Bool
 }
 
-// compile builds the lookup structures of a snapshot. NAT tables come from
-// prev when a NAT gateway of the same name exists there, so a configuration
-// change does not drop live connections.
-func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (*lab, error) {
+// compile builds the lookup structures of a snapshot. State that must
+// outlive a configuration (load balancers, acceptance) comes from rt.
+func compile(s *config.Snapshot, timeouts natTimeouts, rt *runtime) (*lab, error) {
 	l := &lab{
 		snap:      s,
 		endpoints: map[uint64]*endpoint{},
 		enis:      map[string]*eni{},
 		public:    map[netip.Addr]publicAddr{},
 		inet:      map[netip.Addr]*eni{},
-	}
-	prevNAT := map[string]*natTable{}
-	if prev != nil {
-		for _, v := range prev.vpcs {
-			for _, o := range v.owners {
-				if o.kind == ownerNAT {
-					prevNAT[o.nat.cfg.Name] = o.nat.table
-				}
-			}
-		}
 	}
 	for _, vc := range s.VPCs {
 		v := &vpc{
@@ -249,11 +240,7 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 		}
 		nats := map[string]*natGW{}
 		for _, nc := range vc.NATGateways {
-			t := prevNAT[nc.Name]
-			if t == nil {
-				t = newNATTable(timeouts)
-			}
-			n := &natGW{cfg: nc, subnet: subnets[nc.Subnet], table: t}
+			n := &natGW{cfg: nc, subnet: subnets[nc.Subnet], table: newNATTable(timeouts)}
 			nats[nc.Name] = n
 			v.owners[nc.IP] = owner{kind: ownerNAT, nat: n}
 			l.public[nc.PublicIP] = publicAddr{vpc: v, private: nc.IP}
@@ -337,6 +324,20 @@ func compile(s *config.Snapshot, prev *lab, timeouts natTimeouts, rt *runtime) (
 					}
 					seg.byIP[hc.IPv6] = e
 					l.inet[hc.IPv6] = e
+				}
+			}
+		}
+	}
+	// Each endpoint's GENEVE leaves from its GWLB node's subnet, which may
+	// be in a VPC compiled after the endpoint's.
+	for _, ep := range l.endpoints {
+		if ep.node == nil {
+			continue
+		}
+		for _, v := range l.vpcs {
+			for _, sn := range v.subnets {
+				if sn.cidr.Contains(ep.node.IP) {
+					ep.nodeSubnet = sn
 				}
 			}
 		}

@@ -46,16 +46,19 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 	case p.n > MaxEndpointPacket:
 		w.drop(DropEndpointTooBig)
 		return stage{}, false
-	case ep.node == nil:
+	case ep.node == nil || ep.nodeSubnet == nil:
 		w.drop(DropEndpointUnavailable)
 		return stage{}, false
 	}
 	inner := p.buf[p.off : p.off+p.n]
-	clampMSS(inner)
+	fk, info, err := packet.ParseFlow(inner)
+	if err == nil {
+		clampMSS(inner, info)
+	}
 	if w.tr != nil {
 		w.note("gwlb endpoint %s (%s, az %s): to gwlb node %s", ep.cfg.Name, ep.cfg.ID, ep.cfg.AZ, ep.node.Name)
 	}
-	d, ok := ep.node.Forward(inner, ep.number, w.f.clock.Now())
+	d, ok := ep.node.ForwardFlow(inner, fk, info, err, ep.number, w.f.clock.Now())
 	if !ok {
 		if w.tr != nil {
 			w.note("gwlb node %s: dropped: %s", ep.node.Name, d.Dropped)
@@ -87,24 +90,7 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 		return stage{}, false
 	}
 	p.off, p.n, p.v6 = start+packet.EthernetLen, p.n+packet.EncapOverhead, false // the outer is IPv4
-	sn := w.gwlbSubnet(ep.node)
-	if sn == nil {
-		w.drop(DropEndpointUnavailable)
-		return stage{}, false
-	}
-	return stage{kind: atSubnet, sn: sn}, true
-}
-
-// gwlbSubnet finds the subnet of a GWLB node's address.
-func (w *worker) gwlbSubnet(n *gwlb.Node) *subnet {
-	for _, v := range w.lab.vpcs {
-		for _, sn := range v.subnets {
-			if sn.cidr.Contains(n.IP) {
-				return sn
-			}
-		}
-	}
-	return nil
+	return stage{kind: atSubnet, sn: ep.nodeSubnet}, true
 }
 
 // gwlbReturn takes GENEVE a target sent to GWLB node n. When the node
@@ -155,9 +141,8 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 
 // clampMSS lowers the MSS option of a TCP SYN so that full-size segments
 // fit through the endpoint.
-func clampMSS(inner []byte) {
-	_, info, err := packet.ParseFlow(inner)
-	if err != nil || info.TCPFlags&packet.TCPFlagSYN == 0 || info.Fragment != packet.NotFragment {
+func clampMSS(inner []byte, info packet.FlowInfo) {
+	if info.TCPFlags&packet.TCPFlagSYN == 0 || info.Fragment != packet.NotFragment {
 		return
 	}
 	max := uint16(endpointMSS4)

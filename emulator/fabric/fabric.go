@@ -87,7 +87,7 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 		return nil, err
 	}
 	f.rt = rt
-	l, err := compile(snap, nil, defaultNATTimeouts, rt)
+	l, err := compile(snap, defaultNATTimeouts, rt)
 	if err != nil {
 		return nil, err
 	}

@@ -176,7 +176,13 @@ type Decision struct {
 // dropped (and counted); Reset may then still be set.
 func (n *Node) Forward(inner []byte, ep uint64, now time.Time) (d Decision, ok bool) {
 	fk, info, err := packet.ParseFlow(inner)
-	if err != nil {
+	return n.ForwardFlow(inner, fk, info, err, ep, now)
+}
+
+// ForwardFlow is Forward for a caller that has parsed the inner packet
+// already (packet.ParseFlow's results), so the packet is parsed once.
+func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo, parseErr error, ep uint64, now time.Time) (d Decision, ok bool) {
+	if parseErr != nil {
 		d.Dropped = n.drop(DropMalformed)
 		return d, false
 	}

@@ -216,11 +216,4 @@ func openPacketSocket(ifname string) (int, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func (s *nsSocket) send(frame []byte) error {
-	_, err := s.f.Write(frame)
-	return err
-}
-
-func (s *nsSocket) recv(buf []byte) (int, error) { return s.f.Read(buf) }
-
 func (s *nsSocket) Close() error { return s.f.Close() }
