@@ -10,7 +10,7 @@ FUZZTIME ?= 50000x
 LAB ?= default
 PREFIX ?= /usr/local
 
-.PHONY: help build install lab-up lab-down test unit e2e fuzz-smoke bench lint deps clean
+.PHONY: help build install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -18,8 +18,11 @@ help: ## list the targets
 build: ## build bin/gwlb-lab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gwlb-lab
 
-lab-up: build ## build and bring up the default lab (root)
+lab-up: build lab-deps ## build and bring up the default lab (root)
 	./$(BIN) up --name $(LAB)
+
+lab-deps: ## install what the README's quickstart runs (tcpdump, curl), when missing
+	@bash scripts/deps.sh lab
 
 lab-down: build ## remove the default lab (root)
 	./$(BIN) down --name $(LAB)
@@ -27,8 +30,8 @@ lab-down: build ## remove the default lab (root)
 install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gwlb-lab
 
-deps: ## install the Debian packages the tests need, when missing
-	@bash scripts/deps.sh
+deps: ## install the Debian packages the tests need, when missing (waits for apt's lock)
+	@bash scripts/deps.sh test
 
 test: deps lint build ## every test: fuzz smoke, unit, e2e (root for e2e)
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
