@@ -1,4 +1,4 @@
-// Package flow is the GWLB node's flow table (gwlb-spec §3): it turns a
+// Package flow is the GWLB node's flow table (spec §3): it turns a
 // packet's flow key into a direction-independent key according to the
 // target group's stickiness mode, hashes it symmetrically for target
 // selection and the GENEVE outer source port, and remembers per flow the

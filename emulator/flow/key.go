@@ -16,7 +16,7 @@ const (
 )
 
 // Mode is a target group's stickiness: which fields of a packet name its
-// flow (gwlb-spec §3.1).
+// flow (spec §3.1).
 type Mode uint8
 
 const (
@@ -121,7 +121,7 @@ func Normalize(fk packet.FlowKey, m Mode) (k Key, swapped bool) {
 // order, the hash is the same for both directions of a flow. It is
 // deterministic for a given seed (across runs and machines), so a lab
 // replays the same target choices; AWS does not publish its hash, and any
-// deterministic symmetric one is faithful (gwlb-spec §3.4).
+// deterministic symmetric one is faithful (spec §3.4).
 //
 // Selection should use the low bits (h % n); [OuterPort] uses the top bits,
 // so the two stay independent.

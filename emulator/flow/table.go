@@ -10,7 +10,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
-// Defaults of gwlb-spec §3.3.
+// Defaults of spec §3.3.
 const (
 	DefaultTCPIdleTimeout = 350 * time.Second
 	DefaultIdleTimeout    = 120 * time.Second // UDP and every other protocol

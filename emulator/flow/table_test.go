@@ -27,7 +27,7 @@ type refFlow struct {
 	initSrc netip.AddrPort // the initiator's source endpoint after normalisation
 }
 
-// norm spells out gwlb-spec §3.1 directly.
+// norm spells out spec §3.1 directly.
 func (r *refTable) norm(fk packet.FlowKey) (key string, src netip.AddrPort) {
 	sp, dp, proto := fk.SrcPort, fk.DstPort, fk.Proto
 	if r.mode != FiveTuple || (proto != 6 && proto != 17) {

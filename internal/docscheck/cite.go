@@ -32,7 +32,8 @@ func (c Citation) String() string {
 const questionsSection = "11"
 
 var (
-	specPrefix = regexp.MustCompile(`(?i)\bspec\s+§`)
+	// A citation may wrap onto the next line of a Go comment: "spec\n// §2.1".
+	specPrefix = regexp.MustCompile(`(?i)\bspec\s+(?://\s*)?§`)
 	rowForm    = regexp.MustCompile(`§\d+(?:\.\d+)*\s*#\d+`)
 	goLiteral  = regexp.MustCompile("[\"`]§")
 
@@ -40,7 +41,7 @@ var (
 	itemForm   = regexp.MustCompile(`^(\s*#| q)(\d+)`)
 	// separator joins the citations of a list: "§3.3, §4.1", "§2–§3",
 	// "§4.1–4.2", "§6.6 #1, #2", "§6.6 #4–#6", "§6.3 and §6.4".
-	separator = regexp.MustCompile(`^(,\s*|\s+and\s+|\s*[–—/-]\s*|\s+to\s+)(?:§|#)?\d`)
+	separator = regexp.MustCompile(`^(,\s*(?://\s*)?|\s+and\s+|\s*[–—/-]\s*|\s+to\s+)(?:§|#)?\d`)
 	moreItems = regexp.MustCompile(`^#(\d+)`)
 )
 

@@ -28,6 +28,7 @@ func TestFind(t *testing.T) {
 		{"q only in the questions section", "spec @4 q2", "go", []string{"1:@4"}},
 		{"capital and prefix", "Spec @4.4: ...\ngwlb-spec @3.1", "go", []string{"1:@4.4", "2:@3.1"}},
 		{"spec over a line break", "the\nspec\n@6.2 rules", "md", []string{"3:@6.2"}},
+		{"over a go comment's line break", "// of spec\n// @2.1; and spec @2.1,\n// @12).", "go", []string{"2:@2.1", "2:@2.1", "3:@12"}},
 		{"go literal", `c.warnf("@6.4, @6.6 #7", p)`, "go", []string{"1:@6.4", "1:@6.6 #7"}},
 		{"go literal only in go", `"@6.4"`, "md", nil},
 		{"table cell", "| a | b | @3.3, @4.1 |\n| c | @4.2 |", "md", []string{"1:@3.3", "1:@4.1", "2:@4.2"}},

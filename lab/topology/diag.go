@@ -40,7 +40,7 @@ type Diagnostic struct {
 	Line int `json:"line,omitempty"`
 	// Message says what is wrong, naming the field and the value.
 	Message string `json:"message"`
-	// Spec names the section of docs/gwlb-spec.md the finding comes from,
+	// Spec names the section of docs/gwlb-behaviour.md the finding comes from,
 	// e.g. "§6.3"; always set for warnings about AWS behaviour.
 	Spec string `json:"spec,omitempty"`
 }

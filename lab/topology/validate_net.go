@@ -472,7 +472,7 @@ func (c *checker) checkENIs() {
 		}
 	}
 
-	// A GWLB subnet needs at least 8 free addresses besides the node (§1).
+	// A GWLB subnet needs at least 8 free addresses besides the node (spec §1).
 	for _, n := range keys(c, "gwlbs", c.t.GWLBs) {
 		g := c.gwlbs[n]
 		if g == nil {

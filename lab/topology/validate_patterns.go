@@ -50,7 +50,7 @@ func (c *checker) eniSubnet(v *vpcInfo, name string) *subnetInfo {
 	return v.subnets[e.subnet]
 }
 
-// checkEndpointSubnets: an endpoint whose own subnet routes to it (§6.3).
+// checkEndpointSubnets: an endpoint whose own subnet routes to it (spec §6.3).
 func (c *checker) checkEndpointSubnets(v *vpcInfo) {
 	for _, n := range keys(c, childPath(v.path, "gwlb_endpoints"), c.t.VPCs[v.name].GWLBEndpoints) {
 		s := c.eniSubnet(v, n)
@@ -78,7 +78,7 @@ func (c *checker) checkEndpointSubnets(v *vpcInfo) {
 }
 
 // checkEdgeRoutes: subnets inspected on the way out but not on the way in
-// (§6.6 #1), and edge routes through another zone's endpoint (§6.6 #2).
+// (spec §6.6 #1), and edge routes through another zone's endpoint (§6.6 #2).
 func (c *checker) checkEdgeRoutes(v *vpcInfo) {
 	if v.igw == "" {
 		return
@@ -124,9 +124,9 @@ func (c *checker) checkEdgeRoutes(v *vpcInfo) {
 	}
 }
 
-// checkNATGateways: NAT gateways that cannot reach the internet (§6.4), or
-// whose return traffic skips the endpoint that inspected the flow (§6.4,
-// §6.6 #7).
+// checkNATGateways: NAT gateways that cannot reach the internet (spec §6.4), or
+// whose return traffic skips the endpoint that inspected the flow (spec
+// §6.4, §6.6 #7).
 func (c *checker) checkNATGateways(v *vpcInfo) {
 	if v.igw == "" {
 		return
@@ -160,7 +160,7 @@ func (c *checker) checkNATGateways(v *vpcInfo) {
 }
 
 // checkForwarders: instances that are route targets but keep EC2's
-// source/destination check (§6.6 #13).
+// source/destination check (spec §6.6 #13).
 func (c *checker) checkForwarders(v *vpcInfo) {
 	for _, n := range keys(c, childPath(v.path, "instances"), c.t.VPCs[v.name].Instances) {
 		e := c.enis[n]
