@@ -27,7 +27,8 @@ func newValidateCmd(Env) *cobra.Command {
 		Long: `validate parses and checks a topology file (docs/topology.md) without
 touching the system. Errors name the YAML path of the problem; warnings name
 patterns the lab builds although they cannot work on AWS, with the section of
-the GWLB spec that says why. Without -f it checks the embedded default lab.
+docs/gwlb-behaviour.md that says why ("spec §N"). Without -f it checks the
+embedded default lab.
 
 The exit status is 1 when the file has errors, 0 otherwise.`,
 		Args: cobra.NoArgs,
