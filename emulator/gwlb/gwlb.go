@@ -57,6 +57,9 @@ type Node struct {
 	// candidates are the targets this node balances over: its zone's, or
 	// every zone's with cross-zone load balancing (spec §4.6).
 	candidates []*Target
+	// notInUse are the targets in AZs the load balancer does not enable:
+	// listed by Targets as unused, never given a flow or a health check.
+	notInUse []*Target
 	// health is each target's state (a health.State) as this node's checks
 	// decided, indexed like lb.targets; status holds the details.
 	health    []atomic.Uint32
@@ -93,11 +96,21 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		lb.targets = append(lb.targets, &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i})
 	}
 	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
+	// A target in an AZ the load balancer does not enable is never a
+	// candidate, cross-zone or not: AWS leaves it unused (Target.NotInUse,
+	// spec §4.2) and does not check its health.
+	enabled := map[string]bool{}
+	for _, nc := range cfg.Nodes {
+		enabled[nc.AZ] = true
+	}
 	for i, nc := range cfg.Nodes {
 		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}}
 		n.seed = seedOf(cfg.Name, nc.Name)
 		for _, t := range lb.targets {
-			if cfg.CrossZone || t.AZ == nc.AZ {
+			switch {
+			case !enabled[t.AZ]:
+				n.notInUse = append(n.notInUse, t)
+			case cfg.CrossZone || t.AZ == nc.AZ:
 				n.candidates = append(n.candidates, t)
 			}
 		}

@@ -343,3 +343,32 @@ func TestPeakRates(t *testing.T) {
 		t.Fatalf("sparse peak %v", b)
 	}
 }
+
+// A target in an AZ the load balancer does not enable gets no flow even with
+// cross-zone on, and is listed as unused (Target.NotInUse, spec §4.2).
+func TestTargetInDisabledAZIsNotInUse(t *testing.T) {
+	cfg := lbConfig("5-tuple", true, false)
+	cfg.Nodes = cfg.Nodes[:1] // only az1 is enabled; fw-3 is in az2
+	lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := lb.Node("az1")
+	for i := range 300 {
+		if d := forward(t, n, udp("198.51.100.10", "10.0.1.10", uint16(i), 53), epoch); d.Target.Name == "fw-3" {
+			t.Fatalf("flow %d went to fw-3, a target in an AZ the GWLB does not enable", i)
+		}
+	}
+	var fw3 *TargetHealth
+	for _, th := range n.Targets(epoch) {
+		if th.Target == "fw-3" {
+			fw3 = &th
+		}
+	}
+	if fw3 == nil || fw3.State != "unused" || fw3.Reason != "Target.NotInUse" {
+		t.Fatalf("fw-3 as listed: %+v", fw3)
+	}
+	if m := n.Metrics(epoch); m.HealthyHostCount != 2 {
+		t.Fatalf("healthy host count %d, want 2 (fw-3 is not counted)", m.HealthyHostCount)
+	}
+}

@@ -163,5 +163,9 @@ func (n *Node) Targets(now time.Time) []TargetHealth {
 		}
 		out = append(out, th)
 	}
+	for _, t := range n.notInUse {
+		out = append(out, TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
+			State: "unused", Reason: "Target.NotInUse"})
+	}
 	return out
 }
