@@ -12,7 +12,7 @@ import (
 
 func newLogsCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		follow bool
 	)
 	cmd := &cobra.Command{
@@ -28,7 +28,10 @@ emulator.log).`,
 			if err != nil {
 				return err
 			}
-			p := m.Paths(n)
+			p, err := m.Paths(n)
+			if err != nil {
+				return err
+			}
 			path := p.NodeLog(args[0])
 			if args[0] == "emulator" {
 				path = p.EmulatorLog()
