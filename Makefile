@@ -21,8 +21,8 @@ build: ## build bin/gwlb-lab (static)
 lab-up: build ## build and bring up the default lab (root)
 	./$(BIN) up --name $(LAB)
 
-lab-down: build ## remove the default lab (root)
-	./$(BIN) down --name $(LAB)
+lab-down: build ## remove the default lab (root); not up is not an error here
+	./$(BIN) down --name $(LAB) || [ $$? -eq 3 ]
 
 install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gwlb-lab
