@@ -50,12 +50,21 @@ func NewRoot(env Env) *cobra.Command {
 		Short: "Local emulation lab for AWS Gateway Load Balancer and its endpoints",
 		Long: `gwlb-lab emulates AWS Gateway Load Balancer (GWLB), its endpoints (GWLBE) and
 the VPC around them on one Linux machine, so that real appliance software can be
-tested against ingress, egress and failover scenarios offline.`,
+tested against ingress, egress and failover scenarios offline.
+
+Lab names are 1 to 12 lowercase letters, digits and hyphens. Exit status: 0
+done, 1 failed, 3 the lab named (or any lab, when none is named) is not up;
+exec exits with its command's status, 127 when the command is not there and
+126 when it cannot be run.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.Version,
 	}
 	root.SetVersionTemplate(versionLine(env.Version))
+	root.InitDefaultVersionFlag()
+	if f := root.Flags().Lookup("version"); f != nil { // only with a version
+		f.Usage = "print the version, as the version command does"
+	}
 	root.SetArgs(env.Args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
