@@ -29,7 +29,7 @@ import (
 )
 
 // ErrExists is returned by Up for a lab that already exists.
-var ErrExists = errors.New("lab already exists")
+var ErrExists = errors.New("already exists")
 
 // ErrNameTaken is returned by Up when another lab records a namespace the lab
 // would use (lab "a9" with node "fw-1" and lab "a9-fw" with node "1").

@@ -180,7 +180,7 @@ var _ = Describe("several up of one lab name at once", func() {
 					won++
 					continue
 				}
-				Expect(r.stderr).To(ContainSubstring(`lab "`+name+`": lab already exists`), "round %d", round)
+				Expect(r.stderr).To(ContainSubstring(`lab "`+name+`": already exists (bring it down first`), "round %d", round)
 				Expect(r.stderr).NotTo(ContainSubstring("removing what was made"), "round %d: a loser cleaned up", round)
 			}
 			Expect(won).To(Equal(1), "round %d: %d ups won", round, won)

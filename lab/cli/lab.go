@@ -32,12 +32,13 @@ func needRoot(what string) error {
 	return nil
 }
 
-// needRootToLook fails early for commands that only look at a lab: its state
-// directory and control socket are root's alone (0700, 0600), so without root
-// the answer would be a bare "permission denied" on a path.
+// needRootToLook fails early for commands that act on a running lab: its
+// state directory, control socket and namespaces are root's alone (0700,
+// 0600), so without root the answer would be a bare "permission denied" on a
+// path.
 func needRootToLook(what string) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s needs root (a lab's state in %s and its control socket are readable by root only): run it with sudo", what, lab.DefaultStateRoot)
+		return fmt.Errorf("%s needs root (a lab's state in %s, its control socket and its namespaces are root's alone): run it with sudo", what, lab.DefaultStateRoot)
 	}
 	return nil
 }
