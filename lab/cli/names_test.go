@@ -289,3 +289,28 @@ func TestCannotRunStatuses(t *testing.T) {
 		}
 	}
 }
+
+// logs builds a path from its NODE argument: only a node of the lab may get
+// there, whatever the state directory holds.
+func TestLogsOnlyOfTheLabsNodes(t *testing.T) {
+	requireRoot(t)
+	s := newSandbox(t)
+	s.record(t, "mine")
+	secret := filepath.Join(s.root, "secret.log")
+	if err := os.WriteFile(secret, []byte("not a node's log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// NodeLog is <root>/mine/logs/<node>.log.
+	out, errOut, code := s.run("logs", "--name", "mine", "../../secret")
+	if code != 1 || out != "" || errOut != "gwlb-lab: lab \"mine\" has no node \"../../secret\" (or say emulator)\n" {
+		t.Fatalf("logs ../../secret: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Without the resolved topology there is no node to be sure of.
+	if err := os.Remove(filepath.Join(s.root, "mine", "resolved.json")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = s.run("logs", "--name", "mine", "../../secret")
+	if code == 0 || strings.Contains(out, "not a node's log") {
+		t.Fatalf("logs ../../secret without resolved.json: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
