@@ -211,11 +211,18 @@ func (m *Manager) claim(ctx context.Context, l *topology.Lab, p Paths, st *State
 		}
 		return fmt.Errorf("state directory: %w", err)
 	}
-	if err := os.Mkdir(filepath.Join(p.Dir, "logs"), 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	// The directory is ours from here; if recording fails, nothing else
+	// was made, so take it back rather than leave a half-claimed lab.
+	err = os.Mkdir(filepath.Join(p.Dir, "logs"), 0o700)
+	if err == nil {
+		err = writeState(p, st)
 	}
-	if err := writeState(p, st); err != nil {
-		return err
+	if err == nil {
+		err = writeJSON(p.Resolved(), l)
 	}
-	return writeJSON(p.Resolved(), l)
+	if err != nil {
+		_ = os.RemoveAll(p.Dir)
+		return fmt.Errorf("lab %q: record its state: %w", l.Name, err)
+	}
+	return nil
 }
