@@ -29,7 +29,11 @@ import (
 )
 
 // ErrExists is returned by Up for a lab that already exists.
-var ErrExists = errors.New("lab already exists")
+var ErrExists = errors.New("already exists")
+
+// ErrNameTaken is returned by Up when another lab records a namespace the lab
+// would use (lab "a9" with node "fw-1" and lab "a9-fw" with node "1").
+var ErrNameTaken = errors.New("name taken by another lab")
 
 // Options configure a Manager; zero values pick the defaults.
 type Options struct {
@@ -76,9 +80,14 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, backend: netns.New(opts.NetnsDir)}, nil
 }
 
-// Paths returns the state paths of a lab.
-func (m *Manager) Paths(lab string) Paths {
-	return Paths{Dir: filepath.Join(m.opts.StateRoot, lab)}
+// Paths returns the state paths of a lab. It refuses a name that is not a
+// valid lab name (wrapping topology.ErrLabName), so that no caller can build
+// a path outside the state root from "..", "." or "a/b".
+func (m *Manager) Paths(lab string) (Paths, error) {
+	if err := checkName(lab); err != nil {
+		return Paths{}, err
+	}
+	return Paths{Dir: filepath.Join(m.opts.StateRoot, lab)}, nil
 }
 
 func (m *Manager) progress(format string, args ...any) {
@@ -88,25 +97,20 @@ func (m *Manager) progress(format string, args ...any) {
 // Up brings up the resolved lab l, read from file. On failure it removes what
 // it made, unless keep is set (then `down` removes it).
 func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep bool) (err error) {
-	p := m.Paths(l.Name)
-	if _, err := os.Stat(p.State()); err == nil {
-		return fmt.Errorf("lab %q: %w (bring it down first: gwlb-lab down --name %s)", l.Name, ErrExists, l.Name)
-	}
-	if left, _ := m.backend.List(ctx, l.Prefix); len(left) > 0 {
-		for _, n := range left {
-			if m.ownedBy(n, l) {
-				return fmt.Errorf("lab %q: %w: namespace %q is left from an earlier run (gwlb-lab down --name %s removes it)", l.Name, ErrExists, n, l.Name)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(p.NodeLog("x")), 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	st := &State{Lab: l.Name, Prefix: l.Prefix, File: file, Created: time.Now().UTC(), Phase: PhaseCreating}
-	if err := writeState(p, st); err != nil {
+	p, err := m.Paths(l.Name)
+	if err != nil {
 		return err
 	}
-	if err := writeJSON(p.Resolved(), l); err != nil {
+	st := &State{Lab: l.Name, Prefix: l.Prefix, File: file, Created: time.Now().UTC(), Phase: PhaseCreating}
+	// Record every namespace before making any, so that `down` finds them
+	// whatever point a crash interrupts.
+	for i := range l.Nodes {
+		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
+	}
+	// Nothing is ours to remove until the claim succeeds: a failed claim
+	// (the lab exists, another `up` of it won) returns before the clean-up
+	// below is armed.
+	if err := m.claim(ctx, l, p, st); err != nil {
 		return err
 	}
 	defer func() {
@@ -126,14 +130,6 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	start := time.Now()
 	total := len(l.Nodes)
 	m.progress("lab %s: creating %d nodes", l.Name, total)
-	// Record every namespace before making any, so that `down` finds them
-	// whatever point a crash interrupts.
-	for i := range l.Nodes {
-		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
-	}
-	if err := writeState(p, st); err != nil {
-		return err
-	}
 	var made atomic.Int64
 	step := max(total/10, 10)
 	err = parallel(total, func(i int) error {
@@ -172,7 +168,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	var mu sync.Mutex // guards st while programs start in parallel
 	err = parallel(len(l.Nodes), func(i int) error {
 		n := &l.Nodes[i]
-		argv, ok, err := m.programArgv(l, n)
+		argv, ok, err := m.programArgv(l, n, p)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
@@ -239,7 +235,7 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 }
 
 // programArgv returns what node n runs, if anything.
-func (m *Manager) programArgv(l *topology.Lab, n *topology.Node) ([]string, bool, error) {
+func (m *Manager) programArgv(l *topology.Lab, n *topology.Node, p Paths) ([]string, bool, error) {
 	if n.Run == nil {
 		return nil, false, nil
 	}
@@ -250,13 +246,13 @@ func (m *Manager) programArgv(l *topology.Lab, n *topology.Node) ([]string, bool
 	case topology.RunCommand:
 		return n.Run.Command, true, nil
 	case topology.RunAppliance:
-		cfg := filepath.Join(filepath.Dir(m.Paths(l.Name).NodeLog(n.Name)), n.Name+".appliance.json")
+		cfg := filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".appliance.json")
 		if err := writeJSON(cfg, n.Run.Appliance); err != nil {
 			return nil, false, err
 		}
 		argv := []string{m.opts.Binary, "appliance", "--config", cfg}
 		if n.Run.Appliance.FlowLog {
-			argv = append(argv, "--flow-log", m.Paths(l.Name).FlowLog(n.Name))
+			argv = append(argv, "--flow-log", p.FlowLog(n.Name))
 		}
 		return argv, true, nil
 	case topology.RunReflector:
@@ -348,15 +344,21 @@ func tail(path string, n int) string {
 // Down removes a lab: it stops the processes recorded in the state file by
 // PID (checking their start time), removes the lab's namespaces and its
 // state directory. It works on a half-made lab, after crashes, and when run
-// again. A lab with neither state nor namespaces is ErrNoLab.
+// again. It never removes a namespace that another lab records (see
+// sweepNamespaces). A lab with neither a state directory nor namespaces is
+// ErrNoLab.
 func (m *Manager) Down(ctx context.Context, name string) error {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return err
+	}
 	st, err := readState(p)
 	if err != nil && !errors.Is(err, ErrNoLab) {
 		return err
 	}
 	var errs []error
-	found := st != nil
+	_, statErr := os.Lstat(p.Dir)
+	found := st != nil || statErr == nil
 	if st != nil {
 		// Programs first, then the emulator, so nothing notices a dead
 		// port before it is stopped itself.
@@ -381,35 +383,9 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 			}
 		}
 	}
-	names := map[string]bool{}
-	if st != nil {
-		for _, n := range st.Namespaces {
-			names[n] = true
-		}
-	}
-	// Sweep: the lab's nodes by name from the resolved lab (written before
-	// anything was made), else every namespace with the lab's prefix that no
-	// other lab claims.
-	if l, err := readResolved(p); err == nil {
-		for _, n := range l.Nodes {
-			names[n.Netns] = true
-		}
-	} else {
-		prefix := "gwlb-" + name + "-"
-		left, err := m.backend.List(ctx, prefix)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		others := m.otherLabPrefixes(name)
-		for _, n := range left {
-			if !hasAnyPrefix(n, others) {
-				names[n] = true
-			}
-		}
-	}
-	list := make([]string, 0, len(names))
-	for n := range names {
-		list = append(list, n)
+	list, err := m.sweepNamespaces(ctx, name, st, p)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	var foundAny atomic.Bool
 	if err := parallel(len(list), func(i int) error {
@@ -431,28 +407,6 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 		return fmt.Errorf("lab %q: %w", name, ErrNoLab)
 	}
 	return nil
-}
-
-// otherLabPrefixes returns the prefixes of the other labs with state that
-// start with this lab's prefix ("gwlb-a-" vs lab "a-b"'s "gwlb-a-b-").
-func (m *Manager) otherLabPrefixes(name string) []string {
-	var out []string
-	labs, _ := m.List()
-	for _, other := range labs {
-		if other != name && strings.HasPrefix(other, name+"-") {
-			out = append(out, "gwlb-"+other+"-")
-		}
-	}
-	return out
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func readResolved(p Paths) (*topology.Lab, error) {
@@ -478,7 +432,9 @@ func (m *Manager) List() ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		// A directory whose name is not a lab name is not a lab's, and no
+		// command could name it.
+		if e.IsDir() && checkName(e.Name()) == nil {
 			if _, err := os.Stat(filepath.Join(m.opts.StateRoot, e.Name(), "state.json")); err == nil {
 				out = append(out, e.Name())
 			}
@@ -533,7 +489,10 @@ type NodeStatus struct {
 // Status reports a lab: what the state file says, whether the recorded
 // processes still run, and the emulator's own status and counters.
 func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
 	st, err := readState(p)
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
@@ -584,7 +543,11 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 
 // Resolved returns the resolved topology of a running lab.
 func (m *Manager) Resolved(name string) (*topology.Lab, error) {
-	l, err := readResolved(m.Paths(name))
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := readResolved(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("lab %q: %w", name, ErrNoLab)
 	}
@@ -647,7 +610,10 @@ func parallel(n int, fn func(i int) error) error {
 
 // Control returns a client for a lab's emulator control socket.
 func (m *Manager) Control(name string) (*control.Client, error) {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := readState(p); err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}
