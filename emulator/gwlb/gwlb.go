@@ -65,6 +65,9 @@ type Node struct {
 	tables    map[uint64]*flow.Table // by endpoint number
 	cookieSeq atomic.Uint64
 	seed      uint64
+	// own are the connections the node's namespace opened (its health
+	// checks): the only non-GENEVE traffic it is given (see Admit).
+	own *ownConns
 
 	newFlows         atomic.Uint64
 	processedBytes   atomic.Uint64
@@ -94,7 +97,7 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 	}
 	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
 	for i, nc := range cfg.Nodes {
-		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}}
+		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, own: newOwnConns()}
 		n.seed = seedOf(cfg.Name, nc.Name)
 		for _, t := range lb.targets {
 			if cfg.CrossZone || t.AZ == nc.AZ {
