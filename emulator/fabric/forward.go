@@ -23,10 +23,15 @@ type worker struct {
 	tr   *Trace
 	trTo []*tracer
 	node string // the node whose frame is being carried
+	// held lists datagrams whose held fragments go out once the frame
+	// being carried has; heldBuf is where each is copied to travel.
+	held    []heldRelease
+	heldBuf []byte
 }
 
 func newWorker(f *Fabric) *worker {
-	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128)}
+	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128),
+		held: make([]heldRelease, 0, 4)}
 }
 
 // pkt is an IPv4 or IPv6 packet inside a read buffer: buf[off:off+n], with
@@ -83,6 +88,7 @@ func isClosed(err error) bool {
 // receive handles one frame that node sent: buf[off:off+n].
 func (w *worker) receive(node string, buf []byte, off, n int) {
 	w.receiveFrame(node, buf, off, n)
+	w.flushHeld()
 	w.publish()
 }
 

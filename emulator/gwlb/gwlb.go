@@ -68,6 +68,8 @@ type Node struct {
 	// own are the connections the node's namespace opened (its health
 	// checks): the only non-GENEVE traffic it is given (see Admit).
 	own *ownConns
+	// frags keeps IPv4 fragments of one datagram on one flow (frag.go).
+	frags frags
 
 	newFlows         atomic.Uint64
 	processedBytes   atomic.Uint64
@@ -170,6 +172,12 @@ type Decision struct {
 	// NewFlow is set when the packet created its flow; Moved when target
 	// failover moved the flow to Target.
 	NewFlow, Moved bool
+	// Held is set, with ok false, when the packet is a later fragment kept
+	// until its datagram's first fragment arrives: not a drop.
+	Held bool
+	// Release names held fragments of the datagram whose first fragment
+	// this is, for the caller to send after it (TakeHeld).
+	Release Release
 }
 
 // Forward decides where a packet that arrived through endpoint ep goes. It
@@ -195,6 +203,24 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 		return d, false
 	}
 	at := n.lb.since(now)
+	var fr fragKey
+	track := n.tracked(fk, info)
+	if track {
+		fr = fragKeyOf(ep, inner, fk)
+		if info.Fragment == packet.LaterFragment {
+			// No ports: the datagram's first fragment names the flow.
+			full, ok := n.frags.lookup(fr, at)
+			if !ok {
+				if n.frags.hold(fr, inner, at) {
+					d.Held = true
+					return d, false
+				}
+				d.Dropped = n.drop(DropFragmentOrphaned)
+				return d, false
+			}
+			fk = full
+		}
+	}
 	e, _, found := ft.Touch(fk, at, len(inner))
 	if !found {
 		if fk.Proto == packet.ProtoTCP && !isSYN(info) {
@@ -237,6 +263,9 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 		Src: n.IP, Dst: t.IP, SrcPort: e.OuterPort, TTL: OuterTTL, DF: OuterDF,
 		Options: packet.AWSOptions{EndpointID: ep, Cookie: e.Cookie},
 	}
+	if track && info.Fragment == packet.FirstFragment {
+		d.Release = Release{k: fr, ok: n.frags.record(fr, fk, at)}
+	}
 	n.processedBytes.Add(uint64(len(inner) + packet.EncapOverhead))
 	n.processedPackets.Add(1)
 	return d, true
@@ -277,11 +306,18 @@ func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep u
 	if ft == nil {
 		return 0, n.drop(DropReturnUnknownEndpoint), false
 	}
-	fk, _, err := packet.ParseFlow(d.Inner)
+	fk, info, err := packet.ParseFlow(d.Inner)
 	if err != nil {
 		return 0, n.drop(DropMalformed), false
 	}
 	at := n.lb.since(now)
+	if n.tracked(fk, info) && info.Fragment == packet.LaterFragment {
+		full, ok := n.frags.lookup(fragKeyOf(d.Options.EndpointID, d.Inner, fk), at)
+		if !ok {
+			return 0, n.drop(DropReturnUnknownFlow), false
+		}
+		fk = full
+	}
 	e, _, found := ft.Lookup(fk, at)
 	switch {
 	case !found:
@@ -338,6 +374,9 @@ func (n *Node) Expire(now time.Time) {
 	at := n.lb.since(now)
 	for _, ft := range n.tables {
 		ft.Expire(at, nil)
+	}
+	if k := n.frags.expire(at); k > 0 {
+		n.drops[DropFragmentOrphaned].Add(uint64(k))
 	}
 }
 
