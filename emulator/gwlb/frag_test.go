@@ -2,6 +2,7 @@ package gwlb
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -209,5 +210,82 @@ func TestFragmentForwardingDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per datagram", allocs)
+	}
+}
+
+// TestFragmentRecordsAgainstReference drives the record ring with random
+// datagrams, against a slow reference: a record is found, with its latest
+// flow, while it is among the last fragsMax datagrams recorded and younger
+// than FragmentTimeout.
+func TestFragmentRecordsAgainstReference(t *testing.T) {
+	var f frags
+	type ref struct {
+		fk  packet.FlowKey
+		at  time.Duration
+		seq int // when the datagram took its place
+	}
+	want := map[fragKey]ref{}
+	seq := 0
+	rng := uint64(1)
+	next := func(n int) int {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return int(rng % uint64(n))
+	}
+	at := time.Duration(0)
+	for i := range 50000 {
+		at += time.Duration(next(3)) * time.Millisecond
+		k := fragKey{ep: ep1, src: a("198.51.100.10"), dst: a("10.0.1.10"), proto: packet.ProtoUDP, id: uint16(next(6000))}
+		if next(3) == 0 {
+			fk := packet.FlowKey{Src: k.src, Dst: k.dst, Proto: k.proto, SrcPort: uint16(i), DstPort: 80}
+			f.record(k, fk, at)
+			r, live := want[k]
+			if !live || seq-r.seq > fragsMax {
+				r.seq = seq
+				seq++
+			}
+			want[k] = ref{fk: fk, at: at, seq: r.seq}
+			continue
+		}
+		r, known := want[k]
+		wantOK := known && seq-r.seq <= fragsMax && at-r.at < FragmentTimeout
+		got, ok := f.lookup(k, at)
+		if ok != wantOK || (ok && got != r.fk) {
+			t.Fatalf("op %d: lookup id %d = %v %v, want %v %v", i, k.id, got.SrcPort, ok, r.fk.SrcPort, wantOK)
+		}
+	}
+}
+
+// TestFragmentsConcurrently forwards fragmented datagrams of many flows
+// from several goroutines (run with -race).
+func TestFragmentsConcurrently(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	now := epoch.Add(time.Second)
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			for i := range 50 {
+				sport := uint16(10000 + g*100 + i)
+				flowD, ok := n.Forward(udp("198.51.100.10", "10.0.1.10", sport, 80), ep1, now)
+				if !ok {
+					done <- fmt.Errorf("flow %d dropped", sport)
+					return
+				}
+				_, frags := datagram(packet.ProtoUDP, "198.51.100.10", "10.0.1.10", sport, 80, sport)
+				for _, f := range frags {
+					if d, ok := n.Forward(f, ep1, now); !ok || d.Target != flowD.Target {
+						done <- fmt.Errorf("fragment of flow %d went elsewhere", sport)
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
