@@ -28,7 +28,10 @@ import (
 // its first is held, a copy in a small pool, until the first one comes and
 // then sent right after it; one whose first never comes within
 // FragmentTimeout, or that finds the pool full, is dropped and counted
-// (DropFragmentOrphaned). Records are kept for FragmentTimeout (as Linux
+// (DropFragmentOrphaned). When the node drops a first fragment (a TCP
+// datagram of no flow, no target), the record says so, and the later
+// fragments, held or still to come, are dropped at once for the same
+// reason. Records are kept for FragmentTimeout (as Linux
 // keeps a datagram's fragments for reassembly) in a bounded ring, oldest
 // overwritten first. IPv6 fragments are not tracked: they keep the
 // 3-tuple key of their fragment header's upper protocol.
@@ -59,10 +62,14 @@ type fragKey struct {
 }
 
 type fragRecord struct {
-	k    fragKey
-	fk   packet.FlowKey // the first fragment's flow key, with its ports
-	at   time.Duration
-	live bool
+	k  fragKey
+	fk packet.FlowKey // the first fragment's flow key, with its ports
+	at time.Duration
+	// dropped says the node dropped the first fragment, for why: later
+	// fragments go the same way at once rather than wait for nothing.
+	dropped bool
+	why     Reason
+	live    bool
 }
 
 type heldFrag struct {
@@ -99,6 +106,38 @@ func fragKeyOf(ep uint64, inner []byte, fk packet.FlowKey) fragKey {
 func (f *frags) record(k fragKey, fk packet.FlowKey, at time.Duration) (waiting bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.put(fragRecord{k: k, fk: fk, at: at, live: true})
+	if f.nheld > 0 {
+		for j := range f.held {
+			if f.held[j].used && f.held[j].k == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recordDrop remembers that datagram k's first fragment was dropped, for
+// why, frees its held fragments and returns how many there were.
+func (f *frags) recordDrop(k fragKey, why Reason, at time.Duration) (freed int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.put(fragRecord{k: k, at: at, dropped: true, why: why, live: true})
+	if f.nheld > 0 {
+		for j := range f.held {
+			if h := &f.held[j]; h.used && h.k == k {
+				h.used = false
+				f.nheld--
+				freed++
+			}
+		}
+	}
+	return freed
+}
+
+// put stores r in k's place, or in the oldest one; f.mu is held.
+func (f *frags) put(r fragRecord) {
+	k := r.k
 	if f.m == nil {
 		f.m = make(map[fragKey]int32, fragsMax)
 		f.ring = make([]fragRecord, fragsMax)
@@ -112,26 +151,18 @@ func (f *frags) record(k fragKey, fk packet.FlowKey, at time.Duration) (waiting 
 		}
 		f.m[k] = i
 	}
-	f.ring[i] = fragRecord{k: k, fk: fk, at: at, live: true}
-	if f.nheld > 0 {
-		for j := range f.held {
-			if f.held[j].used && f.held[j].k == k {
-				return true
-			}
-		}
-	}
-	return false
+	f.ring[i] = r
 }
 
-// lookup returns the flow key of datagram k's first fragment.
-func (f *frags) lookup(k fragKey, at time.Duration) (packet.FlowKey, bool) {
+// lookup returns the record of datagram k's first fragment.
+func (f *frags) lookup(k fragKey, at time.Duration) (fragRecord, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	i, ok := f.m[k]
 	if !ok || at-f.ring[i].at >= FragmentTimeout {
-		return packet.FlowKey{}, false
+		return fragRecord{}, false
 	}
-	return f.ring[i].fk, true
+	return f.ring[i], true
 }
 
 // hold keeps a copy of a later fragment of datagram k until its first one

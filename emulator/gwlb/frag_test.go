@@ -251,8 +251,8 @@ func TestFragmentRecordsAgainstReference(t *testing.T) {
 		r, known := want[k]
 		wantOK := known && seq-r.seq <= fragsMax && at-r.at < FragmentTimeout
 		got, ok := f.lookup(k, at)
-		if ok != wantOK || (ok && got != r.fk) {
-			t.Fatalf("op %d: lookup id %d = %v %v, want %v %v", i, k.id, got.SrcPort, ok, r.fk.SrcPort, wantOK)
+		if ok != wantOK || (ok && got.fk != r.fk) {
+			t.Fatalf("op %d: lookup id %d = %v %v, want %v %v", i, k.id, got.fk.SrcPort, ok, r.fk.SrcPort, wantOK)
 		}
 	}
 }
@@ -287,5 +287,29 @@ func TestFragmentsConcurrently(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestFragmentsOfADroppedDatagram: when the node drops a first fragment,
+// its later fragments go the same way at once, for the same reason, held
+// or not, and are never counted as orphans.
+func TestFragmentsOfADroppedDatagram(t *testing.T) {
+	n := newLB(t, "5-tuple", false, false).Node("az1")
+	now := epoch.Add(time.Second)
+	// A TCP datagram of no flow (no SYN came): its first fragment is
+	// dropped as tcp_no_flow.
+	_, frags := datagram(packet.ProtoTCP, "198.51.100.10", "10.0.1.10", 40000, 80, 3)
+	if d, _ := n.Forward(frags[2], ep1, now); !d.Held {
+		t.Fatal("later fragment not held")
+	}
+	if _, ok := n.Forward(frags[0], ep1, now); ok {
+		t.Fatal("first fragment of no flow forwarded")
+	}
+	if d, ok := n.Forward(frags[1], ep1, now); ok || d.Held || d.Dropped != DropTCPNoFlow {
+		t.Fatalf("later fragment after a dropped first: ok=%v held=%v dropped=%s", ok, d.Held, d.Dropped)
+	}
+	n.Expire(now.Add(FragmentTimeout))
+	if got, orphans := n.Drops(DropTCPNoFlow), n.Drops(DropFragmentOrphaned); got != 3 || orphans != 0 {
+		t.Fatalf("tcp_no_flow %d (want 3), fragment_orphaned %d (want 0)", got, orphans)
 	}
 }

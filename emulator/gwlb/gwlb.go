@@ -203,24 +203,39 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 		return d, false
 	}
 	at := n.lb.since(now)
-	var fr fragKey
-	track := n.tracked(fk, info)
-	if track {
-		fr = fragKeyOf(ep, inner, fk)
-		if info.Fragment == packet.LaterFragment {
-			// No ports: the datagram's first fragment names the flow.
-			full, ok := n.frags.lookup(fr, at)
-			if !ok {
-				if n.frags.hold(fr, inner, at) {
-					d.Held = true
-					return d, false
-				}
-				d.Dropped = n.drop(DropFragmentOrphaned)
-				return d, false
-			}
-			fk = full
-		}
+	if !n.tracked(fk, info) {
+		return n.forward(inner, fk, info, ft, ep, at)
 	}
+	fr := fragKeyOf(ep, inner, fk)
+	if info.Fragment == packet.LaterFragment {
+		// No ports: the datagram's first fragment names the flow.
+		rec, ok := n.frags.lookup(fr, at)
+		switch {
+		case !ok && n.frags.hold(fr, inner, at):
+			d.Held = true
+			return d, false
+		case !ok:
+			d.Dropped = n.drop(DropFragmentOrphaned)
+			return d, false
+		case rec.dropped:
+			// The first fragment was dropped: so is the rest.
+			d.Dropped = n.drop(rec.why)
+			return d, false
+		}
+		return n.forward(inner, rec.fk, info, ft, ep, at)
+	}
+	d, ok = n.forward(inner, fk, info, ft, ep, at)
+	if ok {
+		d.Release = Release{k: fr, ok: n.frags.record(fr, fk, at)}
+	} else if freed := n.frags.recordDrop(fr, d.Dropped, at); freed > 0 {
+		n.drops[d.Dropped].Add(uint64(freed))
+	}
+	return d, ok
+}
+
+// forward is ForwardFlow for a packet whose flow key is known (a later
+// fragment's is its first fragment's).
+func (n *Node) forward(inner []byte, fk packet.FlowKey, info packet.FlowInfo, ft *flow.Table, ep uint64, at time.Duration) (d Decision, ok bool) {
 	e, _, found := ft.Touch(fk, at, len(inner))
 	if !found {
 		if fk.Proto == packet.ProtoTCP && !isSYN(info) {
@@ -262,9 +277,6 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 	d.Params = packet.EncapParams{
 		Src: n.IP, Dst: t.IP, SrcPort: e.OuterPort, TTL: OuterTTL, DF: OuterDF,
 		Options: packet.AWSOptions{EndpointID: ep, Cookie: e.Cookie},
-	}
-	if track && info.Fragment == packet.FirstFragment {
-		d.Release = Release{k: fr, ok: n.frags.record(fr, fk, at)}
 	}
 	n.processedBytes.Add(uint64(len(inner) + packet.EncapOverhead))
 	n.processedPackets.Add(1)
@@ -312,11 +324,11 @@ func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep u
 	}
 	at := n.lb.since(now)
 	if n.tracked(fk, info) && info.Fragment == packet.LaterFragment {
-		full, ok := n.frags.lookup(fragKeyOf(d.Options.EndpointID, d.Inner, fk), at)
-		if !ok {
+		rec, ok := n.frags.lookup(fragKeyOf(d.Options.EndpointID, d.Inner, fk), at)
+		if !ok || rec.dropped {
 			return 0, n.drop(DropReturnUnknownFlow), false
 		}
-		fk = full
+		fk = rec.fk
 	}
 	e, _, found := ft.Lookup(fk, at)
 	switch {
