@@ -63,6 +63,7 @@ type Node struct {
 	statusMu  sync.Mutex
 	status    []health.Status
 	tables    map[uint64]*flow.Table // by endpoint number
+	limit     *flow.Limit            // shared by tables: max_flows_per_node
 	cookieSeq atomic.Uint64
 	seed      uint64
 
@@ -93,8 +94,16 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		lb.targets = append(lb.targets, &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i})
 	}
 	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
+	maxFlows := cfg.MaxFlowsPerNode
+	if maxFlows == 0 {
+		maxFlows = config.DefaultMaxFlowsPerNode
+	}
 	for i, nc := range cfg.Nodes {
-		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}}
+		limit, err := flow.NewLimit(maxFlows)
+		if err != nil {
+			return nil, fmt.Errorf("gwlb %q node %q: %w", cfg.Name, nc.Name, err)
+		}
+		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, limit: limit}
 		n.seed = seedOf(cfg.Name, nc.Name)
 		for _, t := range lb.targets {
 			if cfg.CrossZone || t.AZ == nc.AZ {
@@ -111,7 +120,9 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 			n.status[i].State = health.Healthy
 		}
 		for _, ep := range endpoints[nc.AZ] {
-			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i)})
+			// One limit for all of the node's tables: the cap is the node's,
+			// whichever endpoint a flow came through.
+			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i), Limit: limit})
 			if err != nil {
 				return nil, fmt.Errorf("gwlb %q node %q: %w", cfg.Name, nc.Name, err)
 			}
@@ -204,8 +215,17 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 			d.Dropped = n.drop(DropNoTarget)
 			return d, false
 		}
-		var created bool
-		e, _, created = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
+		var (
+			created bool
+			err     error
+		)
+		e, _, created, err = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
+		if err != nil {
+			// The node's flow limit: existing flows go on, new ones wait
+			// for room (expiry frees it).
+			d.Dropped = n.drop(DropFlowLimit)
+			return d, false
+		}
 		if created {
 			d.NewFlow = true
 			n.newFlows.Add(1)
@@ -406,9 +426,12 @@ type Metrics struct {
 	UnHealthyHostCount int    `json:"UnHealthyHostCount"`
 	// PeakBytesPerSecond and PeakPacketsPerSecond are the highest 10-second
 	// averages, in lab seconds, since the emulator started.
-	PeakBytesPerSecond   int64             `json:"PeakBytesPerSecond"`
-	PeakPacketsPerSecond int64             `json:"PeakPacketsPerSecond"`
-	Drops                map[string]uint64 `json:"drops"`
+	PeakBytesPerSecond   int64 `json:"PeakBytesPerSecond"`
+	PeakPacketsPerSecond int64 `json:"PeakPacketsPerSecond"`
+	// MaxFlows is the node's flow limit (max_flows_per_node); new flows
+	// beyond it are dropped as flow_limit.
+	MaxFlows int               `json:"max_flows"`
+	Drops    map[string]uint64 `json:"drops"`
 }
 
 // Metrics returns the node's counters. NewFlowCount and ProcessedBytes count
@@ -418,10 +441,9 @@ func (n *Node) Metrics(now time.Time) Metrics {
 	m := Metrics{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, NewFlowCount: n.newFlows.Load(),
 		ProcessedBytes: n.processedBytes.Load(), Drops: map[string]uint64{}}
 	for _, ft := range n.tables {
-		for range ft.All(at) {
-			m.ActiveFlowCount++
-		}
+		m.ActiveFlowCount += ft.Live(at)
 	}
+	m.MaxFlows = n.limit.Max()
 	for _, t := range n.candidates {
 		if n.lb.registration(t, at) != registered {
 			continue
