@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -356,61 +355,6 @@ func (n *Node) Expire(now time.Time) {
 	for _, ft := range n.tables {
 		ft.Expire(at, nil)
 	}
-}
-
-// Flow is one flow as `gwlb-lab flows` shows it.
-type Flow struct {
-	GWLB     string `json:"gwlb"`
-	Node     string `json:"node"`
-	AZ       string `json:"az"`
-	Endpoint string `json:"endpoint"`
-	// Src and Dst are the initiator's side and the responder's.
-	Src       string `json:"src"`
-	Dst       string `json:"dst"`
-	Proto     uint8  `json:"proto"`
-	Target    string `json:"target"`
-	TargetIP  string `json:"target_ip"`
-	Cookie    string `json:"cookie"`
-	OuterPort uint16 `json:"outer_port"`
-	Age       string `json:"age"`
-	Idle      string `json:"idle"`
-	// Packets and bytes from the initiator (Orig) and towards it (Reply).
-	OrigPackets  uint64 `json:"orig_packets"`
-	OrigBytes    uint64 `json:"orig_bytes"`
-	ReplyPackets uint64 `json:"reply_packets"`
-	ReplyBytes   uint64 `json:"reply_bytes"`
-}
-
-// Flows lists the node's live flows, oldest first.
-func (n *Node) Flows(now time.Time) []Flow {
-	at := n.lb.since(now)
-	var out []Flow
-	for ep, ft := range n.tables {
-		for e := range ft.All(at) {
-			t := n.lb.targets[e.Target]
-			out = append(out, Flow{
-				GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ,
-				Endpoint: packet.AWSOptions{EndpointID: ep}.EndpointName(),
-				Src:      addrPort(e.Key.Src, e.Key.SrcPort, e.Key.Proto),
-				Dst:      addrPort(e.Key.Dst, e.Key.DstPort, e.Key.Proto),
-				Proto:    e.Key.Proto, Target: t.Name, TargetIP: t.IP.String(),
-				Cookie: fmt.Sprintf("%08x", e.Cookie), OuterPort: e.OuterPort,
-				Age:         (at - e.Created).Round(time.Millisecond).String(),
-				Idle:        (at - e.LastSeen).Round(time.Millisecond).String(),
-				OrigPackets: e.Packets[flow.Original], OrigBytes: e.Bytes[flow.Original],
-				ReplyPackets: e.Packets[flow.Reply], ReplyBytes: e.Bytes[flow.Reply],
-			})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
-	return out
-}
-
-func addrPort(a netip.Addr, port uint16, proto uint8) string {
-	if proto == packet.ProtoTCP || proto == packet.ProtoUDP {
-		return netip.AddrPortFrom(a, port).String()
-	}
-	return a.String()
 }
 
 // Metrics are a node's counters under their CloudWatch names (spec §7.1),
