@@ -16,6 +16,7 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
 func TestFlowsFlagsQuery(t *testing.T) {
@@ -191,5 +192,32 @@ func TestFlowsOutputs(t *testing.T) {
 
 	if _, _, err := run(flowsOpts{target: "fw-9"}); !errors.Is(err, control.ErrNotFound) || !strings.Contains(err.Error(), `no target "fw-9"`) {
 		t.Fatalf("unknown target: %v", err)
+	}
+}
+
+// TestApplianceFlowLogCap: the flow log's cap comes from the lab's
+// appliance config unless the command line sets it.
+func TestApplianceFlowLogCap(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		file int
+		want int
+	}{
+		{nil, 0, topology.DefaultFlowLogMaxBytes},
+		{nil, 8192, 8192},
+		{[]string{"--flow-log-max-bytes", "5000"}, 8192, 5000},
+	} {
+		cmd := newApplianceCmd(Env{})
+		if err := cmd.Flags().Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		spec := topology.Appliance{FlowLogMaxBytes: topology.DefaultFlowLogMaxBytes}
+		if v, err := cmd.Flags().GetInt("flow-log-max-bytes"); err == nil {
+			spec.FlowLogMaxBytes = v
+		}
+		mergeAppliance(cmd, &spec, topology.Appliance{FlowLog: true, FlowLogMaxBytes: tt.file})
+		if spec.FlowLogMaxBytes != tt.want {
+			t.Errorf("args %v, file %d: cap %d, want %d", tt.args, tt.file, spec.FlowLogMaxBytes, tt.want)
+		}
 	}
 }
