@@ -2,6 +2,7 @@ package gwlb
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"time"
 
@@ -58,5 +59,28 @@ var _ = Describe("the GWLB node's flow limit", Ordered, func() {
 		r = harness.Run(time.Minute, "flows", "--name", l.Name, "--target", "fw-9")
 		Expect(r.Code).NotTo(Equal(0))
 		Expect(r.Stderr).To(ContainSubstring(`no target "fw-9"`))
+	})
+})
+
+var _ = Describe("appliance flow logs", Ordered, func() {
+	var l *harness.Lab
+	BeforeAll(func() {
+		l = harness.Up(harness.Variant(base, "flow_log: true}}", "flow_log: true, flow_log_max_bytes: 4096}}"))
+	})
+
+	It("rotate at flow_log_max_bytes and stay readable across rotations", func() {
+		var last string
+		for range 40 { // each probe is a new UDP flow: two records on one appliance
+			m := echoRemote.FindStringSubmatch(l.ProbeUDP("client", "203.0.113.10:80"))
+			Expect(m).NotTo(BeNil())
+			last = "198.51.100.10:" + m[2]
+		}
+		bothWays(l, last, "10.0.1.10:80", 17)
+		for _, fw := range []string{"fw-1", "fw-2"} {
+			log := l.StateDir() + "/logs/" + fw + ".flows.jsonl"
+			Expect(os.Stat(log + ".1")).To(HaveField("Size()", BeNumerically("<=", 4096)), "%s rotated", fw)
+			Expect(os.Stat(log)).To(HaveField("Size()", BeNumerically("<=", 4096)))
+			Expect(l.FlowLog(fw)).NotTo(BeEmpty())
+		}
 	})
 })
