@@ -1,10 +1,13 @@
 package gwlb
 
 import (
+	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
 // TestFlowLimit: a node at max_flows_per_node drops and counts packets that
@@ -57,4 +60,39 @@ func TestDefaultFlowLimit(t *testing.T) {
 	if got := n.Metrics(epoch).MaxFlows; got != config.DefaultMaxFlowsPerNode {
 		t.Fatalf("MaxFlows = %d, want the default %d", got, config.DefaultMaxFlowsPerNode)
 	}
+}
+
+// BenchmarkFlowMemory reports the heap a node's flow table holds per flow
+// (heap-B/flow), the figure behind the default flow limit: the process
+// needs about twice that with the garbage collector's headroom.
+func BenchmarkFlowMemory(b *testing.B) {
+	const flows = 100_000
+	pkts := make([][]byte, flows)
+	for i := range pkts {
+		src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)})
+		pkts[i] = packet.AppendUDP(nil, packet.IPHeader{Src: src, Dst: a("198.51.100.10")}, uint16(1024+i%256), 53, nil)
+	}
+	var perFlow float64
+	for b.Loop() {
+		cfg := lbConfig("5-tuple", false, false)
+		cfg.MaxFlowsPerNode = flows
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := lb.Node("az1")
+		for _, p := range pkts {
+			if _, ok := n.Forward(p, ep1, epoch); !ok {
+				b.Fatal("flow dropped under the limit")
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perFlow = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / flows
+		runtime.KeepAlive(lb)
+	}
+	b.ReportMetric(perFlow, "heap-B/flow")
 }
