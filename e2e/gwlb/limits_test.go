@@ -78,7 +78,7 @@ var _ = Describe("appliance flow logs", Ordered, func() {
 		bothWays(l, last, "10.0.1.10:80", 17)
 		for _, fw := range []string{"fw-1", "fw-2"} {
 			log := l.StateDir() + "/logs/" + fw + ".flows.jsonl"
-			Expect(os.Stat(log + ".1")).To(HaveField("Size()", BeNumerically("<=", 4096)), "%s rotated", fw)
+			Expect(os.Stat(log+".1")).To(HaveField("Size()", BeNumerically("<=", 4096)), "%s rotated", fw)
 			Expect(os.Stat(log)).To(HaveField("Size()", BeNumerically("<=", 4096)))
 			Expect(l.FlowLog(fw)).NotTo(BeEmpty())
 		}
