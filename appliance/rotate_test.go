@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
@@ -160,5 +163,53 @@ func TestFlowLogAcrossRotation(t *testing.T) {
 	}
 	if none, err := ReadFlowLog(filepath.Join(t.TempDir(), "missing")); err != nil || none != nil {
 		t.Fatalf("missing log: %v %v", none, err)
+	}
+}
+
+// TestFlowLogMemoryBounded: the flow log remembers at most two generations
+// of flows; a flow met again moves to the current one and keeps its
+// direction, a flow silent for two generations is logged afresh.
+func TestFlowLogMemoryBounded(t *testing.T) {
+	var buf strings.Builder
+	l := NewFlowLog(&buf)
+	l.generation = 4
+	now := time.Unix(0, 0)
+	req := func(i int) *Packet { return pkt("198.51.100.10", "10.0.1.10", uint16(40000+i), 80, 17, 0) }
+	rep := func(i int) *Packet { return pkt("10.0.1.10", "198.51.100.10", 80, uint16(40000+i), 17, 0) }
+	logged := func() []string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var r FlowRecord
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%d %s", r.SrcPort+r.DstPort-80, r.Dir))
+		}
+		buf.Reset()
+		return out
+	}
+	for i := range 4 { // flows 0-3 fill a generation
+		l.Record(req(i), Pass, "", now)
+	}
+	l.Record(req(0), Pass, "", now)
+	l.Record(req(4), Pass, "", now) // a new generation begins
+	l.Record(rep(0), Pass, "", now) // flow 0 moves to it: its reply is a reply
+	l.Record(req(0), Pass, "", now)
+	if diff := cmp.Diff([]string{"40000 original", "40001 original", "40002 original", "40003 original", "40004 original", "40000 reply"}, logged()); diff != "" {
+		t.Fatalf("records (-want +got):\n%s", diff)
+	}
+	for i := 5; i < 100; i++ {
+		l.Record(req(i), Pass, "", now)
+		if n := len(l.cur.first) + len(l.prev.first); n > 2*l.generation {
+			t.Fatalf("after %d flows the log remembers %d", i+1, n)
+		}
+		if n := len(l.cur.seen) + len(l.prev.seen); n > 4*2*l.generation {
+			t.Fatalf("after %d flows the log remembers %d events", i+1, n)
+		}
+	}
+	logged()
+	l.Record(rep(1), Pass, "", now) // forgotten: logged again, its sender now the initiator
+	if diff := cmp.Diff([]string{"40001 original"}, logged()); diff != "" {
+		t.Fatalf("records (-want +got):\n%s", diff)
 	}
 }
