@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
@@ -126,7 +127,7 @@ func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpt
 		return err
 	}
 	defer body.Close()
-	bw := bufio.NewWriter(out)
+	bw := &pacedWriter{Writer: bufio.NewWriterSize(out, 64<<10)}
 	defer bw.Flush()
 	var (
 		each   func(gwlb.Flow) error
@@ -149,7 +150,7 @@ func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpt
 			n++
 			bw.WriteString(sep)
 			bw.Write(b)
-			return bw.Flush() // each flow as it arrives
+			return bw.paced()
 		}
 		finish = func() error {
 			if n == 0 {
@@ -197,11 +198,28 @@ func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpt
 	return nil
 }
 
+// pacedWriter shows output as it arrives without a write per row: it
+// flushes the first row at once, then at most every flushEvery.
+type pacedWriter struct {
+	*bufio.Writer
+	last time.Time
+}
+
+const flushEvery = 100 * time.Millisecond
+
+func (w *pacedWriter) paced() error {
+	if now := time.Now(); w.last.IsZero() || now.Sub(w.last) >= flushEvery {
+		w.last = now
+		return w.Flush()
+	}
+	return nil
+}
+
 // streamTable prints rows in aligned columns without holding them all: the
 // first rows set the widths (tabwriter would buffer the whole listing), and
 // a later, wider cell widens its column from there on.
 type streamTable struct {
-	w      *bufio.Writer
+	w      *pacedWriter
 	widths []int
 	held   [][]string // rows before the widths are set
 }
@@ -209,7 +227,7 @@ type streamTable struct {
 // streamTableHold is how many rows set the columns' widths.
 const streamTableHold = 256
 
-func newStreamTable(w *bufio.Writer, header ...string) *streamTable {
+func newStreamTable(w *pacedWriter, header ...string) *streamTable {
 	return &streamTable{w: w, held: [][]string{header}}
 }
 
@@ -222,7 +240,7 @@ func (t *streamTable) row(cells ...string) error {
 		return t.flush()
 	}
 	t.write(cells)
-	return t.w.Flush()
+	return t.w.paced()
 }
 
 // flush prints the rows held so far and streams every later row.
@@ -242,7 +260,7 @@ func (t *streamTable) flush() error {
 		t.write(r)
 	}
 	t.held = nil
-	return t.w.Flush()
+	return t.w.paced()
 }
 
 func (t *streamTable) write(cells []string) {
