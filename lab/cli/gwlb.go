@@ -88,8 +88,9 @@ then table order; not sorted by age), so a large listing starts at once and
 never holds the whole table in memory on either side. The filters narrow it:
 --host matches either end of a flow (an address or a prefix; repeat it for
 several), --target a target's name or address. --limit and --offset page
-through the matching flows; --count prints only how many match. The number of
-matching flows is printed on stderr after the listing.`,
+through the matching flows (pages are cut from the live tables, so flows that
+start or end between two requests shift them); --count prints only how many
+match. The number of matching flows is printed on stderr after the listing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q, err := opts.query()
