@@ -50,16 +50,16 @@ func (f *Fabric) flowFilter(q FlowQuery) (gwlb.FlowFilter, error) {
 	filter := gwlb.FlowFilter{GWLB: q.GWLB, Node: q.Node, Target: q.Target, Hosts: q.Hosts, Proto: q.Proto}
 	if q.GWLB != "" {
 		if _, ok := f.rt.lbs[q.GWLB]; !ok {
-			return filter, fmt.Errorf("no gwlb %q: %w", q.GWLB, ErrNotFound)
+			return filter, fmt.Errorf("gwlb %q: %w", q.GWLB, ErrNotFound)
 		}
 	}
 	if q.Node != "" && !slices.ContainsFunc(f.LBs(), func(lb *gwlb.LB) bool {
 		return slices.ContainsFunc(lb.Nodes(), func(n *gwlb.Node) bool { return n.Name == q.Node })
 	}) {
-		return filter, fmt.Errorf("no gwlb node %q: %w", q.Node, ErrNotFound)
+		return filter, fmt.Errorf("gwlb node %q: %w", q.Node, ErrNotFound)
 	}
 	if q.Target != "" && !slices.ContainsFunc(f.LBs(), func(lb *gwlb.LB) bool { return lb.HasTarget(q.Target) }) {
-		return filter, fmt.Errorf("no target %q in any target group: %w", q.Target, ErrNotFound)
+		return filter, fmt.Errorf("target %q: %w in any target group", q.Target, ErrNotFound)
 	}
 	if q.Endpoint != "" {
 		filter.Endpoints = []uint64{}
@@ -69,7 +69,7 @@ func (f *Fabric) flowFilter(q FlowQuery) (gwlb.FlowFilter, error) {
 			}
 		}
 		if len(filter.Endpoints) == 0 {
-			return filter, fmt.Errorf("no gwlb endpoint %q: %w", q.Endpoint, ErrNotFound)
+			return filter, fmt.Errorf("gwlb endpoint %q: %w", q.Endpoint, ErrNotFound)
 		}
 	}
 	return filter, nil
