@@ -76,7 +76,7 @@ func fakeEmulator(t *testing.T, flows int, release <-chan struct{}) (*control.Cl
 		mu.Unlock()
 		if r.URL.Query().Get("target") == "fw-9" {
 			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintln(w, `{"error":"no target \"fw-9\" in any target group: not found"}`)
+			fmt.Fprintln(w, `{"error":"target \"fw-9\": not found in any target group"}`)
 			return
 		}
 		enc := json.NewEncoder(w)
