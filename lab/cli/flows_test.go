@@ -190,7 +190,7 @@ func TestFlowsOutputs(t *testing.T) {
 		t.Fatalf("--count asked limit=%q", got)
 	}
 
-	if _, _, err := run(flowsOpts{target: "fw-9"}); !errors.Is(err, control.ErrNotFound) || !strings.Contains(err.Error(), `no target "fw-9"`) {
+	if _, _, err := run(flowsOpts{target: "fw-9"}); !errors.Is(err, control.ErrNotFound) || !strings.Contains(err.Error(), `target "fw-9": not found in any target group`) {
 		t.Fatalf("unknown target: %v", err)
 	}
 }
