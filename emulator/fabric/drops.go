@@ -28,6 +28,7 @@ const (
 	DropRoutingLoop                       // the packet went round the lab too many times
 	DropPortWrite                         // writing to the destination port failed
 	DropIPv6LinkLocal                     // not an error: IPv6 link-local or multicast traffic (MLD, RS, NA) the VPC ignores
+	DropEndpointLoop                      // the same packet kept entering GWLB endpoints: a route loop through appliances (loop.go)
 	numReasons
 )
 
@@ -54,6 +55,7 @@ var reasonNames = [numReasons]string{
 	DropRoutingLoop:         "routing_loop",
 	DropPortWrite:           "port_write_failed",
 	DropIPv6LinkLocal:       "ipv6_link_local",
+	DropEndpointLoop:        "endpoint_loop",
 }
 
 func (r Reason) String() string {

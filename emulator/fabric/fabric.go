@@ -50,6 +50,8 @@ type Fabric struct {
 	ports map[string]*portState
 	drops [numReasons]atomic.Uint64
 	rt    *runtime
+	// loops spots packets that keep entering GWLB endpoints (loop.go).
+	loops *loopGuard
 	// tracers want the story of some packets (gwlb-lab trace).
 	tracers subs[tracer]
 }
@@ -74,7 +76,7 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	if c == nil {
 		c = clock.NewScaled(snap.TimeScale)
 	}
-	f := &Fabric{clock: c, ports: map[string]*portState{}}
+	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c)}
 	for _, e := range snap.AllENIs() {
 		p, ok := opts.Ports[e.Node]
 		if !ok {

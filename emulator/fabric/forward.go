@@ -16,7 +16,8 @@ type worker struct {
 	lab     *lab
 	scratch []byte
 	out     [][]byte
-	rst     []byte // where TCP resets are built, with headroom
+	rst     []byte                    // where TCP resets are built, with headroom
+	fp      [loopHeader + loopL4]byte // where loop fingerprints are gathered
 	// tr is the trace of the packet being carried, nil unless someone
 	// traces it; trTo are the tracers that want it.
 	tr   *Trace
