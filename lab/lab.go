@@ -254,7 +254,14 @@ func (m *Manager) programArgv(l *topology.Lab, n *topology.Node) ([]string, bool
 		if err := writeJSON(cfg, n.Run.Appliance); err != nil {
 			return nil, false, err
 		}
-		argv := []string{m.opts.Binary, "appliance", "--config", cfg}
+		argv := []string{m.opts.Binary, "appliance", "--config", cfg,
+			"--stats", filepath.Join(filepath.Dir(m.Paths(l.Name).NodeLog(n.Name)), n.Name+".stats.json")}
+		// GENEVE from anything but the GWLB nodes that target it is
+		// refused, or two appliances could reflect a packet between them
+		// for ever.
+		for _, a := range gwlbNodesFor(l, n) {
+			argv = append(argv, "--gwlb-node", a.String())
+		}
 		if n.Run.Appliance.FlowLog {
 			argv = append(argv, "--flow-log", m.Paths(l.Name).FlowLog(n.Name))
 		}

@@ -19,6 +19,7 @@ const (
 	DropReturnUnknownFlow                   // no live flow: the appliance cannot start flows (spec §2.4)
 	DropReturnCookieMismatch                // flow cookie differs from the flow's (stale header, spec §2.3)
 	DropReturnWrongTarget                   // returned by an address that is not the flow's target
+	DropReturnControl                       // the O (control) bit is set: its payload must not be forwarded (RFC 8926 §3.4)
 	numReasons
 )
 
@@ -37,6 +38,7 @@ var reasonNames = [numReasons]string{
 	DropReturnUnknownFlow:     "return_unknown_flow",
 	DropReturnCookieMismatch:  "return_cookie_mismatch",
 	DropReturnWrongTarget:     "return_from_non_target",
+	DropReturnControl:         "return_control_packet",
 }
 
 func (r Reason) String() string {

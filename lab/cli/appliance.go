@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -20,6 +22,8 @@ func newApplianceCmd(env Env) *cobra.Command {
 		flowLog    string
 		spec       topology.Appliance
 		tcpTimeout time.Duration
+		gwlbNodes  []net.IP
+		statsFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "appliance [--config FILE] [flags]",
@@ -27,7 +31,10 @@ func newApplianceCmd(env Env) *cobra.Command {
 		Long: `Run the reference appliance: receive GENEVE on UDP 6081, pass or drop each inner
 packet (mode forward, or a stateful firewall), and return it to the GWLB node
 with the GENEVE header echoed byte for byte, from the GWLB's outer source port.
-A health responder answers TCP and HTTP health checks on --health-port.
+Only GENEVE from the --gwlb-node addresses is returned (gwlb-lab up passes the
+GWLB nodes that target the node); packets with the GENEVE O (control) bit are
+counted and not returned. A health responder answers TCP and HTTP health checks
+on --health-port.
 
 --config reads the appliance block of a resolved topology (JSON), as
 gwlb-lab up writes it; flags given on the command line override it.`,
@@ -56,6 +63,14 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 				defer f.Close()
 				cfg.FlowLog = f
 			}
+			for _, ip := range gwlbNodes {
+				addr, ok := netip.AddrFromSlice(ip)
+				if !ok {
+					return fmt.Errorf("gwlb node %q is not an address", ip)
+				}
+				cfg.GWLBNodes = append(cfg.GWLBNodes, addr.Unmap())
+			}
+			cfg.StatsFile = statsFile
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			return appliance.New(cfg).Run(cmd.Context())
 		},
@@ -72,6 +87,9 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 	f.IntVar(&spec.Misbehave.StripOption, "strip-option", 0, "misbehave: remove AWS option 1, 2 or 3 from returns")
 	f.Uint32Var(&spec.Misbehave.VNI, "vni", 0, "misbehave: return this VNI")
 	f.IntVar(&spec.Misbehave.ReplyFromPort, "reply-from-port", 0, "misbehave: send returns from this UDP port")
+	f.BoolVar(&spec.Misbehave.Control, "control", false, "misbehave: set the GENEVE O (control) bit of returns")
+	f.IPSliceVar(&gwlbNodes, "gwlb-node", nil, "address of a GWLB node that sends here (repeat or comma-separate); GENEVE from any other address is refused and counted. None: any sender is taken for a GWLB node")
+	f.StringVar(&statsFile, "stats", "", "write the appliance's counters to this file as JSON, about once a second while they change")
 	return cmd
 }
 
@@ -107,6 +125,9 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 		if !set("reply-from-port") {
 			spec.Misbehave.ReplyFromPort = m.ReplyFromPort
 		}
+		if !set("control") {
+			spec.Misbehave.Control = m.Control
+		}
 	}
 }
 
@@ -117,7 +138,7 @@ func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (applian
 	}
 	if spec.Misbehave != nil {
 		m := spec.Misbehave
-		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort)}
+		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort), Control: m.Control}
 	}
 	switch spec.Mode {
 	case "", topology.ApplianceForward:

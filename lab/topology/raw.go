@@ -190,6 +190,7 @@ type MisbehaveSpec struct {
 	StripOption   int  `yaml:"strip_option,omitempty" desc:"Drop the AWS GENEVE option of this type (1, 2 or 3) from returned packets." schema:"min=1,max=3"`
 	VNI           int  `yaml:"vni,omitempty" desc:"Return this (non-zero) VNI instead of 0." schema:"min=1,max=16777215"`
 	ReplyFromPort int  `yaml:"reply_from_port,omitempty" desc:"Send returned packets from this UDP source port." schema:"min=1,max=65535"`
+	Control       bool `yaml:"control,omitempty" desc:"Set the GENEVE O (control) bit of returned packets; a GWLB node drops them (RFC 8926: a control message's payload is not forwarded)."`
 }
 
 // ReflectorSpec configures the iptables reflector.

@@ -435,6 +435,7 @@ type Misbehave struct {
 	StripOption   int    `json:"strip_option,omitempty"`
 	VNI           uint32 `json:"vni,omitempty"`
 	ReplyFromPort int    `json:"reply_from_port,omitempty"`
+	Control       bool   `json:"control,omitempty"`
 }
 
 // Reflector is the iptables reflector's configuration.
