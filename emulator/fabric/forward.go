@@ -433,6 +433,12 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 		}
 	}
 	if !found {
+		// The VPC does not answer; the sender's traffic to the address
+		// waits and is lost in its own neighbour table, out of sight
+		// but for this counter. A gratuitous ARP is no question.
+		if target != from.cfg.IP {
+			w.drop(DropARPNoOwner)
+		}
 		return
 	}
 	w.reply(from, packet.AppendARPReply(w.scratch[:0], mac, target, a.SenderMAC(), a.SenderIP()))
