@@ -20,11 +20,12 @@ const TAPBatchSize = 32
 // namespace. The lab creates the interface; OpenTAP attaches to it and
 // Close detaches, leaving the interface in place.
 type TAP struct {
-	name  string
-	mtu   int
-	f     *os.File
-	rc    syscall.RawConn
-	stats *linkStats // the interface's kernel counters
+	name     string
+	mtu      int
+	f        *os.File
+	rc       syscall.RawConn
+	stats    *linkStats // the interface's kernel counters; nil if statsErr
+	statsErr error
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -61,6 +62,7 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 	}
 	var fd, mtu int
 	var stats *linkStats
+	var statsErr error
 	err := ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		var err error
 		var index int
@@ -68,13 +70,13 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 		if err != nil {
 			return err
 		}
-		if stats, err = openLinkStats(index); err != nil {
+		if fd, err = attachTAP(ifname); err != nil {
 			return err
 		}
-		if fd, err = attachTAP(ifname); err != nil {
-			stats.close()
-		}
-		return err
+		// Without its counters the port still works; QueueDrops says why
+		// they are missing.
+		stats, statsErr = openLinkStats(index)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
@@ -86,10 +88,12 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		stats.close()
+		if stats != nil {
+			stats.close()
+		}
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
 	}
-	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats}
+	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats, statsErr: statsErr}
 	t.readFn = t.doRead
 	t.writeFn = t.doWrite
 	return t, nil
@@ -142,7 +146,12 @@ func attachTAP(ifname string) (int, error) {
 
 // QueueDrops returns the frames the kernel dropped at the TAP since it was
 // opened (see QueueDrops).
-func (t *TAP) QueueDrops() (QueueDrops, error) { return t.stats.drops() }
+func (t *TAP) QueueDrops() (QueueDrops, error) {
+	if t.stats == nil {
+		return QueueDrops{}, t.statsErr
+	}
+	return t.stats.drops()
+}
 
 func (t *TAP) Name() string   { return t.name }
 func (t *TAP) MTU() int       { return t.mtu }
@@ -233,7 +242,9 @@ func (t *TAP) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		err = t.f.Close()
-		t.stats.close()
+		if t.stats != nil {
+			t.stats.close()
+		}
 	})
 	return err
 }
