@@ -167,6 +167,29 @@ func TestFingerprintIgnoresWhatHopsChange(t *testing.T) {
 	}
 }
 
+func TestFingerprintIPv6(t *testing.T) {
+	h := newHarness(t, gwlbLab(false, true))
+	fpOf := func(ip []byte) uint64 {
+		k, info, err := packet.ParseFlow(ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.w.fingerprint(ip, k.Proto, info)
+	}
+	syn := tcp6(macRouterInet, macClient, client6, web6, 40000, 80, packet.TCPFlagSYN, 1440)[packet.EthernetLen:]
+	base := fpOf(syn)
+	same := append([]byte(nil), syn...)
+	same[7] = 3 // hop limit
+	if fpOf(same) != base {
+		t.Fatal("a hop limit change made another packet")
+	}
+	other := append([]byte(nil), syn...)
+	packet.TCP(other[packet.IPv6Len:]).SetSeq(99)
+	if fpOf(other) == base {
+		t.Fatal("another sequence number, same fingerprint")
+	}
+}
+
 func TestLoopGuardDoesNotAllocate(t *testing.T) {
 	h := newHarness(t, loopLab())
 	syn := tcpFlags(macRouterApp, macWeb, "10.0.1.10", "198.51.100.10", 40000, 80, packet.TCPFlagSYN, 1460)
