@@ -10,6 +10,13 @@
 // because echoing the GWLB's source port, as gwlbtun and AWS's samples do,
 // needs a UDP source port the appliance has no socket bound to.
 //
+// It answers only the GWLB nodes it is told about (Config.GWLBNodes): an
+// appliance that returns GENEVE to any sender would bounce one crafted
+// packet off another such appliance for ever, since neither touches the
+// inner packet's TTL. GENEVE control messages (the O bit) are counted and
+// never returned (RFC 8926). Its counters can be written to a file for
+// tests and users to read.
+//
 // Options make it misbehave on purpose for negative tests: altered cookie,
-// stripped option, non-zero VNI, replies from another port.
+// stripped option, non-zero VNI, replies from another port, the O bit set.
 package appliance
