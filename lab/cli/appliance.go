@@ -31,8 +31,8 @@ func newApplianceCmd(env Env) *cobra.Command {
 		Long: `Run the reference appliance: receive GENEVE on UDP 6081, pass or drop each inner
 packet (mode forward, or a stateful firewall), and return it to the GWLB node
 with the GENEVE header echoed byte for byte, from the GWLB's outer source port.
-Only GENEVE from the --gwlb-node addresses is returned (gwlb-lab up passes the
-GWLB nodes that target the node); packets with the GENEVE O (control) bit are
+Only GENEVE from the GWLB nodes (--gwlb-node, or gwlb_nodes in --config, where
+gwlb-lab up lists those that target the node) is returned; packets with the GENEVE O (control) bit are
 counted and not returned. A health responder answers TCP and HTTP health checks
 on --health-port.
 
@@ -40,6 +40,13 @@ on --health-port.
 gwlb-lab up writes it; flags given on the command line override it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, ip := range gwlbNodes {
+				addr, ok := netip.AddrFromSlice(ip)
+				if !ok {
+					return fmt.Errorf("gwlb node %q is not an address", ip)
+				}
+				spec.GWLBNodes = append(spec.GWLBNodes, addr.Unmap())
+			}
 			if cfgPath != "" {
 				b, err := os.ReadFile(cfgPath)
 				if err != nil {
@@ -62,13 +69,6 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 				}
 				defer f.Close()
 				cfg.FlowLog = f
-			}
-			for _, ip := range gwlbNodes {
-				addr, ok := netip.AddrFromSlice(ip)
-				if !ok {
-					return fmt.Errorf("gwlb node %q is not an address", ip)
-				}
-				cfg.GWLBNodes = append(cfg.GWLBNodes, addr.Unmap())
 			}
 			cfg.StatsFile = statsFile
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -108,6 +108,9 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 	}
 	spec.Rules = file.Rules
 	spec.FlowLog = file.FlowLog
+	if !set("gwlb-node") {
+		spec.GWLBNodes = file.GWLBNodes
+	}
 	if spec.Misbehave == nil {
 		spec.Misbehave = &topology.Misbehave{}
 	}
@@ -132,7 +135,7 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 }
 
 func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (appliance.Config, error) {
-	cfg := appliance.Config{}
+	cfg := appliance.Config{GWLBNodes: spec.GWLBNodes}
 	if spec.HealthPort > 0 {
 		cfg.HealthAddr = ":" + strconv.Itoa(spec.HealthPort)
 	}

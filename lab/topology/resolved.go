@@ -418,6 +418,11 @@ type Appliance struct {
 	DefaultAction string     `json:"default_action"`
 	FlowLog       bool       `json:"flow_log"`
 	Misbehave     *Misbehave `json:"misbehave,omitempty"`
+	// GWLBNodes are the addresses of the GWLB nodes whose target group
+	// has the node: the only senders whose GENEVE the appliance returns.
+	// up fills them in the appliance's own configuration file; the
+	// resolved topology leaves them out (they are in its gwlbs).
+	GWLBNodes []netip.Addr `json:"gwlb_nodes,omitempty"`
 }
 
 // FirewallRule is one rule of the reference appliance; zero CIDR means any
