@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/appliance"
@@ -138,5 +139,40 @@ var _ = Describe("drops users could not see", func() {
 			Expect(p.TAPError).To(BeEmpty(), "node %s", p.Node)
 			Expect(p.TAP).NotTo(BeNil(), "node %s", p.Node)
 		}
+	})
+
+	It("count what a node's TAP queue dropped while the emulator could not read it", func() {
+		l := harness.Up(twoAZ)
+		// The node knows the router's MAC first, or its packets would
+		// wait in its neighbour table rather than in the TAP's queue.
+		l.Exec("web-a", "ping", "-n", "-c", "1", "-W", "1", "10.0.1.1")
+		before := l.Drops()["tap_queue_full"]
+		pid := l.Status().Emulator.PID
+		Expect(pid).To(BeNumerically(">", 0))
+		Expect(syscall.Kill(pid, syscall.SIGSTOP)).To(Succeed())
+		stopped := true
+		DeferCleanup(func() {
+			if stopped {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+		})
+		// Far more than the queue holds (500 frames), to the router
+		// (which would drop them anyway: to_router).
+		r := l.Exec("web-a", "bash", "-c", "for i in $(seq 2000); do echo x > /dev/udp/10.0.1.1/9; done")
+		Expect(syscall.Kill(pid, syscall.SIGCONT)).To(Succeed())
+		stopped = false
+		Expect(r.Code).To(Equal(0), r.Stderr)
+
+		Eventually(func() uint64 { return l.Drops()["tap_queue_full"] }, 10*time.Second, 200*time.Millisecond).Should(BeNumerically(">=", before+1000))
+		var web *uint64
+		for _, p := range l.Status().Counters.Ports {
+			if p.Node == "web-a" && p.TAP != nil {
+				web = &p.TAP.TxDropped
+			}
+		}
+		Expect(web).NotTo(BeNil())
+		Expect(*web).To(BeNumerically(">=", 1000))
+		st := harness.Run(time.Minute, "status", "--name", l.Name)
+		Expect(st.Stdout).To(MatchRegexp(`tap queue drops: .*web-a tx_dropped=\d+`))
 	})
 })
