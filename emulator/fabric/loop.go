@@ -28,15 +28,18 @@ import (
 // The bound: a packet of a working design crosses at most a couple of
 // endpoints (ingress, egress and inspect-then-NAT cross one; east-west
 // between two VPCs, two zones or a transit gateway two). Identical copies a
-// host sends on purpose are TCP retransmissions, at least 200 ms apart
-// (Linux's smallest RTO; a SYN's first is after a second), so at most three
-// of them fall in one window, six endpoint entries with two endpoints each.
+// host sends on purpose are TCP retransmissions: timeouts at least 200 ms
+// apart (Linux's smallest RTO; a SYN's first is after a second), so at most
+// three in one window, plus one or two quicker ones (a tail loss probe, a
+// fast retransmit), and over IPv4 most of them differ in their IP ID
+// anyway: at most five copies, ten endpoint entries with two endpoints each.
 // A bound of 16 leaves room for both; a loop of the reference appliance
 // reaches it in about a millisecond (one round takes ~80 µs), and a loop as
 // slow as one endpoint entry per 60 ms of wall time is still caught. What it
 // cannot tell from a loop: a sender of more than 16 byte-identical packets
 // within a second (IPv6, or IPv4 with DF from an unconnected socket, where
-// Linux leaves the IP ID 0), which real applications do not send.
+// Linux leaves the IP ID 0), which applications rarely send; a tool that
+// replays one captured packet in a tight loop does.
 //
 // The window is wall time (turned into lab time with the clock's scale at
 // start): both the speed of a loop and a host's retransmissions run at the
