@@ -32,9 +32,9 @@ func newApplianceCmd(env Env) *cobra.Command {
 packet (mode forward, or a stateful firewall), and return it to the GWLB node
 with the GENEVE header echoed byte for byte, from the GWLB's outer source port.
 Only GENEVE from the GWLB nodes (--gwlb-node, or gwlb_nodes in --config, where
-gwlb-lab up lists those that target the node) is returned; packets with the GENEVE O (control) bit are
-counted and not returned. A health responder answers TCP and HTTP health checks
-on --health-port.
+gwlb-lab up lists those that target the node) is returned; packets with the
+GENEVE O (control) bit are counted and not returned. A health responder answers
+TCP and HTTP health checks on --health-port.
 
 --config reads the appliance block of a resolved topology (JSON), as
 gwlb-lab up writes it; flags given on the command line override it.`,
