@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -31,21 +33,45 @@ type Config struct {
 	TTL uint8
 	// Misbehave makes the appliance break the protocol on purpose.
 	Misbehave Misbehave
+	// GWLBNodes are the addresses of the GWLB nodes that send to this
+	// appliance. GENEVE from any other address is refused and counted
+	// (Stats.Foreign) instead of being returned: reflecting any sender
+	// lets one crafted packet ping-pong between two appliances for ever.
+	// Empty: any sender is taken for a GWLB node (outside a lab, where
+	// nothing says which nodes there are).
+	GWLBNodes []netip.Addr
+	// StatsFile, when set, is where the counters are written as JSON (the
+	// whole file replaced) about once a second while they change.
+	StatsFile string
 	// Log receives start-up and error messages; nil discards them.
 	Log *slog.Logger
 }
 
-// Stats counts what the appliance did.
+// Stats counts what the appliance did. Received counts every datagram on
+// UDP 6081; each ends Returned, Dropped (by a handler), Malformed, Foreign
+// (not from a GWLB node of the appliance) or Control (the GENEVE O bit is
+// set: a control message, whose payload must not be forwarded, RFC 8926
+// §3.4), or failed to send (logged).
 type Stats struct {
-	Received, Returned, Dropped, Malformed uint64
+	Received  uint64 `json:"received"`
+	Returned  uint64 `json:"returned"`
+	Dropped   uint64 `json:"dropped"`
+	Malformed uint64 `json:"malformed"`
+	Foreign   uint64 `json:"foreign"`
+	Control   uint64 `json:"control"`
 }
 
 // Appliance is a running reference appliance.
 type Appliance struct {
 	cfg     Config
 	flowLog *FlowLog
-	mu      sync.Mutex
-	stats   Stats
+	gwlbs   map[netip.Addr]bool
+	// sendTo sends an IPv4 packet (header included); a raw socket in Run.
+	sendTo func(ip []byte, to netip.Addr) error
+	mu     sync.Mutex
+	stats  Stats
+	// refusedFrom remembers the foreign senders already logged.
+	refusedFrom map[netip.Addr]bool
 }
 
 // New returns an appliance for cfg.
@@ -62,7 +88,10 @@ func New(cfg Config) *Appliance {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &Appliance{cfg: cfg}
+	a := &Appliance{cfg: cfg, gwlbs: map[netip.Addr]bool{}, refusedFrom: map[netip.Addr]bool{}}
+	for _, n := range cfg.GWLBNodes {
+		a.gwlbs[n.Unmap()] = true
+	}
 	if cfg.FlowLog != nil {
 		a.flowLog = NewFlowLog(cfg.FlowLog)
 	}
@@ -92,10 +121,20 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return fmt.Errorf("raw socket for returns: %w", err)
 	}
 	defer unix.Close(raw)
+	a.sendTo = func(ip []byte, to netip.Addr) error {
+		return unix.Sendto(raw, ip, 0, &unix.SockaddrInet4{Addr: to.As4()})
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if a.cfg.StatsFile != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.writeStats(ctx)
+		}()
+	}
 	errc := make(chan error, 2)
 	if a.cfg.HealthAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.HealthAddr)
@@ -158,7 +197,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		}
 		src, _ := netip.AddrFromSlice(ua.IP.To4())
 		dst, _ := netip.AddrFromSlice(cm.Dst.To4())
-		a.handle(raw, buf[:n], out, netip.AddrPortFrom(src, uint16(ua.Port)), dst)
+		a.handle(buf[:n], out, netip.AddrPortFrom(src, uint16(ua.Port)), dst)
 	}
 	wg.Wait()
 	close(errc)
@@ -167,12 +206,33 @@ func (a *Appliance) Run(ctx context.Context) error {
 
 // handle processes one GENEVE payload (header, options, inner packet) that
 // gwlb sent to local, and returns it if the handlers pass it.
-func (a *Appliance) handle(raw int, payload, out []byte, gwlb netip.AddrPort, local netip.Addr) {
+func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip.Addr) {
 	now := time.Now()
 	a.count(func(s *Stats) { s.Received++ })
+	if len(a.gwlbs) > 0 && !a.gwlbs[gwlb.Addr()] {
+		// Returning it would send GENEVE to whoever sent it: another
+		// appliance reflecting everything would send it straight back.
+		a.mu.Lock()
+		a.stats.Foreign++
+		first := !a.refusedFrom[gwlb.Addr()] && len(a.refusedFrom) < 64
+		if first {
+			a.refusedFrom[gwlb.Addr()] = true
+		}
+		a.mu.Unlock()
+		if first {
+			a.cfg.Log.Warn("refused GENEVE from an address that is not a GWLB node of this appliance", "from", gwlb.String())
+		}
+		return
+	}
 	g := packet.Geneve(payload)
 	if g.Validate() != nil {
 		a.count(func(s *Stats) { s.Malformed++ })
+		return
+	}
+	if g.OAM() {
+		// A control message is for this tunnel endpoint; its payload
+		// must not be forwarded (RFC 8926 §3.4), so it is not returned.
+		a.count(func(s *Stats) { s.Control++ })
 		return
 	}
 	opts, err := g.AWSOptions()
@@ -193,7 +253,7 @@ func (a *Appliance) handle(raw int, payload, out []byte, gwlb netip.AddrPort, lo
 		a.count(func(s *Stats) { s.Dropped++ })
 		return
 	}
-	if err := a.send(raw, out, g, gwlb, local); err != nil {
+	if err := a.send(out, g, gwlb, local); err != nil {
 		a.cfg.Log.Warn("return failed", "gwlb", gwlb.String(), "error", err)
 		return
 	}
@@ -202,7 +262,7 @@ func (a *Appliance) handle(raw int, payload, out []byte, gwlb netip.AddrPort, lo
 
 // send builds IPv4 + UDP + the echoed GENEVE header + the inner packet and
 // sends it to the GWLB node on UDP 6081 from the GWLB's own source port.
-func (a *Appliance) send(raw int, out []byte, g packet.Geneve, gwlb netip.AddrPort, local netip.Addr) error {
+func (a *Appliance) send(out []byte, g packet.Geneve, gwlb netip.AddrPort, local netip.Addr) error {
 	hl := g.HeaderLen()
 	inner := g.Payload()
 	const hdrs = packet.IPv4Len + packet.UDPLen
@@ -236,8 +296,48 @@ func (a *Appliance) send(raw int, out []byte, g packet.Geneve, gwlb netip.AddrPo
 	u.SetLength(uint16(total - packet.IPv4Len))
 	u.ComputeChecksum(local, gwlb.Addr())
 
-	to := &unix.SockaddrInet4{Addr: gwlb.Addr().As4()}
-	return unix.Sendto(raw, out[:total], 0, to)
+	return a.sendTo(out[:total], gwlb.Addr())
+}
+
+// writeStats keeps the stats file up to date until ctx ends, then writes it
+// a last time.
+func (a *Appliance) writeStats(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last Stats
+	written := false
+	for {
+		s := a.Stats()
+		if s != last || !written {
+			if err := writeFileAtomic(a.cfg.StatsFile, s); err != nil {
+				a.cfg.Log.Warn("stats not written", "file", a.cfg.StatsFile, "error", err)
+			} else {
+				last, written = s, true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if s := a.Stats(); s != last {
+				_ = writeFileAtomic(a.cfg.StatsFile, s)
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writeFileAtomic replaces path with v as JSON, so readers never see half a
+// file.
+func writeFileAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func (a *Appliance) count(f func(*Stats)) {

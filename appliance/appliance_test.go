@@ -62,6 +62,11 @@ func TestMisbehave(t *testing.T) {
 				t.Fatalf("vni %d err %v", g.VNI(), err)
 			}
 		}},
+		{"control", Misbehave{Control: true}, func(t *testing.T, g packet.Geneve, err error) {
+			if !g.OAM() || g.VNI() != 0 || err != nil {
+				t.Fatalf("O bit %v vni %d err %v", g.OAM(), g.VNI(), err)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -149,5 +154,68 @@ func TestFlowLogRecordsEachDirectionOnce(t *testing.T) {
 	}
 	if recs[2].Event != "drop" || recs[2].Reason != ReasonDenied || recs[0].GWLB != "10.20.0.50:60000" {
 		t.Fatalf("drop record: %+v", recs[2])
+	}
+}
+
+// sent is what an appliance under test sent: the IPv4 packets and where to.
+type sent struct {
+	ip []byte
+	to netip.Addr
+}
+
+func testAppliance(cfg Config) (*Appliance, *[]sent) {
+	app := New(cfg)
+	var out []sent
+	app.sendTo = func(ip []byte, to netip.Addr) error {
+		out = append(out, sent{append([]byte(nil), ip...), to})
+		return nil
+	}
+	return app, &out
+}
+
+// datagram is what a GWLB node sends an appliance on UDP 6081: the GENEVE
+// header with the AWS options and an inner packet.
+func datagram(t *testing.T) []byte {
+	inner := packet.AppendUDP(nil, packet.IPHeader{Src: a("198.51.100.10"), Dst: a("10.0.1.10")}, 1, 2, nil)
+	return append(header(t), inner...)
+}
+
+func TestReturnsOnlyToItsGWLBNodes(t *testing.T) {
+	app, out := testAppliance(Config{GWLBNodes: []netip.Addr{a("10.20.0.50"), a("10.20.10.50")}})
+	buf := make([]byte, 65535)
+	// Another appliance (or anyone) sends it GENEVE: returning it would
+	// send it back to that sender.
+	app.handle(datagram(t), buf, netip.MustParseAddrPort("10.20.11.11:6081"), a("10.20.1.11"))
+	if len(*out) != 0 || app.Stats().Foreign != 1 {
+		t.Fatalf("sent %d packets, stats %+v", len(*out), app.Stats())
+	}
+	// Its GWLB nodes get their packets back.
+	for _, from := range []string{"10.20.0.50:60000", "10.20.10.50:50123"} {
+		gwlb := netip.MustParseAddrPort(from)
+		app.handle(datagram(t), buf, gwlb, a("10.20.1.11"))
+		last := (*out)[len(*out)-1]
+		ip := packet.IPv4(last.ip)
+		if last.to != gwlb.Addr() || ip.Dst() != gwlb.Addr() || packet.UDP(ip.Payload()).SrcPort() != gwlb.Port() {
+			t.Fatalf("returned to %s (%s, port %d), want %s", last.to, ip.Dst(), packet.UDP(ip.Payload()).SrcPort(), gwlb)
+		}
+	}
+	if s := app.Stats(); s.Received != 3 || s.Returned != 2 || s.Foreign != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Told of no node, it returns to any sender (outside a lab).
+	app, out = testAppliance(Config{})
+	app.handle(datagram(t), buf, netip.MustParseAddrPort("10.20.11.11:6081"), a("10.20.1.11"))
+	if len(*out) != 1 {
+		t.Fatalf("sent %d packets", len(*out))
+	}
+}
+
+func TestControlMessagesAreNotReturned(t *testing.T) {
+	app, out := testAppliance(Config{GWLBNodes: []netip.Addr{a("10.20.0.50")}})
+	d := datagram(t)
+	packet.Geneve(d).SetOAM(true)
+	app.handle(d, make([]byte, 65535), netip.MustParseAddrPort("10.20.0.50:60000"), a("10.20.1.11"))
+	if s := app.Stats(); len(*out) != 0 || s.Control != 1 || s.Returned != 0 {
+		t.Fatalf("sent %d packets, stats %+v", len(*out), s)
 	}
 }

@@ -10,9 +10,17 @@
 // because echoing the GWLB's source port, as gwlbtun and AWS's samples do,
 // needs a UDP source port the appliance has no socket bound to.
 //
+// It answers only the GWLB nodes it is told about (Config.GWLBNodes): an
+// appliance that returns GENEVE to any sender would bounce one crafted
+// packet off another such appliance for ever, since neither touches the
+// inner packet's TTL. GENEVE control messages (the O bit) are counted and
+// never returned (RFC 8926). Its counters can be written to a file for
+// tests and users to read.
+//
 // Options make it misbehave on purpose for negative tests: altered cookie,
-// stripped option, non-zero VNI, replies from another port, TCP reflected
-// back to its sender (as Snort's gwlb DAQ does), slow health answers.
+// stripped option, non-zero VNI, replies from another port, the O bit set,
+// TCP reflected back to its sender (as Snort's gwlb DAQ does), slow health
+// answers.
 //
 // The flow log is bounded twice: on disk by RotatingFile (the log and one
 // rotated generation, in /run, which is RAM) and in memory by two

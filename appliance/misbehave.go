@@ -26,6 +26,9 @@ type Misbehave struct {
 	ReflectTCP bool
 	// HealthDelay makes the health responder answer HTTP checks late.
 	HealthDelay time.Duration
+	// Control sets the GENEVE O bit of returns: a control message, whose
+	// payload a tunnel endpoint must not forward (RFC 8926 §3.4).
+	Control bool
 }
 
 // apply rewrites the GENEVE header hdr (header and options) that will be
@@ -34,6 +37,9 @@ func (m Misbehave) apply(hdr []byte) int {
 	g := packet.Geneve(hdr)
 	if m.VNI != 0 {
 		g.SetVNI(m.VNI)
+	}
+	if m.Control {
+		g.SetOAM(true)
 	}
 	n := len(hdr)
 	if m.AlterCookie || m.StripOption != 0 {

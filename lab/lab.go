@@ -247,10 +247,16 @@ func (m *Manager) programArgv(l *topology.Lab, n *topology.Node, p Paths) ([]str
 		return n.Run.Command, true, nil
 	case topology.RunAppliance:
 		cfg := filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".appliance.json")
-		if err := writeJSON(cfg, n.Run.Appliance); err != nil {
+		// GENEVE from anything but the GWLB nodes that target it is
+		// refused, or two appliances could reflect a packet between them
+		// for ever.
+		spec := *n.Run.Appliance
+		spec.GWLBNodes = gwlbNodesFor(l, n)
+		if err := writeJSON(cfg, &spec); err != nil {
 			return nil, false, err
 		}
-		argv := []string{m.opts.Binary, "appliance", "--config", cfg}
+		argv := []string{m.opts.Binary, "appliance", "--config", cfg,
+			"--stats", filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".stats.json")}
 		if n.Run.Appliance.FlowLog {
 			argv = append(argv, "--flow-log", p.FlowLog(n.Name))
 		}

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
@@ -46,4 +48,21 @@ func reflectorArgv(binary string, l *topology.Lab, n *topology.Node) []string {
 	script = append(script, rules...)
 	script = append(script, fmt.Sprintf("exec %s echo --node %s --http :%d --udp ''", binary, n.Name, n.Run.Reflector.HealthPort))
 	return []string{"sh", "-c", strings.Join(script, "\n")}
+}
+
+// gwlbNodesFor lists the addresses of the GWLB nodes that may send GENEVE
+// to node n: every node of every GWLB whose target group has n (with
+// cross-zone load balancing on, or a zone without a healthy target, any of
+// them may).
+func gwlbNodesFor(l *topology.Lab, n *topology.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, g := range l.GWLBs {
+		if !slices.ContainsFunc(g.TargetGroup.Targets, func(t topology.Target) bool { return t.Node == n.Name }) {
+			continue
+		}
+		for _, gn := range g.Nodes {
+			out = append(out, gn.Addr)
+		}
+	}
+	return out
 }

@@ -58,7 +58,7 @@ var _ = Describe("the GWLB node's flow limit", Ordered, func() {
 
 		r = harness.Run(time.Minute, "flows", "--name", l.Name, "--target", "fw-9")
 		Expect(r.Code).NotTo(Equal(0))
-		Expect(r.Stderr).To(ContainSubstring(`no target "fw-9"`))
+		Expect(r.Stderr).To(ContainSubstring(`target "fw-9": not found in any target group`))
 	})
 })
 

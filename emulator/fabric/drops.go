@@ -28,6 +28,8 @@ const (
 	DropRoutingLoop                       // the packet went round the lab too many times
 	DropPortWrite                         // writing to the destination port failed
 	DropIPv6LinkLocal                     // not an error: IPv6 link-local or multicast traffic (MLD, RS, NA) the VPC ignores
+	DropEndpointLoop                      // the same packet kept entering GWLB endpoints: a route loop through appliances (loop.go)
+	DropARPNoOwner                        // ARP request for an address nobody owns: not answered, so the sender's packets to it go nowhere
 	numReasons
 )
 
@@ -54,6 +56,8 @@ var reasonNames = [numReasons]string{
 	DropRoutingLoop:         "routing_loop",
 	DropPortWrite:           "port_write_failed",
 	DropIPv6LinkLocal:       "ipv6_link_local",
+	DropEndpointLoop:        "endpoint_loop",
+	DropARPNoOwner:          "arp_no_owner",
 }
 
 func (r Reason) String() string {

@@ -54,6 +54,14 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 	fk, info, err := packet.ParseFlow(inner)
 	if err == nil {
 		clampMSS(inner, info)
+		// After the clamp: the next round's SYN carries the clamped MSS.
+		if !w.f.loops.enter(w.fingerprint(inner, fk.Proto, info), w.f.clock.Now()) {
+			if w.tr != nil {
+				w.note("gwlb endpoint %s: the same packet entered gwlb endpoints more than %d times within %s: a route loop", ep.cfg.Name, loopBound, loopWindow)
+			}
+			w.drop(DropEndpointLoop)
+			return stage{}, false
+		}
 	}
 	if w.tr != nil {
 		w.note("gwlb endpoint %s (%s, az %s): to gwlb node %s", ep.cfg.Name, ep.cfg.ID, ep.cfg.AZ, ep.node.Name)

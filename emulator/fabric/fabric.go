@@ -12,6 +12,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 // Port is what the fabric needs of a node's interface (emulator/port.Port
@@ -24,6 +25,19 @@ type Port interface {
 	Name() string
 	Close() error
 }
+
+// queueDropper is a Port whose kernel queue can drop frames and says how
+// many it dropped (emulator/port.TAP): the node's eth0 counts tx_dropped
+// when the emulator reads too slowly and rx_dropped for what it refused.
+type queueDropper interface {
+	QueueDrops() (port.QueueDrops, error)
+}
+
+// DropTAPQueue is the drops entry that sums what the TAP queues of all
+// ports dropped on the way from the nodes (tx_dropped on their eth0):
+// frames the emulator did not read in time. The kernel counts them, not
+// the fabric, so it is not a Reason.
+const DropTAPQueue = "tap_queue_full"
 
 // Headroom is the space the fabric reserves in front of every frame it reads,
 // enough to prepend Ethernet, IPv4, UDP, GENEVE and the AWS options in place.
@@ -50,6 +64,8 @@ type Fabric struct {
 	ports map[string]*portState
 	drops [numReasons]atomic.Uint64
 	rt    *runtime
+	// loops spots packets that keep entering GWLB endpoints (loop.go).
+	loops *loopGuard
 	// tracers want the story of some packets (gwlb-lab trace).
 	tracers subs[tracer]
 }
@@ -74,7 +90,7 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	if c == nil {
 		c = clock.NewScaled(snap.TimeScale)
 	}
-	f := &Fabric{clock: c, ports: map[string]*portState{}}
+	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c)}
 	for _, e := range snap.AllENIs() {
 		p, ok := opts.Ports[e.Node]
 		if !ok {
@@ -200,6 +216,11 @@ type PortCounters struct {
 	RxBytes uint64 `json:"rx_bytes"`
 	TxPkts  uint64 `json:"tx_packets"`
 	TxBytes uint64 `json:"tx_bytes"`
+	// TAP holds what the kernel dropped at the node's TAP since the
+	// emulator opened it (nil for ports without a kernel queue);
+	// TAPError says why it could not be read.
+	TAP      *port.QueueDrops `json:"tap_drops,omitempty"`
+	TAPError string           `json:"tap_error,omitempty"`
 }
 
 // Counters returns the current counters. Drop reasons are all listed, zero
@@ -209,11 +230,21 @@ func (f *Fabric) Counters() Counters {
 	for r := range numReasons {
 		c.Drops[r.String()] = f.drops[r].Load()
 	}
+	c.Drops[DropTAPQueue] = 0
 	for _, ps := range f.ports {
-		c.Ports = append(c.Ports, PortCounters{
+		pc := PortCounters{
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
-		})
+		}
+		if q, ok := ps.p.(queueDropper); ok {
+			if d, err := q.QueueDrops(); err != nil {
+				pc.TAPError = err.Error()
+			} else {
+				pc.TAP = &d
+				c.Drops[DropTAPQueue] += d.TxDropped
+			}
+		}
+		c.Ports = append(c.Ports, pc)
 	}
 	sort.Slice(c.Ports, func(i, j int) bool { return c.Ports[i].Node < c.Ports[j].Node })
 	c.GWLB = f.GWLBMetrics()

@@ -17,7 +17,8 @@ type worker struct {
 	lab     *lab
 	scratch []byte
 	out     [][]byte
-	rst     []byte // where TCP resets are built, with headroom
+	rst     []byte                    // where TCP resets are built, with headroom
+	fp      [loopHeader + loopL4]byte // where loop fingerprints are gathered
 	// tr is the trace of the packet being carried, nil unless someone
 	// traces it; trTo are the tracers that want it.
 	tr   *Trace
@@ -462,6 +463,12 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 		}
 	}
 	if !found {
+		// The VPC does not answer; the sender's traffic to the address
+		// waits and is lost in its own neighbour table, out of sight
+		// but for this counter. A gratuitous ARP is no question.
+		if target != from.cfg.IP {
+			w.drop(DropARPNoOwner)
+		}
 		return
 	}
 	w.reply(from, packet.AppendARPReply(w.scratch[:0], mac, target, a.SenderMAC(), a.SenderIP()))

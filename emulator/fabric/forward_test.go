@@ -24,12 +24,23 @@ func TestARP(t *testing.T) {
 		{"db", macDB, "10.0.3.10", "10.0.3.1", macRouterPriv},
 		{"client", macClient, "198.51.100.10", "198.51.100.1", macRouterInet},
 		{"client", macClient, "198.51.100.10", "198.51.100.77", config.MAC{}},
+		{"web", macWeb, "10.0.1.10", "10.0.1.10", config.MAC{}}, // gratuitous
 	}
 	for _, c := range cases {
 		req := packet.AppendARPRequest(nil, packet.MAC(c.mac), a(c.ip), a(c.target))
+		before := h.f.Drops(DropARPNoOwner)
 		h.send(c.from, req)
 		if c.want == (config.MAC{}) {
 			h.none(c.from)
+			// Nobody owns the address: counted, so that a user sees why
+			// the node cannot reach it; a gratuitous ARP is not.
+			want := before + 1
+			if c.target == c.ip {
+				want = before
+			}
+			if got := h.f.Drops(DropARPNoOwner); got != want {
+				t.Errorf("%s asking for %s: arp_no_owner %d, want %d", c.from, c.target, got, want)
+			}
 			continue
 		}
 		eth := h.recv(c.from)

@@ -343,6 +343,11 @@ func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep u
 	if decapErr != nil {
 		return 0, n.drop(returnReason(decapErr)), false
 	}
+	if d.Geneve.OAM() {
+		// A control message is for the receiving tunnel endpoint, never
+		// to be forwarded (RFC 8926 §3.4); GWLB sends none itself.
+		return 0, n.drop(DropReturnControl), false
+	}
 	if d.Geneve.VNI() != 0 {
 		return 0, n.drop(DropReturnVNI), false
 	}

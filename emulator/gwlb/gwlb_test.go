@@ -233,6 +233,7 @@ func TestReturnValidation(t *testing.T) {
 		}, numReasons},
 		{"altered cookie", func(f []byte) { f[geneve+0x24] ^= 0xff }, DropReturnCookieMismatch},
 		{"non-zero VNI", func(f []byte) { f[geneve+6] = 7 }, DropReturnVNI},
+		{"control (O) bit", func(f []byte) { packet.Geneve(f[geneve:]).SetOAM(true) }, DropReturnControl},
 		{"wrong option class", func(f []byte) { f[geneve+0x15] = 0x09 }, DropReturnOptionMissing},
 		{"unknown endpoint", func(f []byte) { f[geneve+0x13] ^= 0xff }, DropReturnUnknownEndpoint},
 		{"critical unknown option", func(f []byte) { f[geneve+0x15] = 0x09; f[geneve+0x16] |= 0x80 }, DropReturnCriticalOption},

@@ -22,6 +22,7 @@ const (
 	DropStray                               // for the node's address, neither GENEVE nor an answer to its own health checks
 	DropFragmentOrphaned                    // a later IPv4 fragment whose first fragment did not come (frag.go)
 	DropFlowLimit                           // a new flow while the node holds max_flows_per_node flows
+	DropReturnControl                       // the O (control) bit is set: its payload must not be forwarded (RFC 8926 §3.4)
 	numReasons
 )
 
@@ -43,6 +44,7 @@ var reasonNames = [numReasons]string{
 	DropStray:                 "stray_to_node",
 	DropFragmentOrphaned:      "fragment_orphaned",
 	DropFlowLimit:             "flow_limit",
+	DropReturnControl:         "return_control_packet",
 }
 
 func (r Reason) String() string {

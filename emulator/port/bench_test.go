@@ -235,7 +235,7 @@ func openAFPacket(path, ifname string) (*afPacket, error) {
 	var fd, mtu int
 	err := ns.WithNetNSPath(path, func(ns.NetNS) error {
 		var err error
-		if mtu, err = interfaceMTU(ifname); err != nil {
+		if mtu, _, err = interfaceMTU(ifname); err != nil {
 			return err
 		}
 		fd, err = openPacketSocket(ifname)

@@ -20,10 +20,12 @@ const TAPBatchSize = 32
 // namespace. The lab creates the interface; OpenTAP attaches to it and
 // Close detaches, leaving the interface in place.
 type TAP struct {
-	name string
-	mtu  int
-	f    *os.File
-	rc   syscall.RawConn
+	name     string
+	mtu      int
+	f        *os.File
+	rc       syscall.RawConn
+	stats    *linkStats // the interface's kernel counters; nil if statsErr
+	statsErr error
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -59,14 +61,22 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 		return nil, fmt.Errorf("open tap %q: no network namespace given", ifname)
 	}
 	var fd, mtu int
+	var stats *linkStats
+	var statsErr error
 	err := ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		var err error
-		mtu, err = interfaceMTU(ifname)
+		var index int
+		mtu, index, err = interfaceMTU(ifname)
 		if err != nil {
 			return err
 		}
-		fd, err = attachTAP(ifname)
-		return err
+		if fd, err = attachTAP(ifname); err != nil {
+			return err
+		}
+		// Without its counters the port still works; QueueDrops says why
+		// they are missing.
+		stats, statsErr = openLinkStats(index)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
@@ -78,34 +88,39 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
+		if stats != nil {
+			stats.close()
+		}
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
 	}
-	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc}
+	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats, statsErr: statsErr}
 	t.readFn = t.doRead
 	t.writeFn = t.doWrite
 	return t, nil
 }
 
 // interfaceMTU checks that ifname exists in the current namespace (so the
-// TUNSETIFF that follows attaches instead of creating) and returns its MTU.
-func interfaceMTU(ifname string) (int, error) {
+// TUNSETIFF that follows attaches instead of creating) and returns its MTU
+// and index.
+func interfaceMTU(ifname string) (mtu, index int, err error) {
 	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("socket: %w", err)
+		return 0, 0, fmt.Errorf("socket: %w", err)
 	}
 	defer unix.Close(s)
 	ifr, err := unix.NewIfreq(ifname)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, ifr); err != nil {
-		return 0, fmt.Errorf("no interface %q: %w", ifname, err)
+		return 0, 0, fmt.Errorf("no interface %q: %w", ifname, err)
 	}
+	index = int(ifr.Uint32())
 	ifr, _ = unix.NewIfreq(ifname)
 	if err := unix.IoctlIfreq(s, unix.SIOCGIFMTU, ifr); err != nil {
-		return 0, fmt.Errorf("mtu of %q: %w", ifname, err)
+		return 0, 0, fmt.Errorf("mtu of %q: %w", ifname, err)
 	}
-	return int(ifr.Uint32()), nil
+	return int(ifr.Uint32()), index, nil
 }
 
 func attachTAP(ifname string) (int, error) {
@@ -127,6 +142,15 @@ func attachTAP(ifname string) (int, error) {
 		return -1, fmt.Errorf("attach: %w", err)
 	}
 	return fd, nil
+}
+
+// QueueDrops returns the frames the kernel dropped at the TAP since it was
+// opened (see QueueDrops).
+func (t *TAP) QueueDrops() (QueueDrops, error) {
+	if t.stats == nil {
+		return QueueDrops{}, t.statsErr
+	}
+	return t.stats.drops()
 }
 
 func (t *TAP) Name() string   { return t.name }
@@ -218,6 +242,9 @@ func (t *TAP) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		err = t.f.Close()
+		if t.stats != nil {
+			t.stats.close()
+		}
 	})
 	return err
 }

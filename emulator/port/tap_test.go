@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,6 +236,66 @@ var _ = Describe("TAP port", func() {
 			}
 		})
 		Expect(allocs).To(BeZero())
+	})
+
+	It("reports the frames the kernel dropped because the port was not read, as the kernel counts them", func() {
+		kernel := func() (tx, rx uint64) {
+			h, err := handle(nsPath)
+			Expect(err).NotTo(HaveOccurred())
+			defer h.Close()
+			l, err := h.LinkByName(ifname)
+			Expect(err).NotTo(HaveOccurred())
+			return l.Attrs().Statistics.TxDropped, l.Attrs().Statistics.RxDropped
+		}
+		Expect(tap.QueueDrops()).To(Equal(QueueDrops{}))
+		tx0, rx0 := kernel()
+
+		By("sending far more frames from the node than the TAP's queue holds, with nobody reading")
+		const sent = 3000
+		Expect(ns.WithNetNSPath(nsPath, func(ns.NetNS) error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			ifi, err := net.InterfaceByName(ifname)
+			if err != nil {
+				return err
+			}
+			frame := append(append(append([]byte{}, bcast...), nodeMAC...), 0x88, 0xb5) // local experimental EtherType
+			frame = append(frame, make([]byte, 46)...)
+			to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+			copy(to.Addr[:], bcast)
+			for range sent {
+				if err := unix.Sendto(fd, frame, 0, to); err != nil {
+					return err
+				}
+			}
+			return nil
+		})).To(Succeed())
+
+		tx, rx := kernel()
+		Expect(tx-tx0).To(BeNumerically(">", 0), "the kernel dropped nothing: the queue is longer than %d frames", sent)
+		Expect(tap.QueueDrops()).To(Equal(QueueDrops{TxDropped: tx - tx0, RxDropped: rx - rx0}))
+
+		By("reading what the queue kept: with the drops, every frame sent")
+		var read atomic.Int64
+		go func() {
+			bufs, sizes := frames(tap.BatchSize(), tap.MTU())
+			for {
+				n, err := tap.Read(bufs, sizes, Headroom)
+				if err != nil {
+					return // closed by the cleanup
+				}
+				for i := range n {
+					if f := bufs[i][Headroom : Headroom+sizes[i]]; len(f) >= 14 && f[12] == 0x88 && f[13] == 0xb5 {
+						read.Add(1)
+					}
+				}
+			}
+		}()
+		Eventually(func() int64 { return read.Load() + int64(tx-tx0) }).
+			WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal(int64(sent)))
 	})
 
 	It("refuses an interface that does not exist instead of creating it, and a TAP already attached", func() {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -20,6 +22,8 @@ func newApplianceCmd(env Env) *cobra.Command {
 		flowLog    string
 		spec       topology.Appliance
 		tcpTimeout time.Duration
+		gwlbNodes  []net.IP
+		statsFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "appliance [--config FILE] [flags]",
@@ -27,12 +31,22 @@ func newApplianceCmd(env Env) *cobra.Command {
 		Long: `Run the reference appliance: receive GENEVE on UDP 6081, pass or drop each inner
 packet (mode forward, or a stateful firewall), and return it to the GWLB node
 with the GENEVE header echoed byte for byte, from the GWLB's outer source port.
-A health responder answers TCP and HTTP health checks on --health-port.
+Only GENEVE from the GWLB nodes (--gwlb-node, or gwlb_nodes in --config, where
+gwlb-lab up lists those that target the node) is returned; packets with the
+GENEVE O (control) bit are counted and not returned. A health responder answers
+TCP and HTTP health checks on --health-port.
 
 --config reads the appliance block of a resolved topology (JSON), as
 gwlb-lab up writes it; flags given on the command line override it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, ip := range gwlbNodes {
+				addr, ok := netip.AddrFromSlice(ip)
+				if !ok {
+					return fmt.Errorf("gwlb node %q is not an address", ip)
+				}
+				spec.GWLBNodes = append(spec.GWLBNodes, addr.Unmap())
+			}
 			if cfgPath != "" {
 				b, err := os.ReadFile(cfgPath)
 				if err != nil {
@@ -56,6 +70,7 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 				defer f.Close()
 				cfg.FlowLog = f
 			}
+			cfg.StatsFile = statsFile
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			return appliance.New(cfg).Run(cmd.Context())
 		},
@@ -75,6 +90,9 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 	f.IntVar(&spec.Misbehave.ReplyFromPort, "reply-from-port", 0, "misbehave: send returns from this UDP port")
 	f.BoolVar(&spec.Misbehave.ReflectTCP, "reflect-tcp", false, "misbehave: send every TCP packet received back to its sender, addresses swapped (Snort's gwlb DAQ without a filter)")
 	f.IntVar(&spec.Misbehave.HealthDelayMS, "health-delay-ms", 0, "misbehave: answer HTTP health checks this many milliseconds late")
+	f.BoolVar(&spec.Misbehave.Control, "control", false, "misbehave: set the GENEVE O (control) bit of returns")
+	f.IPSliceVar(&gwlbNodes, "gwlb-node", nil, "address of a GWLB node that sends here (repeat or comma-separate); GENEVE from any other address is refused and counted. None: any sender is taken for a GWLB node")
+	f.StringVar(&statsFile, "stats", "", "write the appliance's counters to this file as JSON, about once a second while they change")
 	return cmd
 }
 
@@ -95,6 +113,9 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 	spec.FlowLog = file.FlowLog
 	if !set("flow-log-max-bytes") && file.FlowLogMaxBytes > 0 {
 		spec.FlowLogMaxBytes = file.FlowLogMaxBytes
+	}
+	if !set("gwlb-node") {
+		spec.GWLBNodes = file.GWLBNodes
 	}
 	if spec.Misbehave == nil {
 		spec.Misbehave = &topology.Misbehave{}
@@ -119,18 +140,21 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 		if !set("health-delay-ms") {
 			spec.Misbehave.HealthDelayMS = m.HealthDelayMS
 		}
+		if !set("control") {
+			spec.Misbehave.Control = m.Control
+		}
 	}
 }
 
 func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (appliance.Config, error) {
-	cfg := appliance.Config{}
+	cfg := appliance.Config{GWLBNodes: spec.GWLBNodes}
 	if spec.HealthPort > 0 {
 		cfg.HealthAddr = ":" + strconv.Itoa(spec.HealthPort)
 	}
 	if spec.Misbehave != nil {
 		m := spec.Misbehave
 		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort),
-			ReflectTCP: m.ReflectTCP, HealthDelay: time.Duration(m.HealthDelayMS) * time.Millisecond}
+			ReflectTCP: m.ReflectTCP, HealthDelay: time.Duration(m.HealthDelayMS) * time.Millisecond, Control: m.Control}
 	}
 	switch spec.Mode {
 	case "", topology.ApplianceForward:

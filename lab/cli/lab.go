@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/spf13/cobra"
@@ -367,6 +368,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	printNodes(w, s.Nodes)
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
+		printTAPDrops(w, s.Counters.Ports)
 		for _, m := range s.Counters.GWLB {
 			fmt.Fprintf(w, "%s node %s (%s): ActiveFlowCount %d (of max_flows_per_node %d), NewFlowCount %d, ProcessedBytes %d, PeakBytesPerSecond %d, PeakPacketsPerSecond %d, HealthyHostCount %d, UnHealthyHostCount %d; drops: %s\n",
 				m.GWLB, m.Node, m.AZ, m.ActiveFlowCount, m.MaxFlows, m.NewFlowCount, m.ProcessedBytes, m.PeakBytesPerSecond, m.PeakPacketsPerSecond,
@@ -374,6 +376,27 @@ func printStatus(w io.Writer, s *lab.Status) error {
 		}
 	}
 	return nil
+}
+
+// printTAPDrops lists the nodes whose TAP dropped frames (the kernel's
+// counters of their eth0: tx_dropped, what the emulator did not read in
+// time; rx_dropped, what the node refused), and the TAPs it could not ask.
+func printTAPDrops(w io.Writer, ports []fabric.PortCounters) {
+	var drops, errs []string
+	for _, p := range ports {
+		switch {
+		case p.TAPError != "":
+			errs = append(errs, fmt.Sprintf("%s: %s", p.Node, p.TAPError))
+		case p.TAP != nil && (p.TAP.TxDropped != 0 || p.TAP.RxDropped != 0):
+			drops = append(drops, fmt.Sprintf("%s tx_dropped=%d rx_dropped=%d", p.Node, p.TAP.TxDropped, p.TAP.RxDropped))
+		}
+	}
+	if len(drops) > 0 {
+		fmt.Fprintf(w, "tap queue drops: %s\n", strings.Join(drops, ", "))
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "tap counters unreadable: %s\n", strings.Join(errs, ", "))
+	}
 }
 
 // nonZero renders the non-zero counters of m as "a=1 b=2", or "none".

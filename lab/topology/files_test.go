@@ -121,6 +121,7 @@ func TestInvalidFiles(t *testing.T) {
 func TestWarningFiles(t *testing.T) {
 	tests := map[string][]string{
 		"edge-route-other-az":            {`vpcs.consumer.route_tables.edge.routes[0]: subnet "app" is in az "az1" but its edge route goes through endpoint "gwlbe-1" in az "az2": its outbound and inbound traffic reach different GWLB nodes, whose flow tables do not share state (spec §6.6 #2)`},
+		"endpoint-loop":                  {`vpcs.consumer.gwlb_endpoints.gwlbe-a: traffic to 0.0.0.0/0 that leaves endpoint "gwlbe-a" loops through endpoints gwlbe-a → gwlbe-b → gwlbe-a: each endpoint's subnet routes it into the next, and nothing decrements the TTL (the lab drops such a packet as endpoint_loop) (spec §6.3)`},
 		"endpoint-same-subnet":           {`vpcs.consumer.gwlb_endpoints.gwlbe-1: endpoint shares subnet "app" with instance "web", whose route table "app" sends 0.0.0.0/0 to it: same-subnet traffic is delivered at L2 without inspection, and inspected traffic loops back into the endpoint (spec §6.3)`},
 		"nat-no-internet-route":          {`vpcs.consumer.nat_gateways.nat-1: the route table "nat" of its subnet "nat" has no 0.0.0.0/0 route to internet gateway "igw-consumer": translated traffic cannot reach the internet (spec §6.4)`},
 		"nat-skips-endpoint":             {`vpcs.consumer.nat_gateways.nat-1: return traffic to subnet "app" (10.0.1.0/24) takes the local route of route table "public" and skips endpoint "gwlbe-1": the appliance sees one direction only (route 10.0.1.0/24, or the vpc cidr, through the endpoint) (spec §6.4, §6.6 #7)`},

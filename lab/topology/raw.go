@@ -195,6 +195,7 @@ type MisbehaveSpec struct {
 	ReplyFromPort int  `yaml:"reply_from_port,omitempty" desc:"Send returned packets from this UDP source port." schema:"min=1,max=65535"`
 	ReflectTCP    bool `yaml:"reflect_tcp,omitempty" desc:"Send every TCP packet the appliance receives (health checks included) back to its sender with the IP addresses swapped, as Snort 3's gwlb DAQ does without a BPF filter."`
 	HealthDelayMS int  `yaml:"health_delay_ms,omitempty" desc:"Answer HTTP health checks this many milliseconds late, as a busy appliance does." schema:"min=1,max=60000"`
+	Control       bool `yaml:"control,omitempty" desc:"Set the GENEVE O (control) bit of returned packets; a GWLB node drops them (RFC 8926: a control message's payload is not forwarded)."`
 }
 
 // ReflectorSpec configures the iptables reflector.

@@ -345,7 +345,7 @@ func resolveRun(spec *RunSpec) *Run {
 	}
 	if m := a.Misbehave; m != nil {
 		out.Misbehave = &Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: uint32(m.VNI), ReplyFromPort: m.ReplyFromPort,
-			ReflectTCP: m.ReflectTCP, HealthDelayMS: m.HealthDelayMS}
+			ReflectTCP: m.ReflectTCP, HealthDelayMS: m.HealthDelayMS, Control: m.Control}
 	}
 	return &Run{Kind: RunAppliance, Appliance: out}
 }

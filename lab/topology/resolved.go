@@ -422,6 +422,11 @@ type Appliance struct {
 	Misbehave     *Misbehave `json:"misbehave,omitempty"`
 	// FlowLogMaxBytes is the size at which the flow log rotates.
 	FlowLogMaxBytes int `json:"flow_log_max_bytes,omitempty"`
+	// GWLBNodes are the addresses of the GWLB nodes whose target group
+	// has the node: the only senders whose GENEVE the appliance returns.
+	// up fills them in the appliance's own configuration file; the
+	// resolved topology leaves them out (they are in its gwlbs).
+	GWLBNodes []netip.Addr `json:"gwlb_nodes,omitempty"`
 }
 
 // FirewallRule is one rule of the reference appliance; zero CIDR means any
@@ -441,6 +446,7 @@ type Misbehave struct {
 	ReplyFromPort int    `json:"reply_from_port,omitempty"`
 	ReflectTCP    bool   `json:"reflect_tcp,omitempty"`
 	HealthDelayMS int    `json:"health_delay_ms,omitempty"`
+	Control       bool   `json:"control,omitempty"`
 }
 
 // Reflector is the iptables reflector's configuration.

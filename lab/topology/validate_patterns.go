@@ -16,6 +16,7 @@ func (c *checker) checkRoutingPatterns() {
 	for _, vn := range keys(c, "vpcs", c.t.VPCs) {
 		v := c.vpcs[vn]
 		c.checkEndpointSubnets(v)
+		c.checkEndpointLoops(v)
 		c.checkEdgeRoutes(v)
 		c.checkNATGateways(v)
 		c.checkForwarders(v)
