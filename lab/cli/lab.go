@@ -32,7 +32,12 @@ func newManager(cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
 	if quiet {
 		progress = io.Discard
 	}
-	return lab.NewManager(lab.Options{Progress: progress})
+	return lab.NewManager(lab.Options{
+		Progress: progress,
+		// Test hooks, read here so the lab package reads no environment.
+		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
+		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
+	})
 }
 
 // labName picks the lab a command is about: the --name flag, else the only
@@ -242,7 +247,13 @@ func newStatusCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--name LAB] [--json]",
 		Short: "Show a lab's nodes, processes, emulator health and drop counters",
-		Args:  cobra.NoArgs,
+		Long: `Show a lab's nodes, their programs (running, or the exit code once exited),
+the emulator's health and the drop counters.
+
+Exit status: 0 when the lab is fine; 3 when it is degraded (up, but its
+emulator is not running or not answering: gwlb-lab emulator restart brings it
+back); 1 for any other error.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, n, err := ref.open(cmd)
 			if err != nil {
@@ -252,13 +263,25 @@ func newStatusCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return output(cmd, asJSON, s, func(w io.Writer) error { return printStatus(w, s) })
+			if err := output(cmd, asJSON, s, func(w io.Writer) error { return printStatus(w, s) }); err != nil {
+				return err
+			}
+			if s.Degraded {
+				fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab: lab %s is degraded: %s\n", s.Lab, strings.Join(s.Problems, "; "))
+				return &ExitError{Code: exitDegraded}
+			}
+			return nil
 		},
 	}
 	ref.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
+
+// exitDegraded is status's exit code for a lab that is up but not whole
+// (its emulator died or does not answer), as LSB init scripts use 3 for
+// "not running".
+const exitDegraded = 3
 
 func printStatus(w io.Writer, s *lab.Status) error {
 	fmt.Fprintf(w, "lab %s: %s (from %s, created %s)\n", s.Lab, s.Phase, s.File, s.Created.Local().Format("2006-01-02 15:04:05"))
@@ -273,7 +296,11 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	case e.Running:
 		health = "running, not answering: " + e.Error
 	}
-	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n\n", e.PID, health, e.Log)
+	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n", e.PID, health, e.Log)
+	if s.Degraded {
+		fmt.Fprintf(w, "DEGRADED: %s\n", strings.Join(s.Problems, "; "))
+	}
+	fmt.Fprintln(w)
 	printNodes(w, s.Nodes)
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
@@ -319,6 +346,12 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 				prog += " " + n.Program[1]
 			}
 			state = "exited"
+			if n.ExitCode != nil {
+				state = fmt.Sprintf("exited (code %d)", *n.ExitCode)
+				if n.ExitSignal != "" {
+					state = fmt.Sprintf("exited (code %d, %s)", *n.ExitCode, n.ExitSignal)
+				}
+			}
 			if n.Running {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
 			}

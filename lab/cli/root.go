@@ -45,7 +45,7 @@ tested against ingress, egress and failover scenarios offline.`,
 	root.AddCommand(newSchemaCmd(env))
 	root.AddCommand(newUpCmd(env), newDownCmd(env), newStatusCmd(env), newNodesCmd(env), newInspectCmd(env), newExecCmd(env))
 	root.AddCommand(newFlowsCmd(env), newEndpointsCmd(env), newTargetsCmd(env), newCaptureCmd(env), newTraceCmd(env), newLogsCmd(env))
-	root.AddCommand(newEmulatorCmd(env), newApplianceCmd(env), newEchoCmd(env), newProbeCmd(env))
+	root.AddCommand(newEmulatorCmd(env), newApplianceCmd(env), newEchoCmd(env), newProbeCmd(env), newSuperviseCmd(env))
 	return root
 }
 
