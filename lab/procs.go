@@ -180,10 +180,20 @@ func (m *Manager) spawnEmulator(p Paths, st *State) (Proc, *handshake, error) {
 	if cg != nil {
 		defer cg.Close()
 	}
+	// The emulator holds this file open for its whole life (descriptor 4,
+	// never closed): down finds an emulator by it even when its PID never
+	// reached the state file, or the state file is damaged, and the
+	// emulator runs in the host's namespace where the scan cannot see it.
+	hold, err := os.OpenFile(p.EmulatorHold(), os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		h.close()
+		return Proc{}, nil, fmt.Errorf("emulator hold file: %w", err)
+	}
+	defer hold.Close()
 	argv := []string{m.opts.Binary, "emulator", "--config", p.Config(), "--handshake-fd", strconv.Itoa(handshakeFD)}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.ExtraFiles = []*os.File{h.r}
+	cmd.ExtraFiles = []*os.File{h.r, hold}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cg != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
@@ -283,6 +293,9 @@ func (m *Manager) stopProcesses(name string, st *State, nsPaths []string) []erro
 			}
 		}
 	}
+	if err := stopEmulators(Paths{Dir: filepath.Join(m.opts.StateRoot, name)}); err != nil {
+		errs = append(errs, err)
+	}
 	if err := nss.Stop(stopGrace); err != nil {
 		errs = append(errs, err)
 	}
@@ -292,6 +305,19 @@ func (m *Manager) stopProcesses(name string, st *State, nsPaths []string) []erro
 		}
 	}
 	return errs
+}
+
+// stopEmulators stops every process that holds the lab's emulator hold
+// file: an emulator that was never recorded, or whose record is lost.
+func stopEmulators(p Paths) error {
+	holding, err := netns.Holding(p.EmulatorHold())
+	if err != nil || holding == nil {
+		return err
+	}
+	if err := netns.StopMatching(holding, stopGrace); err != nil {
+		return fmt.Errorf("stop the lab's emulator: %w", err)
+	}
+	return nil
 }
 
 // removeCgroups removes the lab's cgroup directories once they are empty.
@@ -346,6 +372,11 @@ func (m *Manager) RestartEmulator(ctx context.Context, name string) (Proc, error
 		if err := netns.Stop(pr.PID, pr.StartTime, stopGrace); err != nil {
 			return Proc{}, fmt.Errorf("stop the old emulator (pid %d): %w", pr.PID, err)
 		}
+	}
+	// And one that was never recorded: two emulators on the same TAPs and
+	// socket would steal each other's frames.
+	if err := stopEmulators(p); err != nil {
+		return Proc{}, err
 	}
 	m.progress("lab %s: starting the emulator", name)
 	pr, h, err := m.spawnEmulator(p, st)

@@ -67,6 +67,11 @@ func (p Paths) Socket() string   { return filepath.Join(p.Dir, "control.sock") }
 func (p Paths) EmulatorLog() string {
 	return filepath.Join(p.Dir, "emulator.log")
 }
+
+// EmulatorHold is the file every emulator of the lab holds open, which
+// identifies it without its PID.
+func (p Paths) EmulatorHold() string { return filepath.Join(p.Dir, "emulator.hold") }
+
 func (p Paths) NodeLog(node string) string {
 	return filepath.Join(p.Dir, "logs", node+".log")
 }

@@ -58,6 +58,67 @@ func (s Namespaces) Processes() ([]int, error) {
 	if len(s) == 0 {
 		return nil, nil
 	}
+	return scan(s.has)
+}
+
+// has reports whether pid's network namespace is in the set; a process
+// that is gone, or whose namespace cannot be read (a kernel thread), is not.
+func (s Namespaces) has(pid int) bool {
+	id, err := namespaceID("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return false
+	}
+	_, ok := s[id]
+	return ok
+}
+
+// Stop stops every process in the set's namespaces, whatever started it and
+// whatever group or session it is in; see StopMatching.
+func (s Namespaces) Stop(grace time.Duration) error {
+	if len(s) == 0 {
+		return nil
+	}
+	if err := StopMatching(s.has, grace); err != nil {
+		return fmt.Errorf("stop the processes in the lab's namespaces: %w", err)
+	}
+	return nil
+}
+
+// Holding returns a test for "pid has the file at path open", by the file's
+// device and inode; nil when the file does not exist (nobody holds it).
+// A lab gives its emulator such a file at start, so that a later process
+// can find an emulator whose PID was never recorded.
+func Holding(path string) (func(pid int) bool, error) {
+	var want unix.Stat_t
+	if err := unix.Stat(path, &want); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("stat %q: %w", path, err)
+	}
+	return func(pid int) bool {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		d, err := os.Open(dir)
+		if err != nil {
+			return false
+		}
+		defer d.Close()
+		fds, err := d.Readdirnames(-1)
+		if err != nil {
+			return false
+		}
+		var st unix.Stat_t
+		for _, fd := range fds {
+			if unix.Stat(dir+"/"+fd, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// scan returns the PIDs, other than the caller's, that match.
+func scan(match func(pid int) bool) ([]int, error) {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil, err
@@ -74,43 +135,29 @@ func (s Namespaces) Processes() ([]int, error) {
 		if err != nil || pid == self {
 			continue
 		}
-		if s.has(pid) {
+		if match(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids, nil
 }
 
-// has reports whether pid's network namespace is in the set; a process
-// that is gone, or whose namespace cannot be read (a kernel thread), is not.
-func (s Namespaces) has(pid int) bool {
-	id, err := namespaceID("/proc/" + strconv.Itoa(pid) + "/ns/net")
-	if err != nil {
-		return false
-	}
-	_, ok := s[id]
-	return ok
-}
-
-// Stop stops every process in the set's namespaces, whatever started it and
-// whatever group or session it is in: SIGTERM, up to grace for them to
-// exit, then SIGKILL, until none is left or killWait more has passed.
-// Processes that fork while this runs are caught by the next round.
+// StopMatching stops every process that match accepts: SIGTERM, up to
+// grace for them to exit, then SIGKILL, until none is left or killWait
+// more has passed. Processes that fork while this runs, and still match,
+// are caught by the next round.
 //
-// Each signal goes through a pidfd opened before the namespace is checked,
-// so a PID that was reused between the scan and the signal is never hit.
-func (s Namespaces) Stop(grace time.Duration) error {
-	if len(s) == 0 {
-		return nil
-	}
+// Each signal goes through a pidfd opened before match is asked again, so a
+// PID that was reused between the scan and the signal is never hit.
+func StopMatching(match func(pid int) bool, grace time.Duration) error {
 	sig := unix.SIGTERM
 	termUntil := time.Now().Add(grace)
 	killUntil := termUntil.Add(killWait)
 	signalled := map[int]bool{}
 	for {
-		pids, err := s.Processes()
+		pids, err := scan(match)
 		if err != nil {
-			return fmt.Errorf("find processes in the lab's namespaces: %w", err)
+			return fmt.Errorf("scan processes: %w", err)
 		}
 		live := 0
 		for _, pid := range pids {
@@ -122,7 +169,7 @@ func (s Namespaces) Stop(grace time.Duration) error {
 			if sig == unix.SIGTERM && signalled[pid] {
 				continue
 			}
-			if err := s.signal(pid, sig); err != nil {
+			if err := signalIf(pid, match, sig); err != nil {
 				return err
 			}
 			signalled[pid] = true
@@ -136,13 +183,13 @@ func (s Namespaces) Stop(grace time.Duration) error {
 			continue
 		}
 		if now.After(killUntil) {
-			return fmt.Errorf("%d processes still in the lab's namespaces %s after SIGKILL", live, killWait)
+			return fmt.Errorf("%d processes still running %s after SIGKILL", live, killWait)
 		}
 		time.Sleep(pollInterval)
 	}
 }
 
-func (s Namespaces) signal(pid int, sig unix.Signal) error {
+func signalIf(pid int, match func(pid int) bool, sig unix.Signal) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return nil
@@ -151,7 +198,7 @@ func (s Namespaces) signal(pid int, sig unix.Signal) error {
 		return fmt.Errorf("pidfd of pid %d: %w", pid, err)
 	}
 	defer unix.Close(fd)
-	if !s.has(pid) {
+	if !match(pid) {
 		return nil // exited, and its PID may name someone else now
 	}
 	err = unix.PidfdSendSignal(fd, sig, nil, 0)
