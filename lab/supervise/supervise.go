@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -161,17 +162,15 @@ func start(o Options) (*exec.Cmd, error) {
 }
 
 // hide gives the calling thread a private mount namespace with an empty
-// tmpfs on dir and each exposed path bind-mounted back.
+// tmpfs on dir and each exposed path bind-mounted back. On failure after
+// the tmpfs is mounted it takes the tmpfs away again, so that the program
+// at least finds its files.
 func hide(dir string, expose []string) error {
-	// Open every exposed path before the tmpfs covers it; the bind mounts
-	// are then made from the descriptors.
-	var fds []*os.File
-	defer func() {
-		for _, f := range fds {
-			f.Close()
-		}
-	}()
 	for _, p := range expose {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+			return fmt.Errorf("exposed path %q is not under %q", p, dir)
+		}
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
 			if err != nil {
@@ -179,11 +178,6 @@ func hide(dir string, expose []string) error {
 			}
 			f.Close()
 		}
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %q: %w", p, err)
-		}
-		fds = append(fds, os.NewFile(uintptr(fd), p))
 	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("unshare mount namespace: %w", err)
@@ -193,36 +187,59 @@ func hide(dir string, expose []string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
+	// Open every exposed path before the tmpfs covers it, here in the new
+	// namespace (a bind mount's source must belong to it); the bind
+	// mounts are then made from the descriptors.
+	var fds []*os.File
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
+	for _, p := range expose {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %q: %w", p, err)
+		}
+		fds = append(fds, os.NewFile(uintptr(fd), p))
+	}
 	if err := unix.Mount("gwlb-lab-hidden", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
 		return fmt.Errorf("mount a tmpfs on %q: %w", dir, err)
 	}
 	for i, p := range expose {
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == ".." || filepath.IsAbs(rel) || len(rel) > 2 && rel[:3] == "../" {
-			return fmt.Errorf("exposed path %q is not under %q", p, dir)
+		if err := bindBack(fds[i], p); err != nil {
+			_ = unix.Unmount(dir, unix.MNT_DETACH)
+			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("make %q: %w", filepath.Dir(p), err)
+	}
+	return nil
+}
+
+// bindBack makes a mount point at p inside the tmpfs and binds the file or
+// directory f onto it.
+func bindBack(f *os.File, p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("make %q: %w", filepath.Dir(p), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %q: %w", p, err)
+	}
+	var err error
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.MkdirAll(p, 0o755)
+	} else {
+		var mp *os.File
+		if mp, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			mp.Close()
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(int(fds[i].Fd()), &st); err != nil {
-			return fmt.Errorf("stat %q: %w", p, err)
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = os.MkdirAll(p, 0o755)
-		} else {
-			var f *os.File
-			if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				f.Close()
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("make mount point %q: %w", p, err)
-		}
-		src := "/proc/thread-self/fd/" + strconv.Itoa(int(fds[i].Fd()))
-		if err := unix.Mount(src, p, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %q back: %w", p, err)
-		}
+	}
+	if err != nil {
+		return fmt.Errorf("make mount point %q: %w", p, err)
+	}
+	src := "/proc/thread-self/fd/" + strconv.Itoa(int(f.Fd()))
+	if err := unix.Mount(src, p, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %q back: %w", p, err)
 	}
 	return nil
 }
