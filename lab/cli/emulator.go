@@ -76,9 +76,8 @@ emulator died.
 
 What the old emulator held in memory is lost: GWLB flows (the next packet of
 an existing connection is hashed anew and may reach another appliance), NAT
-mappings, health states (targets start again from the initial state and
-must pass their health checks) and counters. Node programs keep running.
-Needs root.`,
+gateway mappings, target health (targets start healthy again, as when a lab
+starts) and counters. Node programs keep running. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab emulator restart"); err != nil {

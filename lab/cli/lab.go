@@ -195,8 +195,10 @@ func newDownCmd(env Env) *cobra.Command {
 		Use:   "down [--name LAB | --all]",
 		Short: "Remove a lab: its processes, namespaces and state",
 		Long: `Remove everything a lab made: the node programs and the emulator (stopped by
-PID), the nodes' namespaces and the state directory. It works on a half-made
-lab and after crashes, and running it again is harmless. Needs root.`,
+PID), every process in the lab's namespaces or cgroup, the nodes' namespaces,
+the cgroup and the state directory. It works on a half-made lab, after
+crashes, from a damaged state file, and running it again is harmless. Needs
+root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab down"); err != nil {
