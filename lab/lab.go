@@ -394,10 +394,11 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 	}); err != nil {
 		errs = append(errs, err)
 	}
-	found = found || foundAny.Load()
-	if err := m.removeCgroups(name, st); err != nil {
+	cgFound, err := m.removeCgroups(name, st)
+	if err != nil {
 		errs = append(errs, err)
 	}
+	found = found || foundAny.Load() || cgFound
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}

@@ -320,15 +320,20 @@ func stopEmulators(p Paths) error {
 	return nil
 }
 
-// removeCgroups removes the lab's cgroup directories once they are empty.
-func (m *Manager) removeCgroups(name string, st *State) error {
-	var errs []error
+// removeCgroups removes the lab's cgroup directories once they are empty,
+// and reports whether there were any.
+func (m *Manager) removeCgroups(name string, st *State) (bool, error) {
+	var (
+		errs  []error
+		found bool
+	)
 	for _, dir := range m.cgroupsOf(name, st) {
+		found = found || cgroup.Exists(dir)
 		if err := cgroup.Remove(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return found, errors.Join(errs...)
 }
 
 // cgroupsOf returns the cgroup directories lab may have: the recorded one
