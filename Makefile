@@ -24,8 +24,8 @@ lab-up: build lab-deps ## build and bring up the default lab (root)
 lab-deps: ## install what the README's quickstart runs (tcpdump, curl), when missing
 	@bash scripts/deps.sh lab
 
-lab-down: build ## remove the default lab (root)
-	./$(BIN) down --name $(LAB)
+lab-down: build ## remove the default lab (root); not up is not an error here
+	./$(BIN) down --name $(LAB) || [ $$? -eq 3 ]
 
 install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gwlb-lab

@@ -102,7 +102,14 @@ func (a *Appliance) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("health responder: %w", err)
 		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		delay := a.cfg.Misbehave.HealthDelay
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if delay > 0 {
+				select {
+				case <-time.After(delay):
+				case <-r.Context().Done():
+				}
+			}
 			_, _ = io.WriteString(w, "healthy\n")
 		}), ReadHeaderTimeout: 5 * time.Second}
 		wg.Add(2)
@@ -118,6 +125,13 @@ func (a *Appliance) Run(ctx context.Context) error {
 			<-ctx.Done()
 			_ = srv.Close()
 		}()
+	}
+	if a.cfg.Misbehave.ReflectTCP {
+		if err := reflectTCP(ctx, &wg); err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
 	}
 	wg.Add(1)
 	go func() {

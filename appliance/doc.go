@@ -11,5 +11,6 @@
 // needs a UDP source port the appliance has no socket bound to.
 //
 // Options make it misbehave on purpose for negative tests: altered cookie,
-// stripped option, non-zero VNI, replies from another port.
+// stripped option, non-zero VNI, replies from another port, TCP reflected
+// back to its sender (as Snort's gwlb DAQ does), slow health answers.
 package appliance

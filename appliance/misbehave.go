@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
@@ -18,6 +19,13 @@ type Misbehave struct {
 	// ReplyFromPort, when non-zero, is the outer UDP source port of returns
 	// instead of the GWLB's.
 	ReplyFromPort uint16
+	// ReflectTCP sends every TCP packet the appliance's host receives back
+	// to its sender with the IP addresses swapped and everything else kept,
+	// as Snort 3's gwlb DAQ does with every packet it passes when no BPF
+	// filter keeps the GWLB node's health checks away from it.
+	ReflectTCP bool
+	// HealthDelay makes the health responder answer HTTP checks late.
+	HealthDelay time.Duration
 }
 
 // apply rewrites the GENEVE header hdr (header and options) that will be

@@ -8,4 +8,9 @@
 // it, so a crash can leave the file naming something that was never made;
 // `down` treats a missing resource as already gone, which keeps it both safe
 // and idempotent.
+//
+// What a lab owns is what it records, never what its prefix matches: lab
+// names may overlap ("a9", "a9-fw"), so `up` claims its namespaces under a
+// lock on the state root after checking that no other lab records them, and
+// `down` leaves every namespace another lab records (claims.go).
 package lab

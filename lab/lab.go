@@ -27,7 +27,11 @@ import (
 )
 
 // ErrExists is returned by Up for a lab that already exists.
-var ErrExists = errors.New("lab already exists")
+var ErrExists = errors.New("already exists")
+
+// ErrNameTaken is returned by Up when another lab records a namespace the lab
+// would use (lab "a9" with node "fw-1" and lab "a9-fw" with node "1").
+var ErrNameTaken = errors.New("name taken by another lab")
 
 // Options configure a Manager; zero values pick the defaults.
 type Options struct {
@@ -81,9 +85,14 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, backend: netns.New(opts.NetnsDir)}, nil
 }
 
-// Paths returns the state paths of a lab.
-func (m *Manager) Paths(lab string) Paths {
-	return Paths{Dir: filepath.Join(m.opts.StateRoot, lab)}
+// Paths returns the state paths of a lab. It refuses a name that is not a
+// valid lab name (wrapping topology.ErrLabName), so that no caller can build
+// a path outside the state root from "..", "." or "a/b".
+func (m *Manager) Paths(lab string) (Paths, error) {
+	if err := checkName(lab); err != nil {
+		return Paths{}, err
+	}
+	return Paths{Dir: filepath.Join(m.opts.StateRoot, lab)}, nil
 }
 
 func (m *Manager) progress(format string, args ...any) {
@@ -93,31 +102,20 @@ func (m *Manager) progress(format string, args ...any) {
 // Up brings up the resolved lab l, read from file. On failure it removes what
 // it made, unless keep is set (then `down` removes it).
 func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep bool) (err error) {
-	p := m.Paths(l.Name)
-	if _, err := os.Stat(p.State()); err == nil {
-		return fmt.Errorf("lab %q: %w (bring it down first: gwlb-lab down --name %s)", l.Name, ErrExists, l.Name)
-	}
-	if left, _ := m.backend.List(ctx, l.Prefix); len(left) > 0 {
-		for _, n := range left {
-			if m.ownedBy(n, l) {
-				return fmt.Errorf("lab %q: %w: namespace %q is left from an earlier run (gwlb-lab down --name %s removes it)", l.Name, ErrExists, n, l.Name)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(p.NodeLog("x")), 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	// The cgroup is made and recorded before any process exists, so that
-	// every process of the lab is born into it.
-	cg, err := m.prepareCgroup(l.Name)
+	p, err := m.Paths(l.Name)
 	if err != nil {
 		return err
 	}
-	st := &State{Lab: l.Name, Prefix: l.Prefix, File: file, Created: time.Now().UTC(), Phase: PhaseCreating, Cgroup: cg}
-	if err := writeState(p, st); err != nil {
-		return err
+	st := &State{Lab: l.Name, Prefix: l.Prefix, File: file, Created: time.Now().UTC(), Phase: PhaseCreating}
+	// Record every namespace before making any, so that `down` finds them
+	// whatever point a crash interrupts.
+	for i := range l.Nodes {
+		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
 	}
-	if err := writeJSON(p.Resolved(), l); err != nil {
+	// Nothing is ours to remove until the claim succeeds: a failed claim
+	// (the lab exists, another `up` of it won) returns before the clean-up
+	// below is armed.
+	if err := m.claim(ctx, l, p, st); err != nil {
 		return err
 	}
 	defer func() {
@@ -133,18 +131,18 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 			}
 		}
 	}()
-
-	start := time.Now()
-	total := len(l.Nodes)
-	m.progress("lab %s: creating %d nodes", l.Name, total)
-	// Record every namespace before making any, so that `down` finds them
-	// whatever point a crash interrupts.
-	for i := range l.Nodes {
-		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
+	// The cgroup is made and recorded before any process exists, so that
+	// every process of the lab is born into it.
+	if st.Cgroup, err = m.prepareCgroup(l.Name); err != nil {
+		return err
 	}
 	if err := writeState(p, st); err != nil {
 		return err
 	}
+
+	start := time.Now()
+	total := len(l.Nodes)
+	m.progress("lab %s: creating %d nodes", l.Name, total)
 	var made atomic.Int64
 	step := max(total/10, 10)
 	err = parallel(total, func(i int) error {
@@ -183,7 +181,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	var mu sync.Mutex // guards st while programs start in parallel
 	err = parallel(len(l.Nodes), func(i int) error {
 		n := &l.Nodes[i]
-		prog, ok, err := m.programOf(l, n)
+		prog, ok, err := m.programOf(l, n, p)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
@@ -256,7 +254,7 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 
 // programOf returns what node n runs, if anything, and which files of the
 // state directory it opens itself (everything else there is hidden from it).
-func (m *Manager) programOf(l *topology.Lab, n *topology.Node) (program, bool, error) {
+func (m *Manager) programOf(l *topology.Lab, n *topology.Node, p Paths) (program, bool, error) {
 	if n.Run == nil {
 		return program{}, false, nil
 	}
@@ -267,13 +265,13 @@ func (m *Manager) programOf(l *topology.Lab, n *topology.Node) (program, bool, e
 	case topology.RunCommand:
 		return program{argv: n.Run.Command}, true, nil
 	case topology.RunAppliance:
-		cfg := filepath.Join(filepath.Dir(m.Paths(l.Name).NodeLog(n.Name)), n.Name+".appliance.json")
+		cfg := filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".appliance.json")
 		if err := writeJSON(cfg, n.Run.Appliance); err != nil {
 			return program{}, false, err
 		}
 		prog := program{argv: []string{m.opts.Binary, "appliance", "--config", cfg}, expose: []string{cfg}}
 		if n.Run.Appliance.FlowLog {
-			fl := m.Paths(l.Name).FlowLog(n.Name)
+			fl := p.FlowLog(n.Name)
 			prog.argv = append(prog.argv, "--flow-log", fl)
 			prog.expose = append(prog.expose, fl)
 		}
@@ -329,10 +327,14 @@ func tail(path string, n int) string {
 // recorded ones by PID and start time, then everything in the lab's
 // namespaces and cgroup), removes the lab's namespaces, its cgroup and its
 // state directory. It works on a half-made lab, after crashes, from a
-// damaged state file, and when run again. A lab with neither state nor
-// namespaces is ErrNoLab.
+// damaged state file, and when run again. It never removes a namespace that
+// another lab records (see sweepNamespaces). A lab with neither a state
+// directory nor namespaces is ErrNoLab.
 func (m *Manager) Down(ctx context.Context, name string) error {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return err
+	}
 	st, err := readState(p)
 	damaged := errors.Is(err, ErrDamagedState)
 	if err != nil && !errors.Is(err, ErrNoLab) && !damaged {
@@ -344,45 +346,19 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 		st = nil
 	}
 	var errs []error
-	found := st != nil || damaged
-	names := map[string]bool{}
-	if st != nil {
-		for _, n := range st.Namespaces {
-			names[n] = true
-		}
+	_, statErr := os.Lstat(p.Dir)
+	found := st != nil || statErr == nil
+	list, err := m.sweepNamespaces(ctx, name, st, p)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	// Sweep: the lab's nodes by name from the resolved lab (written before
-	// anything was made), else every namespace with the lab's prefix that no
-	// other lab claims.
-	if l, err := readResolved(p); err == nil {
-		for _, n := range l.Nodes {
-			names[n.Netns] = true
-		}
-	} else {
-		prefix := "gwlb-" + name + "-"
-		left, err := m.backend.List(ctx, prefix)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		others := m.otherLabPrefixes(name)
-		for _, n := range left {
-			if !hasAnyPrefix(n, others) {
-				names[n] = true
-			}
-		}
-	}
-	list := make([]string, 0, len(names))
-	for n := range names {
-		list = append(list, n)
-	}
-	sort.Strings(list)
 	// Nothing may run in a namespace once it is unmounted: it would keep
 	// the namespace, its TAP and its routes alive, unnamed.
 	nsPaths := make([]string, len(list))
 	for i, n := range list {
 		nsPaths[i] = filepath.Join(m.opts.NetnsDir, n)
 	}
-	if perrs := m.stopProcesses(name, st, nsPaths); len(perrs) > 0 {
+	if perrs := m.stopProcesses(name, p, st, nsPaths); len(perrs) > 0 {
 		errs = append(errs, perrs...)
 	}
 	var foundAny atomic.Bool
@@ -411,28 +387,6 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 	return nil
 }
 
-// otherLabPrefixes returns the prefixes of the other labs with state that
-// start with this lab's prefix ("gwlb-a-" vs lab "a-b"'s "gwlb-a-b-").
-func (m *Manager) otherLabPrefixes(name string) []string {
-	var out []string
-	labs, _ := m.List()
-	for _, other := range labs {
-		if other != name && strings.HasPrefix(other, name+"-") {
-			out = append(out, "gwlb-"+other+"-")
-		}
-	}
-	return out
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func readResolved(p Paths) (*topology.Lab, error) {
 	b, err := os.ReadFile(p.Resolved())
 	if err != nil {
@@ -456,7 +410,9 @@ func (m *Manager) List() ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		// A directory whose name is not a lab name is not a lab's, and no
+		// command could name it.
+		if e.IsDir() && checkName(e.Name()) == nil {
 			if _, err := os.Stat(filepath.Join(m.opts.StateRoot, e.Name(), "state.json")); err == nil {
 				out = append(out, e.Name())
 			}
@@ -519,7 +475,10 @@ type NodeStatus struct {
 // Status reports a lab: what the state file says, whether the recorded
 // processes still run, and the emulator's own status and counters.
 func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
 	st, err := readState(p)
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
@@ -584,7 +543,11 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 
 // Resolved returns the resolved topology of a running lab.
 func (m *Manager) Resolved(name string) (*topology.Lab, error) {
-	l, err := readResolved(m.Paths(name))
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := readResolved(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("lab %q: %w", name, ErrNoLab)
 	}
@@ -647,7 +610,10 @@ func parallel(n int, fn func(i int) error) error {
 
 // Control returns a client for a lab's emulator control socket.
 func (m *Manager) Control(name string) (*control.Client, error) {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := readState(p); err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}

@@ -264,7 +264,7 @@ func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog progr
 // the lab's namespaces, then whatever is left in its cgroups. It must run
 // while the namespaces are still mounted at nsPaths. st may be nil (no or a
 // damaged state file).
-func (m *Manager) stopProcesses(name string, st *State, nsPaths []string) []error {
+func (m *Manager) stopProcesses(name string, p Paths, st *State, nsPaths []string) []error {
 	var errs []error
 	// Identify the namespaces first: stopping the recorded processes must
 	// not change what is found, and they are still mounted now.
@@ -293,7 +293,7 @@ func (m *Manager) stopProcesses(name string, st *State, nsPaths []string) []erro
 			}
 		}
 	}
-	if err := stopEmulators(Paths{Dir: filepath.Join(m.opts.StateRoot, name)}); err != nil {
+	if err := stopEmulators(p); err != nil {
 		errs = append(errs, err)
 	}
 	if err := nss.Stop(stopGrace); err != nil {
@@ -356,11 +356,13 @@ func (m *Manager) cgroupsOf(name string, st *State) []string {
 
 // RestartEmulator starts a lab's emulator again, with the same configuration:
 // the same TAPs (persistent, they outlive the emulator) and the same control
-// socket. A running emulator is stopped first. Flows, NAT mappings, health
-// states and counters lived in the old process and are lost; new
-// connections work as soon as the health checks pass again.
+// socket. A running emulator is stopped first. Flows, NAT mappings, target
+// health and counters lived in the old process and are lost.
 func (m *Manager) RestartEmulator(ctx context.Context, name string) (Proc, error) {
-	p := m.Paths(name)
+	p, err := m.Paths(name)
+	if err != nil {
+		return Proc{}, err
+	}
 	st, err := readState(p)
 	if err != nil {
 		return Proc{}, fmt.Errorf("lab %q: %w", name, err)

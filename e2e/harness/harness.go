@@ -223,7 +223,12 @@ func (l *Lab) Ping(node, addr string, extra ...string) {
 
 // ProbeUDP sends a UDP probe from node to addr and returns the echo.
 func (l *Lab) ProbeUDP(node, addr string) string {
-	r := l.Exec(node, Binary(), "probe", "--timeout", "10s", addr)
+	return l.ProbeUDPMessage(node, addr, "probe")
+}
+
+// ProbeUDPMessage is ProbeUDP with the message to send.
+func (l *Lab) ProbeUDPMessage(node, addr, msg string) string {
+	r := l.Exec(node, Binary(), "probe", "--timeout", "10s", "--message", msg, addr)
 	Expect(r.Code).To(Equal(0), "udp probe %s from %s: %s", addr, node, r.Stderr)
 	return r.Stdout
 }

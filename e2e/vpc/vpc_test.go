@@ -165,9 +165,11 @@ var _ = Describe("down", func() {
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(leftovers(name, pids)).To(BeEmpty())
 
+		// Again: nothing is left, and it says the lab is not up (exit 3).
 		r = harness.Run(time.Minute, "down", "--name", name)
-		Expect(r.Code).To(Equal(0), r.Stderr)
-		Expect(r.Stdout).To(ContainSubstring("nothing to remove"))
+		Expect(r.Code).To(Equal(3), r.Stderr)
+		Expect(r.Stderr).To(ContainSubstring(`no lab named "` + name + `" is up`))
+		Expect(leftovers(name, pids)).To(BeEmpty())
 	})
 
 	It("removes a lab held by up --foreground when that process gets SIGTERM", func() {

@@ -23,6 +23,23 @@ var (
 	ErrBadRequest = errors.New("bad request")
 )
 
+// kindError gives an error one of the sentinel errors above, for its HTTP
+// status and for errors.Is, without putting the sentinel's text into its
+// message: "not found: node \"x\": not found" helps nobody.
+type kindError struct {
+	err  error
+	kind error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
+
+// NotFound marks err as ErrNotFound (status 404), keeping its text.
+func NotFound(err error) error { return &kindError{err: err, kind: ErrNotFound} }
+
+// BadRequest marks err as ErrBadRequest (status 400), keeping its text.
+func BadRequest(err error) error { return &kindError{err: err, kind: ErrBadRequest} }
+
 // Server serves the control API on a Unix socket.
 type Server struct {
 	mux  *http.ServeMux
@@ -124,7 +141,7 @@ func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error)
 		var e struct{ Error string }
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
 		if resp.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+			return nil, NotFound(errors.New(e.Error))
 		}
 		return nil, fmt.Errorf("emulator: %s (%s)", e.Error, resp.Status)
 	}
@@ -171,9 +188,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+			return NotFound(errors.New(e.Error))
 		case http.StatusBadRequest:
-			return fmt.Errorf("%w: %s", ErrBadRequest, e.Error)
+			return BadRequest(errors.New(e.Error))
 		}
 		return fmt.Errorf("emulator: %s", e.Error)
 	}

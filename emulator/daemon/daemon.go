@@ -205,7 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // notFound maps the fabric's ErrNotFound to the control socket's.
 func notFound(err error) error {
 	if errors.Is(err, fabric.ErrNotFound) {
-		return fmt.Errorf("%w: %v", control.ErrNotFound, err)
+		return control.NotFound(err)
 	}
 	return err
 }

@@ -97,7 +97,7 @@ func TestControlAPI(t *testing.T) {
 	if err := c.Get(ctx, "/v1/endpoints", &eps); err != nil || len(eps) != 1 || eps[0].State != "available" {
 		t.Fatalf("endpoints %+v %v", eps, err)
 	}
-	if err := c.Post(ctx, "/v1/endpoints/nope/accept", nil, nil); !errors.Is(err, control.ErrNotFound) {
+	if err := c.Post(ctx, "/v1/endpoints/nope/accept", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `gwlb endpoint "nope": not found` {
 		t.Fatalf("accepting an unknown endpoint: %v", err)
 	}
 
@@ -129,7 +129,10 @@ func TestControlAPI(t *testing.T) {
 	if s := state("fw-1"); s != "initial" {
 		t.Fatalf("after register: %s", s)
 	}
-	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) {
+	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `target "fw-9": not found in any target group` {
+		t.Fatalf("deregistering an unknown target: %v", err)
+	}
+	if err := c.Post(ctx, "/v1/targets/fw-9/register", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `target "fw-9": not found in any target group` {
 		t.Fatalf("deregistering an unknown target: %v", err)
 	}
 }
@@ -137,7 +140,7 @@ func TestControlAPI(t *testing.T) {
 func TestCaptureStream(t *testing.T) {
 	c, peers := startDefault(t)
 	ctx := context.Background()
-	if _, err := c.Stream(ctx, "/v1/capture?node=nobody&count=1"); !errors.Is(err, control.ErrNotFound) {
+	if _, err := c.Stream(ctx, "/v1/capture?node=nobody&count=1"); !errors.Is(err, control.ErrNotFound) || err.Error() != `node "nobody": not found` {
 		t.Fatalf("capture of an unknown node: %v", err)
 	}
 	body, err := c.Stream(ctx, "/v1/capture?node=client&count=2&seconds=10")

@@ -49,7 +49,7 @@ func (c *captures) tap(frame []byte, toNode bool) {
 func (f *Fabric) Capture(ctx context.Context, node string, buffer int) (frames <-chan Frame, dropped func() uint64, err error) {
 	ps, ok := f.ports[node]
 	if !ok {
-		return nil, nil, fmt.Errorf("no node %q: %w", node, ErrNotFound)
+		return nil, nil, fmt.Errorf("node %q: %w", node, ErrNotFound)
 	}
 	s := &capture{ch: make(chan Frame, max(buffer, 1))}
 	ps.caps.add(s)

@@ -59,6 +59,14 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 		w.note("gwlb endpoint %s (%s, az %s): to gwlb node %s", ep.cfg.Name, ep.cfg.ID, ep.cfg.AZ, ep.node.Name)
 	}
 	d, ok := ep.node.ForwardFlow(inner, fk, info, err, ep.number, w.f.clock.Now())
+	if d.Held {
+		// A later fragment before its first: the node keeps it and it
+		// follows the first one (see flushHeld).
+		if w.tr != nil {
+			w.outcome("held by gwlb node %s until the first fragment of its datagram arrives", ep.node.Name)
+		}
+		return stage{}, false
+	}
 	if !ok {
 		if w.tr != nil {
 			w.note("gwlb node %s: dropped: %s", ep.node.Name, d.Dropped)
@@ -83,6 +91,9 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 		}
 		w.note("gwlb node %s: %s -> target %s, cookie %08x; GENEVE %s:%d -> %s:6081",
 			ep.node.Name, how, d.Target.Name, d.Params.Options.Cookie, d.Params.Src, d.Params.SrcPort, d.Params.Dst)
+	}
+	if d.Release.Pending() {
+		w.held = append(w.held, heldRelease{ep: ep, r: d.Release})
 	}
 	start, err := packet.Encap(p.buf, p.off, p.n, &d.Params)
 	if err != nil {
@@ -174,4 +185,34 @@ func (w *worker) reset(inner []byte, ep *endpoint) {
 	buf = packet.AppendTCP(buf, packet.IPHeader{Src: fk.Dst, Dst: fk.Src}, hdr, nil)
 	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom, v6: info.Version == 6}
 	w.route(rp, stage{kind: atSubnet, sn: ep.subnet})
+}
+
+// heldRelease is a datagram whose first fragment went through ep while
+// later fragments of it were held by ep's node.
+type heldRelease struct {
+	ep *endpoint
+	r  gwlb.Release
+}
+
+// flushHeld sends the fragments a GWLB node held for datagrams whose first
+// fragment the worker just forwarded: each enters the endpoint again, now
+// after its first fragment, and follows it to the same target.
+func (w *worker) flushHeld() {
+	for len(w.held) > 0 {
+		h := w.held[len(w.held)-1]
+		w.held = w.held[:len(w.held)-1]
+		if w.heldBuf == nil {
+			w.heldBuf = make([]byte, Headroom+MaxEndpointPacket)
+		}
+		for {
+			n, ok := h.ep.node.TakeHeld(h.r, w.heldBuf[Headroom:])
+			if !ok {
+				break
+			}
+			p := &pkt{buf: w.heldBuf, off: Headroom, n: n}
+			if next, more := w.endpointIn(p, h.ep); more {
+				w.route(p, next)
+			}
+		}
+	}
 }

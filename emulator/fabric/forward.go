@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
@@ -22,10 +23,15 @@ type worker struct {
 	tr   *Trace
 	trTo []*tracer
 	node string // the node whose frame is being carried
+	// held lists datagrams whose held fragments go out once the frame
+	// being carried has; heldBuf is where each is copied to travel.
+	held    []heldRelease
+	heldBuf []byte
 }
 
 func newWorker(f *Fabric) *worker {
-	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128)}
+	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128),
+		held: make([]heldRelease, 0, 4)}
 }
 
 // pkt is an IPv4 or IPv6 packet inside a read buffer: buf[off:off+n], with
@@ -82,6 +88,7 @@ func isClosed(err error) bool {
 // receive handles one frame that node sent: buf[off:off+n].
 func (w *worker) receive(node string, buf []byte, off, n int) {
 	w.receiveFrame(node, buf, off, n)
+	w.flushHeld()
 	w.publish()
 }
 
@@ -131,6 +138,10 @@ func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
 		w.drop(DropSourceCheck)
 		return
 	}
+	if from.gwlb != nil && !p.v6 {
+		// The node's own health checks: what answers them may come in.
+		from.gwlb.Sent(p.buf[p.off:p.off+p.n], w.f.clock.Now())
+	}
 	dstMAC := eth.Dst()
 	if dstMAC[0]&1 != 0 {
 		w.drop(DropBroadcast)
@@ -150,6 +161,14 @@ func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
 		}
 		if w.tr != nil {
 			w.note("sent at L2 to %s's MAC: no router", nb.cfg.Node)
+		}
+		if nb.gwlb != nil && !p.v6 && isGeneve(p.ip()) {
+			// GENEVE for a GWLB node from its own subnet: the load
+			// balancer's, not the node namespace's.
+			if next, more := w.gwlbReturn(p, nb.gwlb); more {
+				w.route(p, next)
+			}
+			return
 		}
 		w.deliver(nb, p, eth.Src())
 		return
@@ -382,6 +401,17 @@ func (w *worker) atInternet(p *pkt) (stage, bool) {
 func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	if e.cfg.SourceDestCheck && p.dst() != p.ownAddr(e) {
 		w.drop(DropDestCheck)
+		return
+	}
+	if e.gwlb != nil && !e.gwlb.Admit(p.buf[p.off:p.off+p.n], w.f.clock.Now()) {
+		// A GWLB node takes GENEVE (handled before delivery) and the
+		// answers to its own health checks, nothing else: its kernel
+		// would answer strays, and reset its own checks (gwlb.Node.Admit).
+		if w.tr != nil {
+			w.note("gwlb node %s: neither GENEVE nor an answer to its health checks: ignored", e.gwlb.Name)
+			w.outcome("dropped by gwlb node %s: %s", e.gwlb.Name, gwlb.DropStray)
+		}
+		w.drop(DropGWLB)
 		return
 	}
 	ps := w.f.ports[e.cfg.Node]

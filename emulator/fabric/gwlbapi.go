@@ -65,7 +65,7 @@ func (f *Fabric) Endpoints() []EndpointStatus {
 func (f *Fabric) AcceptEndpoint(name string) error {
 	a, ok := f.rt.accepted[name]
 	if !ok {
-		return fmt.Errorf("no gwlb endpoint %q: %w", name, ErrNotFound)
+		return fmt.Errorf("gwlb endpoint %q: %w", name, ErrNotFound)
 	}
 	a.Store(true)
 	return nil
@@ -114,7 +114,7 @@ func (f *Fabric) Deregister(target string) error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("no target %q in any target group: %w", target, ErrNotFound)
+		return fmt.Errorf("target %q: %w in any target group", target, ErrNotFound)
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func (f *Fabric) Register(target string) (map[*gwlb.LB]int, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no target %q in any target group: %w", target, ErrNotFound)
+		return nil, fmt.Errorf("target %q: %w in any target group", target, ErrNotFound)
 	}
 	return out, nil
 }

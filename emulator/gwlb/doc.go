@@ -9,6 +9,11 @@
 // and routes the result. That keeps this package free of ports and routing,
 // and lets its tests drive it with plain byte slices and a manual clock.
 //
+// Two more decisions belong to a node. What reaches its namespace: only the
+// answers to its own health checks (Sent, Admit; stray.go), so its kernel
+// never answers what an appliance reflects. And where IPv4 fragments go:
+// every fragment of a datagram follows the flow of its first (frag.go).
+//
 // Flow tables are kept per endpoint on each node, so two consumer VPCs with
 // the same addresses behind different endpoints never share a flow; AWS does
 // not document its key, and this is the choice that cannot mix tenants.

@@ -68,6 +68,11 @@ type Node struct {
 	tables    map[uint64]*flow.Table // by endpoint number
 	cookieSeq atomic.Uint64
 	seed      uint64
+	// own are the connections the node's namespace opened (its health
+	// checks): the only non-GENEVE traffic it is given (see Admit).
+	own *ownConns
+	// frags keeps IPv4 fragments of one datagram on one flow (frag.go).
+	frags frags
 
 	newFlows         atomic.Uint64
 	processedBytes   atomic.Uint64
@@ -104,7 +109,7 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		enabled[nc.AZ] = true
 	}
 	for i, nc := range cfg.Nodes {
-		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}}
+		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, own: newOwnConns()}
 		n.seed = seedOf(cfg.Name, nc.Name)
 		for _, t := range lb.targets {
 			switch {
@@ -180,6 +185,12 @@ type Decision struct {
 	// NewFlow is set when the packet created its flow; Moved when target
 	// failover moved the flow to Target.
 	NewFlow, Moved bool
+	// Held is set, with ok false, when the packet is a later fragment kept
+	// until its datagram's first fragment arrives: not a drop.
+	Held bool
+	// Release names held fragments of the datagram whose first fragment
+	// this is, for the caller to send after it (TakeHeld).
+	Release Release
 }
 
 // Forward decides where a packet that arrived through endpoint ep goes. It
@@ -205,6 +216,39 @@ func (n *Node) ForwardFlow(inner []byte, fk packet.FlowKey, info packet.FlowInfo
 		return d, false
 	}
 	at := n.lb.since(now)
+	if !n.tracked(fk, info) {
+		return n.forward(inner, fk, info, ft, ep, at)
+	}
+	fr := fragKeyOf(ep, inner, fk)
+	if info.Fragment == packet.LaterFragment {
+		// No ports: the datagram's first fragment names the flow.
+		rec, ok := n.frags.lookup(fr, at)
+		switch {
+		case !ok && n.frags.hold(fr, inner, at):
+			d.Held = true
+			return d, false
+		case !ok:
+			d.Dropped = n.drop(DropFragmentOrphaned)
+			return d, false
+		case rec.dropped:
+			// The first fragment was dropped: so is the rest.
+			d.Dropped = n.drop(rec.why)
+			return d, false
+		}
+		return n.forward(inner, rec.fk, info, ft, ep, at)
+	}
+	d, ok = n.forward(inner, fk, info, ft, ep, at)
+	if ok {
+		d.Release = Release{k: fr, ok: n.frags.record(fr, fk, at)}
+	} else if freed := n.frags.recordDrop(fr, d.Dropped, at); freed > 0 {
+		n.drops[d.Dropped].Add(uint64(freed))
+	}
+	return d, ok
+}
+
+// forward is ForwardFlow for a packet whose flow key is known (a later
+// fragment's is its first fragment's).
+func (n *Node) forward(inner []byte, fk packet.FlowKey, info packet.FlowInfo, ft *flow.Table, ep uint64, at time.Duration) (d Decision, ok bool) {
 	e, _, found := ft.Touch(fk, at, len(inner))
 	if !found {
 		if fk.Proto == packet.ProtoTCP && !isSYN(info) {
@@ -287,11 +331,18 @@ func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep u
 	if ft == nil {
 		return 0, n.drop(DropReturnUnknownEndpoint), false
 	}
-	fk, _, err := packet.ParseFlow(d.Inner)
+	fk, info, err := packet.ParseFlow(d.Inner)
 	if err != nil {
 		return 0, n.drop(DropMalformed), false
 	}
 	at := n.lb.since(now)
+	if n.tracked(fk, info) && info.Fragment == packet.LaterFragment {
+		rec, ok := n.frags.lookup(fragKeyOf(d.Options.EndpointID, d.Inner, fk), at)
+		if !ok || rec.dropped {
+			return 0, n.drop(DropReturnUnknownFlow), false
+		}
+		fk = rec.fk
+	}
 	e, _, found := ft.Lookup(fk, at)
 	switch {
 	case !found:
@@ -348,6 +399,9 @@ func (n *Node) Expire(now time.Time) {
 	at := n.lb.since(now)
 	for _, ft := range n.tables {
 		ft.Expire(at, nil)
+	}
+	if k := n.frags.expire(at); k > 0 {
+		n.drops[DropFragmentOrphaned].Add(uint64(k))
 	}
 }
 

@@ -19,6 +19,8 @@ const (
 	DropReturnUnknownFlow                   // no live flow: the appliance cannot start flows (spec §2.4)
 	DropReturnCookieMismatch                // flow cookie differs from the flow's (stale header, spec §2.3)
 	DropReturnWrongTarget                   // returned by an address that is not the flow's target
+	DropStray                               // for the node's address, neither GENEVE nor an answer to its own health checks
+	DropFragmentOrphaned                    // a later IPv4 fragment whose first fragment did not come (frag.go)
 	numReasons
 )
 
@@ -37,6 +39,8 @@ var reasonNames = [numReasons]string{
 	DropReturnUnknownFlow:     "return_unknown_flow",
 	DropReturnCookieMismatch:  "return_cookie_mismatch",
 	DropReturnWrongTarget:     "return_from_non_target",
+	DropStray:                 "stray_to_node",
+	DropFragmentOrphaned:      "fragment_orphaned",
 }
 
 func (r Reason) String() string {

@@ -72,6 +72,8 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 	f.IntVar(&spec.Misbehave.StripOption, "strip-option", 0, "misbehave: remove AWS option 1, 2 or 3 from returns")
 	f.Uint32Var(&spec.Misbehave.VNI, "vni", 0, "misbehave: return this VNI")
 	f.IntVar(&spec.Misbehave.ReplyFromPort, "reply-from-port", 0, "misbehave: send returns from this UDP port")
+	f.BoolVar(&spec.Misbehave.ReflectTCP, "reflect-tcp", false, "misbehave: send every TCP packet received back to its sender, addresses swapped (Snort's gwlb DAQ without a filter)")
+	f.IntVar(&spec.Misbehave.HealthDelayMS, "health-delay-ms", 0, "misbehave: answer HTTP health checks this many milliseconds late")
 	return cmd
 }
 
@@ -107,6 +109,12 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 		if !set("reply-from-port") {
 			spec.Misbehave.ReplyFromPort = m.ReplyFromPort
 		}
+		if !set("reflect-tcp") {
+			spec.Misbehave.ReflectTCP = m.ReflectTCP
+		}
+		if !set("health-delay-ms") {
+			spec.Misbehave.HealthDelayMS = m.HealthDelayMS
+		}
 	}
 }
 
@@ -117,7 +125,8 @@ func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (applian
 	}
 	if spec.Misbehave != nil {
 		m := spec.Misbehave
-		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort)}
+		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort),
+			ReflectTCP: m.ReflectTCP, HealthDelay: time.Duration(m.HealthDelayMS) * time.Millisecond}
 	}
 	switch spec.Mode {
 	case "", topology.ApplianceForward:

@@ -16,7 +16,7 @@ import (
 
 func newCaptureCmd(env Env) *cobra.Command {
 	var (
-		ref      labRef
+		ref      = labRef{env: env}
 		file     string
 		count    int
 		duration time.Duration
@@ -39,17 +39,19 @@ duration, or on Ctrl-C.`,
 				if f, ok := out.(*os.File); ok && isTerminal(f) {
 					return errors.New("pcap is binary: write it with -w FILE, or pipe -w - into a tool such as tcpdump -r -")
 				}
-			} else {
+			}
+			// The lab first: a bad --name must not leave an empty file.
+			c, n, err := ref.control(cmd)
+			if err != nil {
+				return err
+			}
+			if file != "-" {
 				f, err := os.Create(file)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
 				out = f
-			}
-			c, n, err := ref.control(cmd)
-			if err != nil {
-				return err
 			}
 			q := url.Values{"node": {args[0]}}
 			if count > 0 {

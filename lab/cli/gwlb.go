@@ -22,7 +22,7 @@ func controlGet(cmd *cobra.Command, ref *labRef, path string, out any) error {
 
 func newFlowsCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -75,7 +75,7 @@ func protoName(p uint8) string {
 
 func newEndpointsCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -107,7 +107,7 @@ func newEndpointsCmd(env Env) *cobra.Command {
 
 func newTargetsCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		asJSON bool
 	)
 	cmd := &cobra.Command{

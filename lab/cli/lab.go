@@ -6,14 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
+	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/lab"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -27,33 +32,97 @@ func needRoot(what string) error {
 	return nil
 }
 
-func newManager(cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
+// needRootToLook fails early for commands that act on a running lab: its
+// state directory, control socket and namespaces are root's alone (0700,
+// 0600), so without root the answer would be a bare "permission denied" on a
+// path.
+func needRootToLook(what string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s needs root (a lab's state in %s, its control socket and its namespaces are root's alone): run it with sudo", what, lab.DefaultStateRoot)
+	}
+	return nil
+}
+
+func newManager(env Env, cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
 	var progress io.Writer = cmd.ErrOrStderr()
 	if quiet {
 		progress = io.Discard
 	}
 	return lab.NewManager(lab.Options{
-		Progress: progress,
+		Progress: progress, StateRoot: env.StateRoot, NetnsDir: env.NetnsDir,
 		// Test hooks, read here so the lab package reads no environment.
 		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
 		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
 	})
 }
 
-// labName picks the lab a command is about: the --name flag, else the only
-// lab that is up, else "default".
-func labName(m *lab.Manager, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
+// nameUsage is the help of every --name flag: what a lab name may be.
+var nameUsage = fmt.Sprintf("lab name: 1 to %d lowercase letters, digits and hyphens", topology.MaxLabNameLen)
+
+// checkNameFlag refuses an invalid --name before anything touches a path,
+// with the same error `up` gives. An explicit empty --name is invalid too;
+// only an absent flag means "pick the default".
+func checkNameFlag(cmd *cobra.Command, name string) error {
+	if name == "" && !cmd.Flags().Changed("name") {
+		return nil
 	}
+	return topology.ValidateLabName(name)
+}
+
+// noLabError is "the lab asked for is not up", with the labs that are.
+type noLabError struct {
+	name string   // "" when no lab was named
+	up   []string // the labs that are up
+}
+
+func (e *noLabError) Error() string {
+	var s string
+	if e.name == "" {
+		s = "no lab is up"
+	} else {
+		s = fmt.Sprintf("no lab named %q is up", e.name)
+	}
+	switch {
+	case len(e.up) > 0:
+		s += " (labs up: " + strings.Join(e.up, ", ") + ")"
+	case e.name != "":
+		s += " (no lab is up)"
+	default:
+		s += " (bring one up with gwlb-lab up)"
+	}
+	return s
+}
+
+// Unwrap makes it a lab.ErrNoLab, which Main turns into ExitNoLab.
+func (e *noLabError) Unwrap() error { return lab.ErrNoLab }
+
+// noLab builds the error for a lab that is not there.
+func noLab(m *lab.Manager, name string) error {
+	up, _ := m.List()
+	return &noLabError{name: name, up: up}
+}
+
+// labName picks the lab a command is about: the --name flag, else the only
+// lab that is up (said on stderr unless it is "default", so that nobody acts
+// on someone else's lab without knowing), else an error.
+func labName(cmd *cobra.Command, m *lab.Manager, flag string) (string, error) {
 	labs, err := m.List()
 	if err != nil {
 		return "", err
 	}
+	if flag != "" {
+		if !slices.Contains(labs, flag) {
+			return "", &noLabError{name: flag, up: labs}
+		}
+		return flag, nil
+	}
 	switch len(labs) {
 	case 0:
-		return defaultLabName, nil
+		return "", &noLabError{}
 	case 1:
+		if labs[0] != defaultLabName {
+			fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab: using lab %s, the only lab that is up (--name picks one)\n", labs[0])
+		}
 		return labs[0], nil
 	}
 	return "", fmt.Errorf("several labs are up (%s): pick one with --name", strings.Join(labs, ", "))
@@ -62,19 +131,30 @@ func labName(m *lab.Manager, flag string) (string, error) {
 const defaultLabName = "default"
 
 // labRef is the --name flag of the commands that act on a running lab.
-type labRef struct{ name string }
-
-func (r *labRef) register(fs *pflag.FlagSet) {
-	fs.StringVar(&r.name, "name", "", "lab name (default: the only lab that is up)")
+type labRef struct {
+	env  Env
+	name string
 }
 
-// open returns a quiet manager and the lab the flag names.
+func (r *labRef) register(fs *pflag.FlagSet) {
+	fs.StringVar(&r.name, "name", "", nameUsage+" (default: the only lab that is up)")
+}
+
+// open returns a quiet manager and the lab the flag names. It checks, in
+// this order, that the name is valid, that it runs as root, and that the lab
+// is up.
 func (r *labRef) open(cmd *cobra.Command) (*lab.Manager, string, error) {
-	m, err := newManager(cmd, true)
+	if err := checkNameFlag(cmd, r.name); err != nil {
+		return nil, "", err
+	}
+	if err := needRootToLook(cmd.CommandPath()); err != nil {
+		return nil, "", err
+	}
+	m, err := newManager(r.env, cmd, true)
 	if err != nil {
 		return nil, "", err
 	}
-	n, err := labName(m, r.name)
+	n, err := labName(cmd, m, r.name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -122,6 +202,9 @@ Without -f the embedded default lab comes up. State, logs and the control
 socket live in /run/gwlb-lab/<lab>. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNameFlag(cmd, name); err != nil {
+				return err
+			}
 			if name == "" {
 				name = defaultLabName
 			}
@@ -132,7 +215,7 @@ socket live in /run/gwlb-lab/<lab>. Needs root.`,
 			if err := needRoot("gwlb-lab up"); err != nil {
 				return err
 			}
-			m, err := newManager(cmd, quiet)
+			m, err := newManager(env, cmd, quiet)
 			if err != nil {
 				return err
 			}
@@ -147,7 +230,7 @@ socket live in /run/gwlb-lab/<lab>. Needs root.`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file (default: the embedded default lab)")
-	cmd.Flags().StringVar(&name, "name", "", "lab name: lowercase letters, digits and hyphens (default \"default\")")
+	cmd.Flags().StringVar(&name, "name", "", nameUsage+" (default \"default\")")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
@@ -197,14 +280,23 @@ func newDownCmd(env Env) *cobra.Command {
 		Long: `Remove everything a lab made: the node programs and the emulator (stopped by
 PID), every process in the lab's namespaces or cgroup, the nodes' namespaces,
 the cgroup and the state directory. It works on a half-made lab, after
-crashes, from a damaged state file, and running it again is harmless. Needs
-root.`,
+crashes and from a damaged state file. It never removes what another lab
+records as its own, even when that lab's namespaces start with this lab's
+prefix. Needs root.
+
+Without --name it removes the lab named "default", never "whichever lab is
+up". When there is no such lab (a typo, or a lab already removed) it says so,
+lists the labs that are up, removes nothing and exits with status 3, so
+scripts can tell "not there" (3) from "failed" (1).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNameFlag(cmd, name); err != nil {
+				return err
+			}
 			if err := needRoot("gwlb-lab down"); err != nil {
 				return err
 			}
-			m, err := newManager(cmd, false)
+			m, err := newManager(env, cmd, false)
 			if err != nil {
 				return err
 			}
@@ -214,8 +306,6 @@ root.`,
 					return err
 				}
 			} else {
-				// Removing is not guessed: no --name means the default lab,
-				// as for up, never "whichever lab is up".
 				if name == "" {
 					name = defaultLabName
 				}
@@ -226,7 +316,7 @@ root.`,
 				err := m.Down(cmd.Context(), n)
 				switch {
 				case errors.Is(err, lab.ErrNoLab):
-					fmt.Fprintf(cmd.OutOrStdout(), "lab %s: nothing to remove\n", n)
+					errs = append(errs, noLab(m, n))
 				case err != nil:
 					errs = append(errs, fmt.Errorf("lab %s: %w", n, err))
 				default:
@@ -236,14 +326,14 @@ root.`,
 			return errors.Join(errs...)
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "lab name (default \"default\")")
+	cmd.Flags().StringVar(&name, "name", "", nameUsage+" (default \"default\")")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab")
 	return cmd
 }
 
 func newStatusCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -252,9 +342,9 @@ func newStatusCmd(env Env) *cobra.Command {
 		Long: `Show a lab's nodes, their programs (running, or the exit code once exited),
 the emulator's health and the drop counters.
 
-Exit status: 0 when the lab is fine; 3 when it is degraded (up, but its
+Exit status: 0 when the lab is fine; 4 when it is degraded (up, but its
 emulator is not running or not answering: gwlb-lab emulator restart brings it
-back); 1 for any other error.`,
+back); 3 when there is no such lab; 1 for any other error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, n, err := ref.open(cmd)
@@ -270,7 +360,7 @@ back); 1 for any other error.`,
 			}
 			if s.Degraded {
 				fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab: lab %s is degraded: %s\n", s.Lab, strings.Join(s.Problems, "; "))
-				return &ExitError{Code: exitDegraded}
+				return &ExitError{Code: ExitDegraded}
 			}
 			return nil
 		},
@@ -279,11 +369,6 @@ back); 1 for any other error.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
-
-// exitDegraded is status's exit code for a lab that is up but not whole
-// (its emulator died or does not answer), as LSB init scripts use 3 for
-// "not running".
-const exitDegraded = 3
 
 func printStatus(w io.Writer, s *lab.Status) error {
 	fmt.Fprintf(w, "lab %s: %s (from %s, created %s)\n", s.Lab, s.Phase, s.File, s.Created.Local().Format("2006-01-02 15:04:05"))
@@ -369,7 +454,7 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 
 func newNodesCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -394,7 +479,7 @@ func newNodesCmd(env Env) *cobra.Command {
 }
 
 func newInspectCmd(env Env) *cobra.Command {
-	var ref labRef
+	ref := labRef{env: env}
 	cmd := &cobra.Command{
 		Use:   "inspect [--name LAB] [NODE]",
 		Short: "Print a lab's resolved topology, or one node of it, as JSON",
@@ -425,17 +510,16 @@ name, address and MAC final) as JSON; with NODE, only that node.`,
 }
 
 func newExecCmd(env Env) *cobra.Command {
-	var ref labRef
+	ref := labRef{env: env}
 	cmd := &cobra.Command{
 		Use:   "exec [--name LAB] NODE -- CMD [ARG...]",
 		Short: "Run a command inside a node's network namespace",
 		Long: `Run a command inside a node's network namespace, attached to this terminal,
-and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203.0.113.10/`,
+and exit with its exit code. As in a shell, a program that is not there
+exits 127 and one that cannot be run (not executable) 126.
+Example: gwlb-lab exec client -- curl -s http://203.0.113.10/`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needRoot("gwlb-lab exec"); err != nil {
-				return err
-			}
 			m, n, err := ref.open(cmd)
 			if err != nil {
 				return err
@@ -448,6 +532,11 @@ and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203
 				return errors.New("no command given: gwlb-lab exec NODE -- CMD [ARG...]")
 			}
 			code, err := m.Exec(cmd.Context(), n, args[0], argv, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if code, ok := cannotRun(err); ok {
+				// As a shell says it: the program, then why.
+				fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab: %s: %s\n", argv[0], cannotRunReason(code))
+				return &ExitError{Code: code}
+			}
 			if err != nil {
 				return err
 			}
@@ -461,4 +550,32 @@ and exit with its exit code. Example: gwlb-lab exec client -- curl -s http://203
 	// Everything after NODE belongs to the command, flags included.
 	cmd.Flags().SetInterspersed(false)
 	return cmd
+}
+
+// cannotRun maps an error of starting a program to a shell's exit status:
+// 127 when there is no such program, 126 when it is there but cannot be run.
+// Only errors of the exec itself count: a missing lab or node is not a
+// missing program.
+func cannotRun(err error) (int, bool) {
+	if errors.Is(err, exec.ErrNotFound) {
+		return ExitNotFound, true
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op != "fork/exec" {
+		return 0, false
+	}
+	switch {
+	case errors.Is(pe.Err, syscall.ENOENT), errors.Is(pe.Err, syscall.ENOTDIR):
+		return ExitNotFound, true
+	case errors.Is(pe.Err, syscall.EACCES), errors.Is(pe.Err, syscall.ENOEXEC), errors.Is(pe.Err, syscall.EISDIR), errors.Is(pe.Err, syscall.EPERM):
+		return ExitNotExecutable, true
+	}
+	return 0, false
+}
+
+func cannotRunReason(code int) string {
+	if code == ExitNotFound {
+		return "command not found"
+	}
+	return "cannot run it (permission denied or not an executable)"
 }

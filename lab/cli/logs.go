@@ -12,7 +12,7 @@ import (
 
 func newLogsCmd(env Env) *cobra.Command {
 	var (
-		ref    labRef
+		ref    = labRef{env: env}
 		follow bool
 	)
 	cmd := &cobra.Command{
@@ -28,14 +28,21 @@ emulator.log).`,
 			if err != nil {
 				return err
 			}
-			p := m.Paths(n)
-			path := p.NodeLog(args[0])
-			if args[0] == "emulator" {
-				path = p.EmulatorLog()
-			} else if l, err := m.Resolved(n); err == nil {
+			p, err := m.Paths(n)
+			if err != nil {
+				return err
+			}
+			path := p.EmulatorLog()
+			if args[0] != "emulator" {
+				// Only a node of the lab: the name becomes a path.
+				l, err := m.Resolved(n)
+				if err != nil {
+					return err
+				}
 				if _, ok := l.Node(args[0]); !ok {
 					return fmt.Errorf("lab %q has no node %q (or say emulator)", n, args[0])
 				}
+				path = p.NodeLog(args[0])
 			}
 			f, err := os.Open(path)
 			if errors.Is(err, os.ErrNotExist) {

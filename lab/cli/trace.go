@@ -16,7 +16,7 @@ import (
 
 func newTraceCmd(env Env) *cobra.Command {
 	var (
-		ref      labRef
+		ref      = labRef{env: env}
 		hosts    []string
 		count    int
 		duration time.Duration

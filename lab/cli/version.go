@@ -26,10 +26,15 @@ func newVersionCmd(env Env) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(v)
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "gwlb-lab %s (%s %s/%s)\n", v.Version, v.Go, v.OS, v.Arch)
+			_, err := fmt.Fprint(cmd.OutOrStdout(), versionLine(v.Version))
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
+}
+
+// versionLine is what both `gwlb-lab version` and `gwlb-lab --version` print.
+func versionLine(version string) string {
+	return fmt.Sprintf("gwlb-lab %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -190,6 +190,8 @@ type MisbehaveSpec struct {
 	StripOption   int  `yaml:"strip_option,omitempty" desc:"Drop the AWS GENEVE option of this type (1, 2 or 3) from returned packets." schema:"min=1,max=3"`
 	VNI           int  `yaml:"vni,omitempty" desc:"Return this (non-zero) VNI instead of 0." schema:"min=1,max=16777215"`
 	ReplyFromPort int  `yaml:"reply_from_port,omitempty" desc:"Send returned packets from this UDP source port." schema:"min=1,max=65535"`
+	ReflectTCP    bool `yaml:"reflect_tcp,omitempty" desc:"Send every TCP packet the appliance receives (health checks included) back to its sender with the IP addresses swapped, as Snort 3's gwlb DAQ does without a BPF filter."`
+	HealthDelayMS int  `yaml:"health_delay_ms,omitempty" desc:"Answer HTTP health checks this many milliseconds late, as a busy appliance does." schema:"min=1,max=60000"`
 }
 
 // ReflectorSpec configures the iptables reflector.

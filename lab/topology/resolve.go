@@ -340,7 +340,8 @@ func resolveRun(spec *RunSpec) *Run {
 		out.Rules = append(out.Rules, rule)
 	}
 	if m := a.Misbehave; m != nil {
-		out.Misbehave = &Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: uint32(m.VNI), ReplyFromPort: m.ReplyFromPort}
+		out.Misbehave = &Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: uint32(m.VNI), ReplyFromPort: m.ReplyFromPort,
+			ReflectTCP: m.ReflectTCP, HealthDelayMS: m.HealthDelayMS}
 	}
 	return &Run{Kind: RunAppliance, Appliance: out}
 }

@@ -435,6 +435,8 @@ type Misbehave struct {
 	StripOption   int    `json:"strip_option,omitempty"`
 	VNI           uint32 `json:"vni,omitempty"`
 	ReplyFromPort int    `json:"reply_from_port,omitempty"`
+	ReflectTCP    bool   `json:"reflect_tcp,omitempty"`
+	HealthDelayMS int    `json:"health_delay_ms,omitempty"`
 }
 
 // Reflector is the iptables reflector's configuration.

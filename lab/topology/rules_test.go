@@ -91,7 +91,7 @@ func TestRules(t *testing.T) {
             rules:
               - {action: allow, cidr: 10.1.0.0/16, protocol: tcp, port: 80}
               - {action: allow, protocol: icmp}
-            misbehave: {alter_cookie: true, strip_option: 3, vni: 7, reply_from_port: 40000}`},
+            misbehave: {alter_cookie: true, strip_option: 3, vni: 7, reply_from_port: 40000, reflect_tcp: true, health_delay_ms: 200}`},
 		},
 		{
 			name: "bad matcher",
@@ -110,11 +110,12 @@ func TestRules(t *testing.T) {
             mode: firewall
             rules:
               - {cidr: 10.1.0.1/16, protocol: icmp, port: 7}
-            misbehave: {strip_option: 4}`},
+            misbehave: {strip_option: 4, health_delay_ms: 60001}`},
 			want: []string{
 				`vpcs.v.instances.i.run.appliance.rules[0]: action is required`,
 				`vpcs.v.instances.i.run.appliance.rules[0]: cidr "10.1.0.1/16" is not a prefix: did you mean 10.1.0.0/16?`,
 				`vpcs.v.instances.i.run.appliance.rules[0]: port needs protocol tcp or udp`,
+				`vpcs.v.instances.i.run.appliance.misbehave: health_delay_ms 60001 is outside 0-60000`,
 				`vpcs.v.instances.i.run.appliance.misbehave: strip_option 4 is not an AWS option type (1, 2 or 3)`,
 			},
 		},

@@ -95,5 +95,8 @@ func (c *checker) checkAppliance(p string, a *ApplianceSpec) {
 		if m.ReplyFromPort < 0 || m.ReplyFromPort > 65535 {
 			c.errorf(mp, "reply_from_port", "reply_from_port %d is not a port number (1-65535)", m.ReplyFromPort)
 		}
+		if m.HealthDelayMS < 0 || m.HealthDelayMS > 60000 {
+			c.errorf(mp, "health_delay_ms", "health_delay_ms %d is outside 0-60000", m.HealthDelayMS)
+		}
 	}
 }
