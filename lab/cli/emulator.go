@@ -65,7 +65,7 @@ nodes live elsewhere (containers) or to watch its log.`,
 }
 
 func newEmulatorRestartCmd(env Env) *cobra.Command {
-	var ref labRef
+	ref := labRef{env: env}
 	cmd := &cobra.Command{
 		Use:   "restart [--name LAB]",
 		Short: "Start a lab's emulator again after it died (flows are lost)",
@@ -80,6 +80,9 @@ gateway mappings, target health (targets start healthy again, as when a lab
 starts) and counters. Node programs keep running. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNameFlag(cmd, ref.name); err != nil {
+				return err
+			}
 			if err := needRoot("gwlb-lab emulator restart"); err != nil {
 				return err
 			}
