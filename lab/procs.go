@@ -198,7 +198,19 @@ func (m *Manager) spawnEmulator(p Paths, st *State) (Proc, *handshake, error) {
 	if cg != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if err != nil && cg != nil {
+		// clone3 into a cgroup can be refused where plain fork is not
+		// (seccomp filters, older kernels): run without, as where there
+		// is no cgroup2; the handshake and the hold file still cover it.
+		m.progress("emulator: starting it in its cgroup failed (%v); starting it without", err)
+		cmd = exec.Command(argv[0], argv[1:]...)
+		cmd.Stdout, cmd.Stderr = log, log
+		cmd.ExtraFiles = []*os.File{h.r, hold}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		err = cmd.Start()
+	}
+	if err != nil {
 		h.close()
 		return Proc{}, nil, fmt.Errorf("start emulator: %w", err)
 	}
@@ -249,7 +261,15 @@ func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog progr
 	}
 	argv = append(append(argv, "--"), prog.argv...)
 	log := p.NodeLog(n.Name)
-	proc, err := node.Start(ctx, backend.ProcSpec{Argv: argv, LogPath: log, Detach: true, ExtraFiles: []*os.File{h.r}, Cgroup: cg})
+	spec := backend.ProcSpec{Argv: argv, LogPath: log, Detach: true, ExtraFiles: []*os.File{h.r}, Cgroup: cg}
+	proc, err := node.Start(ctx, spec)
+	if err != nil && cg != nil {
+		// As for the emulator: without the cgroup, the namespace scan
+		// and the handshake still cover it.
+		m.progress("node %s: starting its program in its cgroup failed (%v); starting it without", n.Name, err)
+		spec.Cgroup = nil
+		proc, err = node.Start(ctx, spec)
+	}
 	if err != nil {
 		h.close()
 		return Proc{}, nil, err
