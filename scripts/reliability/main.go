@@ -122,10 +122,18 @@ func command(bin string, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// down runs down; a lab that up never got to make counts as removed.
+// exitNoLab is down's exit status for a lab that is not there.
+const exitNoLab = 3
+
+// down runs down; a lab that up never got to claim ("no such lab", exit
+// status 3) counts as removed, and leftovers are looked for all the same.
 func down(bin string, env []string, name string) error {
 	out, err := command(bin, env, "down", "--name", name).CombinedOutput()
-	if err != nil && !bytes.Contains(out, []byte("nothing to remove")) && !bytes.Contains(out, []byte("no such lab")) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == exitNoLab {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("down: %v: %s", err, bytes.TrimSpace(out))
 	}
 	return nil
