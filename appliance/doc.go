@@ -13,4 +13,9 @@
 // Options make it misbehave on purpose for negative tests: altered cookie,
 // stripped option, non-zero VNI, replies from another port, TCP reflected
 // back to its sender (as Snort's gwlb DAQ does), slow health answers.
+//
+// The flow log is bounded twice: on disk by RotatingFile (the log and one
+// rotated generation, in /run, which is RAM) and in memory by two
+// generations of the flows it has logged. Both trade completeness for a
+// lab that can run for days under load: old records go, recent ones stay.
 package appliance

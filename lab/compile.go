@@ -91,8 +91,9 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 	for _, g := range l.GWLBs {
 		cg := config.GWLB{
 			Name: g.Name, VPC: g.VPC, CrossZone: g.CrossZone,
-			TCPIdleTimeout: int(g.Listener.TCPIdleTimeout.Seconds()),
-			SendTCPReset:   g.Listener.SendTCPResetOnIdleTimeout,
+			TCPIdleTimeout:  int(g.Listener.TCPIdleTimeout.Seconds()),
+			SendTCPReset:    g.Listener.SendTCPResetOnIdleTimeout,
+			MaxFlowsPerNode: g.MaxFlowsPerNode,
 		}
 		for _, gn := range g.Nodes {
 			cn := config.GWLBNode{Name: gn.Name, AZ: gn.AZ, Subnet: gn.Subnet, IP: gn.Addr}

@@ -153,20 +153,12 @@ func (l *Lab) PortCounters(node string) (rx, tx uint64) {
 // StateDir is the lab's state directory.
 func (l *Lab) StateDir() string { return filepath.Join("/run/gwlb-lab", l.Name) }
 
-// FlowLog reads a reference appliance's flow log (empty if it has none yet).
+// FlowLog reads a reference appliance's flow log (empty if it has none
+// yet): the rotated generation, then the current one, so a rotation keeps
+// the latest records readable.
 func (l *Lab) FlowLog(node string) []appliance.FlowRecord {
-	b, err := os.ReadFile(filepath.Join(l.StateDir(), "logs", node+".flows.jsonl"))
-	if os.IsNotExist(err) {
-		return nil
-	}
+	out, err := appliance.ReadFlowLog(filepath.Join(l.StateDir(), "logs", node+".flows.jsonl"))
 	Expect(err).NotTo(HaveOccurred())
-	var out []appliance.FlowRecord
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for dec.More() {
-		var r appliance.FlowRecord
-		Expect(dec.Decode(&r)).To(Succeed())
-		out = append(out, r)
-	}
 	return out
 }
 

@@ -147,7 +147,18 @@ type GWLB struct {
 	// SendTCPReset is send_tcp_reset.on_idle_timeout.enabled.
 	SendTCPReset bool        `json:"send_tcp_reset"`
 	TargetGroup  TargetGroup `json:"target_group"`
+	// MaxFlowsPerNode caps the flows each node holds (all its endpoints
+	// together); zero means DefaultMaxFlowsPerNode.
+	MaxFlowsPerNode int `json:"max_flows_per_node,omitempty"`
 }
+
+// DefaultMaxFlowsPerNode is a GWLB node's flow limit when none is set. AWS
+// publishes no flow limit (GWLB scales itself, spec §8 lists none), so the
+// number is this lab's: far more flows than a test makes, and at about
+// 440 bytes of the emulator's memory a flow (280 of heap, see
+// BenchmarkFlowMemory, plus the garbage collector's headroom), some 45 MB
+// per node at worst, which a workstation running several labs can afford.
+const DefaultMaxFlowsPerNode = 100_000
 
 // GWLBNode is the GWLB's presence in one AZ: an ENI address in its subnet.
 type GWLBNode struct {

@@ -166,6 +166,9 @@ func (s *Snapshot) Validate() error {
 		if len(g.Nodes) == 0 {
 			bad("gwlb %q has no nodes", g.Name)
 		}
+		if g.MaxFlowsPerNode < 0 {
+			bad("gwlb %q: max_flows_per_node %d is negative", g.Name, g.MaxFlowsPerNode)
+		}
 		for _, n := range g.Nodes {
 			if !n.IP.Is4() {
 				bad("gwlb %q node %q: needs an IPv4 address", g.Name, n.Name)

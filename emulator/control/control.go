@@ -140,8 +140,11 @@ func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error)
 		defer resp.Body.Close()
 		var e struct{ Error string }
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		if resp.StatusCode == http.StatusNotFound {
+		switch resp.StatusCode {
+		case http.StatusNotFound:
 			return nil, NotFound(errors.New(e.Error))
+		case http.StatusBadRequest:
+			return nil, BadRequest(errors.New(e.Error))
 		}
 		return nil, fmt.Errorf("emulator: %s (%s)", e.Error, resp.Status)
 	}

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -134,7 +137,7 @@ func (d *Daemon) Status() Status {
 func (d *Daemon) Handlers(s *control.Server) {
 	s.Handle("GET /v1/status", func(*http.Request) (any, error) { return d.Status(), nil })
 	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
-	s.Handle("GET /v1/flows", func(*http.Request) (any, error) { return d.fabric.Flows(), nil })
+	s.HandleStream("GET /v1/flows", d.serveFlows)
 	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
 	s.HandleStream("GET /v1/capture", d.serveCapture)
 	s.HandleStream("GET /v1/trace", d.serveTrace)
@@ -300,4 +303,109 @@ func streamLimits(r *http.Request) (context.Context, int, context.CancelFunc) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	return ctx, count, cancel
+}
+
+// serveFlows streams the GWLB nodes' flows as JSON lines, each written as
+// the flow tables are walked, and ends with a summary line
+// ({"summary":{...}}, gwlb.FlowLine). Query: gwlb, node, endpoint (name or
+// id), target (name or address), host (repeatable; an address or a prefix,
+// matching either end of a flow), proto (a number, or tcp, udp, icmp,
+// icmpv6), offset (matching flows to skip) and limit (most flows to send;
+// absent: all; 0: the summary alone). The listing is not a snapshot: see
+// fabric.WalkFlows.
+func (d *Daemon) serveFlows(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	}
+	q, page, err := parseFlowQuery(r.URL.Query())
+	if err != nil {
+		fail(http.StatusBadRequest, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if _, err := d.writeFlows(r.Context(), w, q, page); err != nil {
+		if errors.Is(err, fabric.ErrNotFound) {
+			fail(http.StatusNotFound, err) // nothing was written yet
+		}
+		return
+	}
+}
+
+// flowPage is a listing's offset and limit (-1 for no limit).
+type flowPage struct{ offset, limit int }
+
+// writeFlows writes the listing to w, one line per flow and the summary
+// last, and returns the summary. Its memory does not grow with the number
+// of flows: one chunk of copied entries, one line buffer, one write buffer.
+// Nothing is written when the query names something the lab lacks.
+func (d *Daemon) writeFlows(ctx context.Context, w io.Writer, q fabric.FlowQuery, page flowPage) (gwlb.FlowSummary, error) {
+	sum := gwlb.FlowSummary{Offset: page.offset, Limit: max(page.limit, 0)}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	line := make([]byte, 0, 1024)
+	var werr error
+	_, err := d.fabric.WalkFlows(q, func(f gwlb.FlowRef) bool {
+		sum.Matched++
+		if sum.Matched <= page.offset || (page.limit >= 0 && sum.Listed >= page.limit) {
+			return true // counted, not sent
+		}
+		if sum.Listed%256 == 0 && ctx.Err() != nil {
+			werr = ctx.Err()
+			return false
+		}
+		line = append(f.AppendJSON(line[:0]), '\n')
+		if _, werr = bw.Write(line); werr != nil {
+			return false // the reader went away
+		}
+		sum.Listed++
+		return true
+	})
+	if err != nil {
+		return sum, err
+	}
+	if werr != nil {
+		return sum, werr
+	}
+	b, err := json.Marshal(gwlb.FlowLine{Summary: &sum})
+	if err != nil {
+		return sum, err
+	}
+	if _, err := bw.Write(append(b, '\n')); err != nil {
+		return sum, err
+	}
+	return sum, bw.Flush()
+}
+
+// parseFlowQuery reads a flow listing's query parameters.
+func parseFlowQuery(v url.Values) (fabric.FlowQuery, flowPage, error) {
+	q := fabric.FlowQuery{GWLB: v.Get("gwlb"), Node: v.Get("node"), Endpoint: v.Get("endpoint"), Target: v.Get("target")}
+	page := flowPage{limit: -1}
+	for _, h := range v["host"] {
+		p, err := gwlb.ParseHost(h)
+		if err != nil {
+			return q, page, err
+		}
+		q.Hosts = append(q.Hosts, p)
+	}
+	if p := v.Get("proto"); p != "" {
+		n, err := gwlb.ParseProto(p)
+		if err != nil {
+			return q, page, err
+		}
+		q.Proto = n
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"offset", &page.offset}, {"limit", &page.limit}} {
+		if s := v.Get(f.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return q, page, fmt.Errorf("%s %q is not a count", f.name, s)
+			}
+			*f.dst = n
+		}
+	}
+	return q, page, nil
 }

@@ -2,13 +2,81 @@ package fabric
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 )
 
-// Flows lists the live flows of every GWLB node.
+// FlowQuery selects flows of a listing by the names users know.
+type FlowQuery struct {
+	GWLB     string // load balancer name
+	Node     string // GWLB node name
+	Endpoint string // GWLB endpoint name or id (vpce-…)
+	Target   string // target name or address
+	// Hosts selects flows with either end in one of the prefixes.
+	Hosts []netip.Prefix
+	Proto int // IP protocol number; 0 for any
+}
+
+// WalkFlows calls fn with every live flow q selects: load balancers by
+// name, then their nodes, then each node's endpoints, then table order. A
+// name in q that the lab does not have is ErrNotFound, before any flow is
+// visited, so a typo is not mistaken for an empty listing. The walk copies
+// flows a chunk at a time into one buffer (flow.WalkChunk flows), and fn
+// runs with no lock held: a slow reader slows the listing, not the data
+// path. It reports whether it reached the end.
+func (f *Fabric) WalkFlows(q FlowQuery, fn func(gwlb.FlowRef) bool) (bool, error) {
+	filter, err := f.flowFilter(q)
+	if err != nil {
+		return false, err
+	}
+	now := f.clock.Now()
+	buf := make([]flow.Entry, flow.WalkChunk)
+	for _, lb := range f.LBs() {
+		for _, n := range lb.Nodes() {
+			if !n.WalkFlows(now, &filter, buf, fn) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func (f *Fabric) flowFilter(q FlowQuery) (gwlb.FlowFilter, error) {
+	filter := gwlb.FlowFilter{GWLB: q.GWLB, Node: q.Node, Target: q.Target, Hosts: q.Hosts, Proto: q.Proto}
+	if q.GWLB != "" {
+		if _, ok := f.rt.lbs[q.GWLB]; !ok {
+			return filter, fmt.Errorf("gwlb %q: %w", q.GWLB, ErrNotFound)
+		}
+	}
+	if q.Node != "" && !slices.ContainsFunc(f.LBs(), func(lb *gwlb.LB) bool {
+		return slices.ContainsFunc(lb.Nodes(), func(n *gwlb.Node) bool { return n.Name == q.Node })
+	}) {
+		return filter, fmt.Errorf("gwlb node %q: %w", q.Node, ErrNotFound)
+	}
+	if q.Target != "" && !slices.ContainsFunc(f.LBs(), func(lb *gwlb.LB) bool { return lb.HasTarget(q.Target) }) {
+		return filter, fmt.Errorf("target %q: %w in any target group", q.Target, ErrNotFound)
+	}
+	if q.Endpoint != "" {
+		filter.Endpoints = []uint64{}
+		for num, ep := range f.lab.Load().endpoints {
+			if ep.cfg.Name == q.Endpoint || ep.cfg.ID == q.Endpoint {
+				filter.Endpoints = append(filter.Endpoints, num)
+			}
+		}
+		if len(filter.Endpoints) == 0 {
+			return filter, fmt.Errorf("gwlb endpoint %q: %w", q.Endpoint, ErrNotFound)
+		}
+	}
+	return filter, nil
+}
+
+// Flows lists the live flows of every GWLB node, each node's oldest first
+// (in-process callers and tests; the control API streams with WalkFlows).
 func (f *Fabric) Flows() []gwlb.Flow {
 	now := f.clock.Now()
 	out := []gwlb.Flow{}

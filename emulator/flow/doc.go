@@ -23,4 +23,11 @@
 // garbage collector to scan, and lookups, touches and steady-state inserts
 // do not allocate; expiry is a linear sweep of each slab, which is cheap
 // next to the idle timeouts (minutes) at which it needs to run.
+//
+// A [Limit] shared by several tables caps the flows they hold together (a
+// GWLB node's tables, one per endpoint): Insert refuses a new key with
+// [ErrFull] and never touches existing flows, and room comes back when a
+// flow is removed. [Table.Walk] copies flows out a chunk at a time into the
+// caller's buffer and calls back with no lock held, so a listing of any
+// size costs one buffer and never stalls the data path for long.
 package flow

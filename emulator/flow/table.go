@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
@@ -29,6 +30,54 @@ type Config struct {
 	IdleTimeout    time.Duration // UDP and other protocols; zero means DefaultIdleTimeout
 	Seed           uint64        // hash seed: the same seed replays the same choices
 	Shards         int           // a power of two; zero means DefaultShards
+	// Limit, when set, caps the flows this table holds; tables that share
+	// one Limit share its cap (a GWLB node's tables, one per endpoint).
+	Limit *Limit
+}
+
+// ErrFull is Insert's answer when the table's Limit is reached: the flow is
+// not created, and flows already held are untouched.
+var ErrFull = errors.New("flow table full")
+
+// Limit is a cap on the number of flows held by one or more tables. An
+// expired flow counts until Expire (or Delete) removes it: the cap bounds
+// memory, and memory is freed only then.
+type Limit struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewLimit returns a cap of max flows; max must be positive.
+func NewLimit(max int) (*Limit, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("flow limit %d: must be positive", max)
+	}
+	return &Limit{max: int64(max)}, nil
+}
+
+// Max returns the cap.
+func (l *Limit) Max() int { return int(l.max) }
+
+// Used returns the number of flows held under the cap.
+func (l *Limit) Used() int { return int(l.used.Load()) }
+
+// take reserves room for one flow, or reports that there is none. A nil
+// Limit always has room.
+func (l *Limit) take() bool {
+	if l == nil {
+		return true
+	}
+	if l.used.Add(1) > l.max {
+		l.used.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *Limit) release(n int) {
+	if l != nil && n > 0 {
+		l.used.Add(-int64(n))
+	}
 }
 
 // Entry is one flow as the table reports it: a copy, so holding it never
@@ -63,6 +112,7 @@ type shard struct {
 	m     map[Key]int32
 	slots []slot
 	free  []int32
+	limit *Limit
 	_     [64]byte // keep neighbouring shards' locks off one cache line
 }
 
@@ -102,6 +152,7 @@ func New(cfg Config) (*Table, error) {
 	t := &Table{cfg: cfg, shards: make([]shard, cfg.Shards), mask: uint64(cfg.Shards - 1)}
 	for i := range t.shards {
 		t.shards[i].m = map[Key]int32{}
+		t.shards[i].limit = cfg.Limit
 	}
 	return t, nil
 }
@@ -190,8 +241,9 @@ func count(e *Entry, d Dir, now time.Duration, size int) {
 // flow already exists (another worker created it first, or the caller did
 // not look), Insert counts the packet on that flow instead and returns it
 // with created false: the first insert wins and both directions keep one
-// target. An expired flow of the same key is replaced.
-func (t *Table) Insert(fk packet.FlowKey, now time.Duration, target int, cookie uint32, size int) (e Entry, d Dir, created bool) {
+// target. An expired flow of the same key is replaced. When the table's
+// Limit is reached, Insert creates nothing and returns ErrFull.
+func (t *Table) Insert(fk packet.FlowKey, now time.Duration, target int, cookie uint32, size int) (e Entry, d Dir, created bool, err error) {
 	k, swapped, h, s := t.locate(fk)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -200,9 +252,14 @@ func (t *Table) Insert(fk packet.FlowKey, now time.Duration, target int, cookie 
 		sl := &s.slots[i]
 		d := dir(swapped, sl.swapped)
 		count(&sl.e, d, now, size)
-		return sl.e, d, false
+		return sl.e, d, false, nil
 	}
 	if !ok {
+		// Replacing an expired flow of the same key reuses its room; only
+		// a new key needs more.
+		if !s.limit.take() {
+			return Entry{}, Original, false, ErrFull
+		}
 		if n := len(s.free); n > 0 {
 			i, s.free = s.free[n-1], s.free[:n-1]
 		} else {
@@ -227,13 +284,14 @@ func (t *Table) Insert(fk packet.FlowKey, now time.Duration, target int, cookie 
 		live:    true,
 	}
 	count(&sl.e, Original, now, size)
-	return sl.e, Original, true
+	return sl.e, Original, true, nil
 }
 
 func (s *shard) remove(i int32) {
 	delete(s.m, s.slots[i].k)
 	s.slots[i] = slot{}
 	s.free = append(s.free, i)
+	s.limit.release(1)
 }
 
 // Delete removes the flow of fk, live or expired, and reports whether there
@@ -315,28 +373,67 @@ func (t *Table) Expire(now time.Duration, fn func(Entry)) int {
 	return n
 }
 
-// All yields a copy of every live flow at now, shard by shard, for the
-// `flows` listing. No lock is held while yielding.
-func (t *Table) All(now time.Duration) iter.Seq[Entry] {
-	return func(yield func(Entry) bool) {
-		var buf []Entry
-		for si := range t.shards {
-			s := &t.shards[si]
-			buf = buf[:0]
+// WalkChunk is how many flows Walk copies per lock hold when the caller
+// gives no buffer.
+const WalkChunk = 64
+
+// Walk calls fn with a copy of every live flow at now, shard by shard, and
+// reports whether it reached the end (fn returns false to stop). It copies
+// at most len(buf) flows per lock hold into buf (WalkChunk into a buffer of
+// its own if buf is empty), so a listing of any size needs buf's memory
+// only, and no lock is held while fn runs. The walk is not a snapshot: a
+// flow created or removed meanwhile may or may not be seen, but flows never
+// move, so none is seen twice.
+func (t *Table) Walk(now time.Duration, buf []Entry, fn func(*Entry) bool) bool {
+	if len(buf) == 0 {
+		buf = make([]Entry, WalkChunk)
+	}
+	defer clear(buf) // drop references to zone handles
+	for si := range t.shards {
+		s := &t.shards[si]
+		for next, done := 0, false; !done; {
+			n := 0
 			s.mu.Lock()
-			for i := range s.slots {
-				if sl := &s.slots[i]; sl.live && !t.expired(&sl.e, now) {
-					buf = append(buf, sl.e)
+			for next < len(s.slots) && n < len(buf) {
+				if sl := &s.slots[next]; sl.live && !t.expired(&sl.e, now) {
+					buf[n] = sl.e
+					n++
 				}
+				next++
 			}
+			done = next >= len(s.slots)
 			s.mu.Unlock()
-			for _, e := range buf {
-				if !yield(e) {
-					return
+			for i := range buf[:n] {
+				if !fn(&buf[i]) {
+					return false
 				}
 			}
 		}
 	}
+	return true
+}
+
+// All yields a copy of every live flow at now, as Walk visits them.
+func (t *Table) All(now time.Duration) iter.Seq[Entry] {
+	return func(yield func(Entry) bool) {
+		t.Walk(now, nil, func(e *Entry) bool { return yield(*e) })
+	}
+}
+
+// Live returns the number of live flows at now, without copying any.
+func (t *Table) Live(now time.Duration) int {
+	n := 0
+	for si := range t.shards {
+		s := &t.shards[si]
+		s.mu.Lock()
+		for i := range s.slots {
+			if sl := &s.slots[i]; sl.live && !t.expired(&sl.e, now) {
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // Len returns the number of flows held, including expired ones Expire has

@@ -215,7 +215,7 @@ func runAgainstReference(t *testing.T, mode Mode, seed uint64) {
 		case op < 6:
 			what = "Insert"
 			target, cookie := r.IntN(8), r.Uint32()
-			got, gd, gok = tbl.Insert(fk, now, target, cookie, size)
+			got, gd, gok, _ = tbl.Insert(fk, now, target, cookie, size)
 			want, wd, wok = ref.insert(fk, now, target, cookie, size, OuterPort(tbl.Hash(fk)))
 		case op < 11:
 			what = "Touch"
@@ -263,7 +263,7 @@ func TestBothDirectionsOneFlow(t *testing.T) {
 	for _, mode := range []Mode{FiveTuple, ThreeTuple, TwoTuple} {
 		tbl, _ := New(Config{Mode: mode})
 		fwd := fkey("10.0.0.10", 40000, "198.51.100.7", 443, ProtoTCP)
-		e, d, created := tbl.Insert(fwd, 0, 3, 0xc0ffee, 60)
+		e, d, created, _ := tbl.Insert(fwd, 0, 3, 0xc0ffee, 60)
 		if !created || d != Original || e.Target != 3 || !e.TCP {
 			t.Fatalf("%v: Insert = %+v %v %v", mode, e, d, created)
 		}
@@ -275,7 +275,7 @@ func TestBothDirectionsOneFlow(t *testing.T) {
 			t.Fatalf("%v: counters %+v", mode, got)
 		}
 		// A second "initiator" from the other side joins the existing flow.
-		if _, d, created := tbl.Insert(reverse(fwd), 2*time.Second, 5, 1, 0); created || d != Reply {
+		if _, d, created, _ := tbl.Insert(reverse(fwd), 2*time.Second, 5, 1, 0); created || d != Reply {
 			t.Fatalf("%v: reverse Insert created=%v dir=%v", mode, created, d)
 		}
 		if tbl.Len() != 1 {
@@ -315,7 +315,7 @@ func TestIdleTimeouts(t *testing.T) {
 		t.Error("TCP flow alive after 350 s idle")
 	}
 	// After expiry, the next packet makes a new flow with a new cookie.
-	e, _, created := tbl.Insert(tcp, 651*time.Second, 1, 99, 0)
+	e, _, created, _ := tbl.Insert(tcp, 651*time.Second, 1, 99, 0)
 	if !created || e.Cookie != 99 || e.Created != 651*time.Second || e.Packets != [2]uint64{1, 0} {
 		t.Errorf("re-insert after expiry = %+v, created %v", e, created)
 	}
@@ -495,7 +495,7 @@ func TestRetarget(t *testing.T) {
 	if tb.Retarget(fk, 0, 3, false) {
 		t.Fatal("retargeted a flow that does not exist")
 	}
-	e, _, _ := tb.Insert(fk, 0, 1, 0xabc, 10)
+	e, _, _, _ := tb.Insert(fk, 0, 1, 0xabc, 10)
 	rev := packet.FlowKey{Src: fk.Dst, Dst: fk.Src, SrcPort: fk.DstPort, DstPort: fk.SrcPort, Proto: fk.Proto}
 	if !tb.Retarget(rev, time.Second, 3, true) {
 		t.Fatal("retarget by the reply direction failed")

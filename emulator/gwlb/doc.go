@@ -17,4 +17,8 @@
 // Flow tables are kept per endpoint on each node, so two consumer VPCs with
 // the same addresses behind different endpoints never share a flow; AWS does
 // not document its key, and this is the choice that cannot mix tenants.
+// One flow.Limit caps them together (max_flows_per_node): the memory is the
+// node's, whichever endpoint a flow came through. Listings walk the tables
+// and write each flow's JSON straight from the table's copy (FlowRef), so
+// listing costs no memory per flow.
 package gwlb

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +65,7 @@ type Node struct {
 	statusMu  sync.Mutex
 	status    []health.Status
 	tables    map[uint64]*flow.Table // by endpoint number
+	limit     *flow.Limit            // shared by tables: max_flows_per_node
 	cookieSeq atomic.Uint64
 	seed      uint64
 	// own are the connections the node's namespace opened (its health
@@ -108,8 +108,16 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 	for _, nc := range cfg.Nodes {
 		enabled[nc.AZ] = true
 	}
+	maxFlows := cfg.MaxFlowsPerNode
+	if maxFlows == 0 {
+		maxFlows = config.DefaultMaxFlowsPerNode
+	}
 	for i, nc := range cfg.Nodes {
-		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, own: newOwnConns()}
+		limit, err := flow.NewLimit(maxFlows)
+		if err != nil {
+			return nil, fmt.Errorf("gwlb %q node %q: %w", cfg.Name, nc.Name, err)
+		}
+		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, own: newOwnConns(), limit: limit}
 		n.seed = seedOf(cfg.Name, nc.Name)
 		for _, t := range lb.targets {
 			switch {
@@ -129,7 +137,9 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 			n.status[i].State = health.Healthy
 		}
 		for _, ep := range endpoints[nc.AZ] {
-			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i)})
+			// One limit for all of the node's tables: the cap is the node's,
+			// whichever endpoint a flow came through.
+			ft, err := flow.New(flow.Config{Mode: lb.mode, TCPIdleTimeout: tcpIdle, Seed: n.seed + uint64(i), Limit: limit})
 			if err != nil {
 				return nil, fmt.Errorf("gwlb %q node %q: %w", cfg.Name, nc.Name, err)
 			}
@@ -261,8 +271,17 @@ func (n *Node) forward(inner []byte, fk packet.FlowKey, info packet.FlowInfo, ft
 			d.Dropped = n.drop(DropNoTarget)
 			return d, false
 		}
-		var created bool
-		e, _, created = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
+		var (
+			created bool
+			err     error
+		)
+		e, _, created, err = ft.Insert(fk, at, t.index, n.cookie(), len(inner))
+		if err != nil {
+			// The node's flow limit: existing flows go on, new ones wait
+			// for room (expiry frees it).
+			d.Dropped = n.drop(DropFlowLimit)
+			return d, false
+		}
 		if created {
 			d.NewFlow = true
 			n.newFlows.Add(1)
@@ -405,61 +424,6 @@ func (n *Node) Expire(now time.Time) {
 	}
 }
 
-// Flow is one flow as `gwlb-lab flows` shows it.
-type Flow struct {
-	GWLB     string `json:"gwlb"`
-	Node     string `json:"node"`
-	AZ       string `json:"az"`
-	Endpoint string `json:"endpoint"`
-	// Src and Dst are the initiator's side and the responder's.
-	Src       string `json:"src"`
-	Dst       string `json:"dst"`
-	Proto     uint8  `json:"proto"`
-	Target    string `json:"target"`
-	TargetIP  string `json:"target_ip"`
-	Cookie    string `json:"cookie"`
-	OuterPort uint16 `json:"outer_port"`
-	Age       string `json:"age"`
-	Idle      string `json:"idle"`
-	// Packets and bytes from the initiator (Orig) and towards it (Reply).
-	OrigPackets  uint64 `json:"orig_packets"`
-	OrigBytes    uint64 `json:"orig_bytes"`
-	ReplyPackets uint64 `json:"reply_packets"`
-	ReplyBytes   uint64 `json:"reply_bytes"`
-}
-
-// Flows lists the node's live flows, oldest first.
-func (n *Node) Flows(now time.Time) []Flow {
-	at := n.lb.since(now)
-	var out []Flow
-	for ep, ft := range n.tables {
-		for e := range ft.All(at) {
-			t := n.lb.targets[e.Target]
-			out = append(out, Flow{
-				GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ,
-				Endpoint: packet.AWSOptions{EndpointID: ep}.EndpointName(),
-				Src:      addrPort(e.Key.Src, e.Key.SrcPort, e.Key.Proto),
-				Dst:      addrPort(e.Key.Dst, e.Key.DstPort, e.Key.Proto),
-				Proto:    e.Key.Proto, Target: t.Name, TargetIP: t.IP.String(),
-				Cookie: fmt.Sprintf("%08x", e.Cookie), OuterPort: e.OuterPort,
-				Age:         (at - e.Created).Round(time.Millisecond).String(),
-				Idle:        (at - e.LastSeen).Round(time.Millisecond).String(),
-				OrigPackets: e.Packets[flow.Original], OrigBytes: e.Bytes[flow.Original],
-				ReplyPackets: e.Packets[flow.Reply], ReplyBytes: e.Bytes[flow.Reply],
-			})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
-	return out
-}
-
-func addrPort(a netip.Addr, port uint16, proto uint8) string {
-	if proto == packet.ProtoTCP || proto == packet.ProtoUDP {
-		return netip.AddrPortFrom(a, port).String()
-	}
-	return a.String()
-}
-
 // Metrics are a node's counters under their CloudWatch names (spec §7.1),
 // plus drops by reason.
 type Metrics struct {
@@ -473,9 +437,12 @@ type Metrics struct {
 	UnHealthyHostCount int    `json:"UnHealthyHostCount"`
 	// PeakBytesPerSecond and PeakPacketsPerSecond are the highest 10-second
 	// averages, in lab seconds, since the emulator started.
-	PeakBytesPerSecond   int64             `json:"PeakBytesPerSecond"`
-	PeakPacketsPerSecond int64             `json:"PeakPacketsPerSecond"`
-	Drops                map[string]uint64 `json:"drops"`
+	PeakBytesPerSecond   int64 `json:"PeakBytesPerSecond"`
+	PeakPacketsPerSecond int64 `json:"PeakPacketsPerSecond"`
+	// MaxFlows is the node's flow limit (max_flows_per_node); new flows
+	// beyond it are dropped as flow_limit.
+	MaxFlows int               `json:"max_flows"`
+	Drops    map[string]uint64 `json:"drops"`
 }
 
 // Metrics returns the node's counters. NewFlowCount and ProcessedBytes count
@@ -485,10 +452,9 @@ func (n *Node) Metrics(now time.Time) Metrics {
 	m := Metrics{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, NewFlowCount: n.newFlows.Load(),
 		ProcessedBytes: n.processedBytes.Load(), Drops: map[string]uint64{}}
 	for _, ft := range n.tables {
-		for range ft.All(at) {
-			m.ActiveFlowCount++
-		}
+		m.ActiveFlowCount += ft.Live(at)
 	}
+	m.MaxFlows = n.limit.Max()
 	for _, t := range n.candidates {
 		if n.lb.registration(t, at) != registered {
 			continue

@@ -21,6 +21,7 @@ const (
 	DropReturnWrongTarget                   // returned by an address that is not the flow's target
 	DropStray                               // for the node's address, neither GENEVE nor an answer to its own health checks
 	DropFragmentOrphaned                    // a later IPv4 fragment whose first fragment did not come (frag.go)
+	DropFlowLimit                           // a new flow while the node holds max_flows_per_node flows
 	numReasons
 )
 
@@ -41,6 +42,7 @@ var reasonNames = [numReasons]string{
 	DropReturnWrongTarget:     "return_from_non_target",
 	DropStray:                 "stray_to_node",
 	DropFragmentOrphaned:      "fragment_orphaned",
+	DropFlowLimit:             "flow_limit",
 }
 
 func (r Reason) String() string {

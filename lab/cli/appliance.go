@@ -49,7 +49,7 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 				return err
 			}
 			if flowLog != "" {
-				f, err := os.OpenFile(flowLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				f, err := appliance.OpenRotating(flowLog, int64(spec.FlowLogMaxBytes))
 				if err != nil {
 					return err
 				}
@@ -64,6 +64,7 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "appliance settings as JSON (the resolved topology's appliance block)")
 	f.StringVar(&flowLog, "flow-log", "", "append a JSON line per new flow and direction to this file")
+	f.IntVar(&spec.FlowLogMaxBytes, "flow-log-max-bytes", topology.DefaultFlowLogMaxBytes, "rotate the flow log to FILE.1 when it would grow past this size")
 	f.StringVar((*string)(&spec.Mode), "mode", "forward", "forward (pass everything) or firewall (apply rules)")
 	f.IntVar(&spec.HealthPort, "health-port", 80, "TCP port of the health responder (0: none)")
 	f.StringVar(&spec.DefaultAction, "default-action", "allow", "firewall: action when no rule matches (allow or deny)")
@@ -92,6 +93,9 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 	}
 	spec.Rules = file.Rules
 	spec.FlowLog = file.FlowLog
+	if !set("flow-log-max-bytes") && file.FlowLogMaxBytes > 0 {
+		spec.FlowLogMaxBytes = file.FlowLogMaxBytes
+	}
 	if spec.Misbehave == nil {
 		spec.Misbehave = &topology.Misbehave{}
 	}

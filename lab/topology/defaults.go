@@ -1,6 +1,10 @@
 package topology
 
-import "time"
+import (
+	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+)
 
 // AWS's defaults and ranges (spec §3.3, §4.1, §4.4, §4.5, §4.6, §8). The
 // schema's default= tags repeat these numbers for editors; a test keeps the
@@ -28,6 +32,13 @@ const (
 	DefaultApplianceMode   = ApplianceForward
 	DefaultFirewallAction  = "allow"
 	DefaultSourceDestCheck = true
+
+	// DefaultMaxFlowsPerNode is the lab's flow limit per GWLB node: AWS
+	// publishes none (see config.DefaultMaxFlowsPerNode for the choice).
+	DefaultMaxFlowsPerNode = config.DefaultMaxFlowsPerNode
+	// DefaultFlowLogMaxBytes is where an appliance's flow log rotates:
+	// a few MiB hold tens of thousands of records, and /run is RAM.
+	DefaultFlowLogMaxBytes = 4 << 20
 
 	// GENEVE target groups always use UDP 6081 (spec §1).
 	TargetGroupProtocol = "GENEVE"
@@ -61,6 +72,12 @@ const (
 	maxGWLBsPerVPC         = 100
 	maxEndpointsPerVPC     = 50
 	minFreeGWLBSubnetAddrs = 8
+
+	// Lab limits: a flow table of maxFlowsPerNode flows takes about 4.4 GB;
+	// a flow log below minFlowLogMaxBytes would rotate every few records.
+	maxFlowsPerNode    = 10_000_000
+	minFlowLogMaxBytes = 4096
+	maxFlowLogMaxBytes = 1 << 30
 
 	// AWS accepts subnets and VPC blocks from /16 to /28.
 	minVPCPrefixBits = 16

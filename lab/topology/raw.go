@@ -93,6 +93,8 @@ type GWLBSpec struct {
 	CrossZone   bool              `yaml:"cross_zone,omitempty" desc:"load_balancing.cross_zone.enabled." schema:"default=false"`
 	Listener    ListenerSpec      `yaml:"listener,omitempty" desc:"The GWLB's one listener."`
 	TargetGroup TargetGroupSpec   `yaml:"target_group" desc:"The target group the listener forwards to." schema:"required"`
+	// MaxFlowsPerNode is the lab's: AWS publishes no flow limit.
+	MaxFlowsPerNode *int `yaml:"max_flows_per_node,omitempty" desc:"Most flows each GWLB node (one per AZ) holds at once, all its endpoints together; a packet that would start another is dropped and counted as flow_limit, existing flows go on. Lab setting: AWS publishes no limit; each flow costs the emulator about 440 bytes." schema:"default=100000,min=1,max=10000000"`
 }
 
 // ListenerSpec holds the listener attributes.
@@ -167,12 +169,13 @@ type HTTPEchoSpec struct {
 
 // ApplianceSpec configures the reference appliance.
 type ApplianceSpec struct {
-	Mode          string             `yaml:"mode,omitempty" desc:"forward: return every packet; firewall: apply rules." schema:"enum=forward|firewall,default=forward"`
-	HealthPort    *int               `yaml:"health_port,omitempty" desc:"TCP/HTTP health responder port." schema:"default=80,min=1,max=65535"`
-	Rules         []FirewallRuleSpec `yaml:"rules,omitempty" desc:"Firewall rules, first match wins (mode firewall only)."`
-	DefaultAction string             `yaml:"default_action,omitempty" desc:"Action when no rule matches (mode firewall only)." schema:"enum=allow|deny,default=allow"`
-	FlowLog       bool               `yaml:"flow_log,omitempty" desc:"Log every new inner flow." schema:"default=false"`
-	Misbehave     *MisbehaveSpec     `yaml:"misbehave,omitempty" desc:"Deliberate protocol violations, for negative tests."`
+	Mode            string             `yaml:"mode,omitempty" desc:"forward: return every packet; firewall: apply rules." schema:"enum=forward|firewall,default=forward"`
+	HealthPort      *int               `yaml:"health_port,omitempty" desc:"TCP/HTTP health responder port." schema:"default=80,min=1,max=65535"`
+	Rules           []FirewallRuleSpec `yaml:"rules,omitempty" desc:"Firewall rules, first match wins (mode firewall only)."`
+	DefaultAction   string             `yaml:"default_action,omitempty" desc:"Action when no rule matches (mode firewall only)." schema:"enum=allow|deny,default=allow"`
+	FlowLog         bool               `yaml:"flow_log,omitempty" desc:"Log every new inner flow." schema:"default=false"`
+	FlowLogMaxBytes *int               `yaml:"flow_log_max_bytes,omitempty" desc:"Size at which the flow log is rotated: the file is renamed to <file>.1 (replacing the previous one) and a new one started, so the log takes at most twice this in /run (RAM)." schema:"default=4194304,min=4096,max=1073741824"`
+	Misbehave       *MisbehaveSpec     `yaml:"misbehave,omitempty" desc:"Deliberate protocol violations, for negative tests."`
 }
 
 // FirewallRuleSpec is one firewall rule of the reference appliance.

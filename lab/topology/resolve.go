@@ -192,7 +192,8 @@ func (r *resolver) gwlb(g *gwlbInfo) GWLB {
 	hc := &tg.HealthCheck
 	out := GWLB{
 		Name: g.name, ID: hexID(r.lab, "gwlb", g.name), VPC: g.vpc, CrossZone: spec.CrossZone, Service: g.service,
-		Nodes: []GWLBNode{},
+		Nodes:           []GWLBNode{},
+		MaxFlowsPerNode: intOr(spec.MaxFlowsPerNode, DefaultMaxFlowsPerNode),
 		Listener: Listener{
 			TCPIdleTimeout:            seconds(spec.Listener.TCPIdleTimeout, DefaultTCPIdleTimeout),
 			SendTCPResetOnIdleTimeout: spec.Listener.SendTCPResetOnIdleTimeout,
@@ -331,6 +332,9 @@ func resolveRun(spec *RunSpec) *Run {
 		HealthPort:    intOr(a.HealthPort, DefaultHealthPort),
 		DefaultAction: cmp.Or(a.DefaultAction, DefaultFirewallAction),
 		FlowLog:       a.FlowLog,
+	}
+	if a.FlowLog {
+		out.FlowLogMaxBytes = intOr(a.FlowLogMaxBytes, DefaultFlowLogMaxBytes)
 	}
 	for _, fr := range a.Rules {
 		rule := FirewallRule{Action: fr.Action, Protocol: cmp.Or(fr.Protocol, "any"), Port: fr.Port}

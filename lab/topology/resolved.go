@@ -212,6 +212,8 @@ type GWLB struct {
 	Nodes       []GWLBNode  `json:"nodes"`
 	Listener    Listener    `json:"listener"`
 	TargetGroup TargetGroup `json:"target_group"`
+	// MaxFlowsPerNode caps each node's flow table (a lab setting).
+	MaxFlowsPerNode int `json:"max_flows_per_node"`
 }
 
 // GWLBNode is the load balancer's node in one enabled AZ. Its ENI is the lab
@@ -418,6 +420,8 @@ type Appliance struct {
 	DefaultAction string     `json:"default_action"`
 	FlowLog       bool       `json:"flow_log"`
 	Misbehave     *Misbehave `json:"misbehave,omitempty"`
+	// FlowLogMaxBytes is the size at which the flow log rotates.
+	FlowLogMaxBytes int `json:"flow_log_max_bytes,omitempty"`
 }
 
 // FirewallRule is one rule of the reference appliance; zero CIDR means any

@@ -161,6 +161,21 @@ func TestRules(t *testing.T) {
 				`gwlbs.g.target_group.targets[1]: target "fw" is not an IP address (target_type is ip)`,
 			},
 		},
+		{name: "lab limits", lab: labParts{tg: "      targets: [fw]\n    max_flows_per_node: 5", run: "        run: {appliance: {flow_log: true, flow_log_max_bytes: 65536}}"}},
+		{
+			name: "bad lab limits",
+			lab: labParts{
+				tg:    "      targets: [fw]\n    max_flows_per_node: 0",
+				run:   "        run: {appliance: {flow_log_max_bytes: 100}}",
+				hosts: "    h: {ip: 198.51.100.10, run: {appliance: {flow_log: true, flow_log_max_bytes: 2147483648}}}",
+			},
+			want: []string{
+				`vpcs.v.instances.i.run.appliance: flow_log_max_bytes 100 is outside 4096-1073741824`,
+				`vpcs.v.instances.i.run.appliance: flow_log_max_bytes needs flow_log: true`,
+				`gwlbs.g: max_flows_per_node 0 is outside 1-10000000`,
+				`internet.hosts.h.run.appliance: flow_log_max_bytes 2147483648 is outside 4096-1073741824`,
+			},
+		},
 		{
 			name: "duplicate target",
 			lab:  labParts{tg: "      targets: [fw, fw, svc]"},
@@ -177,6 +192,27 @@ func TestRules(t *testing.T) {
 				t.Fatalf("findings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestResolveLabLimits: the flow log's size cap has a default only where
+// there is a flow log; a given flow limit is kept.
+func TestResolveLabLimits(t *testing.T) {
+	src := labParts{
+		tg:    "      targets: [fw]\n    max_flows_per_node: 7",
+		run:   "        run: {appliance: {flow_log: true}}",
+		hosts: "    h: {ip: 198.51.100.10, run: {appliance: {flow_log: true, flow_log_max_bytes: 8192}}}",
+	}.yaml()
+	l := resolveBytes(t, []byte(src), "limits")
+	g, _ := l.GWLB("g")
+	if g.MaxFlowsPerNode != 7 {
+		t.Errorf("max_flows_per_node resolved to %d, want 7", g.MaxFlowsPerNode)
+	}
+	for node, want := range map[string]int{"i": topology.DefaultFlowLogMaxBytes, "h": 8192, "fw": 0} {
+		n, _ := l.Node(node)
+		if got := n.Run.Appliance.FlowLogMaxBytes; got != want {
+			t.Errorf("%s: flow_log_max_bytes resolved to %d, want %d", node, got, want)
+		}
 	}
 }
 
@@ -202,6 +238,9 @@ func TestResolveRuns(t *testing.T) {
 		t.Errorf("reflector run %+v", h.Run)
 	}
 	g, _ := l.GWLB("g")
+	if g.MaxFlowsPerNode != topology.DefaultMaxFlowsPerNode {
+		t.Errorf("max_flows_per_node resolved to %d", g.MaxFlowsPerNode)
+	}
 	if tg := g.TargetGroup; tg.TargetType != topology.TargetTypeIP || tg.Targets[0].Node != "fw" || tg.Targets[0].ID != "10.1.1.10" {
 		t.Errorf("ip target %+v", tg.Targets)
 	}

@@ -145,6 +145,8 @@ func TestSchemaDefaults(t *testing.T) {
 		{"Appliance", "health_port", float64(topology.DefaultHealthPort)},
 		{"Appliance", "mode", string(topology.DefaultApplianceMode)},
 		{"Reflector", "health_port", float64(topology.DefaultHealthPort)},
+		{"GWLB", "max_flows_per_node", float64(topology.DefaultMaxFlowsPerNode)},
+		{"Appliance", "flow_log_max_bytes", float64(topology.DefaultFlowLogMaxBytes)},
 	}
 	for _, tt := range tests {
 		got := doc.Defs[tt.def].Properties[tt.prop].Default

@@ -88,6 +88,7 @@ func (c *checker) checkGWLBs() {
 		}
 		c.checkTargetGroup(g, &spec.TargetGroup)
 		c.checkListener(g, &spec.Listener)
+		c.bounded(p, "max_flows_per_node", spec.MaxFlowsPerNode, 1, maxFlowsPerNode)
 	}
 }
 
@@ -105,6 +106,13 @@ func (c *checker) intRange(spec, path, field string, v *int, hardMin, lo, hi int
 		c.timing(spec, path, field, "%s %d is outside AWS's range %d-%d", field, *v, lo, hi)
 	}
 	return true
+}
+
+// bounded checks an optional count against the lab's limits.
+func (c *checker) bounded(path, field string, v *int, lo, hi int) {
+	if v != nil && (*v < lo || *v > hi) {
+		c.errorf(path, field, "%s %d is outside %d-%d", field, *v, lo, hi)
+	}
 }
 
 // port checks an optional port number.

@@ -59,6 +59,10 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 func (c *checker) checkAppliance(p string, a *ApplianceSpec) {
 	c.enum(p, "mode", a.Mode, string(ApplianceForward), string(ApplianceFirewall))
 	c.port(p, "health_port", a.HealthPort)
+	c.bounded(p, "flow_log_max_bytes", a.FlowLogMaxBytes, minFlowLogMaxBytes, maxFlowLogMaxBytes)
+	if a.FlowLogMaxBytes != nil && !a.FlowLog {
+		c.errorf(p, "flow_log_max_bytes", "flow_log_max_bytes needs flow_log: true")
+	}
 	firewall := a.Mode == string(ApplianceFirewall)
 	if !firewall && len(a.Rules) > 0 {
 		c.errorf(p, "rules", "rules need mode firewall")
