@@ -273,7 +273,11 @@ func (m *Manager) programOf(l *topology.Lab, n *topology.Node, p Paths) (program
 		if n.Run.Appliance.FlowLog {
 			fl := p.FlowLog(n.Name)
 			prog.argv = append(prog.argv, "--flow-log", fl)
-			prog.expose = append(prog.expose, fl)
+			// The appliance rotates its flow log by renaming it in its
+			// directory, which a file bound on its own cannot be: the
+			// logs directory goes back whole (the lab's logs, not its
+			// control socket or state).
+			prog.expose = []string{filepath.Dir(fl)}
 		}
 		return prog, true, nil
 	case topology.RunReflector:
