@@ -9,9 +9,11 @@
 //     supervisor exits without starting anything if the pipe closes first
 //     (`up` was killed in between), so no unrecorded program ever runs;
 //   - gives the program a private mount namespace in which the lab state
-//     root (/run/gwlb-lab) is an empty tmpfs, with only the files that
-//     node's own program needs bind-mounted back: a node program cannot reach
-//     any lab's control socket, its own lab's included;
+//     root (/run/gwlb-lab) is an empty tmpfs, with only the files or
+//     directories that node's own program opens bind-mounted back (an
+//     appliance's configuration; the logs directory where its flow log
+//     rotates): a node program cannot reach any lab's control socket or
+//     state file, its own lab's included;
 //   - starts the program as the leader of its own process group, forwards
 //     SIGTERM, SIGINT and SIGHUP to that group, waits for the leader and
 //     writes its exit status next to the node's log, where `status` reads it.
