@@ -10,7 +10,7 @@ FUZZTIME ?= 50000x
 LAB ?= default
 PREFIX ?= /usr/local
 
-.PHONY: help build install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench lint deps clean
+.PHONY: help build install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -49,6 +49,9 @@ fuzz-smoke: ## run every fuzz target for FUZZTIME each
 bench: build ## benchmarks: micro (any user), lab scale and data path (root); see docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /e2e/)
 	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2x -timeout 30m ./e2e/bench/
+
+reliability: build ## kill up (SIGKILL) at 50 moments, down after each, check nothing is left (root)
+	$(GO) run ./scripts/reliability -bin $(BIN)
 
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

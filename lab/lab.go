@@ -8,22 +8,20 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
+	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/gwlb-lab/gwlb-lab/lab/wire"
 )
@@ -48,6 +46,13 @@ type Options struct {
 	Progress io.Writer
 	// ReadyTimeout bounds the wait for the emulator to answer (30 s).
 	ReadyTimeout time.Duration
+	// NoCgroup runs labs without a cgroup even where cgroup v2 is writable,
+	// relying on the start handshake and the namespace scan alone (what
+	// happens where there is no cgroup2); for tests of that path.
+	NoCgroup bool
+	// CrashAt is a test hook: `up` kills itself with SIGKILL at that point
+	// (CrashEmulatorStarted, CrashProgramStarted), to prove `down` copes.
+	CrashAt string
 }
 
 // Manager brings labs up and down.
@@ -126,6 +131,14 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 			}
 		}
 	}()
+	// The cgroup is made and recorded before any process exists, so that
+	// every process of the lab is born into it.
+	if st.Cgroup, err = m.prepareCgroup(l.Name); err != nil {
+		return err
+	}
+	if err := writeState(p, st); err != nil {
+		return err
+	}
 
 	start := time.Now()
 	total := len(l.Nodes)
@@ -158,7 +171,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		return err
 	}
 	m.progress("lab %s: starting the emulator", l.Name)
-	if err := m.startEmulator(ctx, p, st); err != nil {
+	if err := m.startEmulator(p, st); err != nil {
 		return err
 	}
 	if err := m.waitReady(ctx, p, st); err != nil {
@@ -168,21 +181,26 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	var mu sync.Mutex // guards st while programs start in parallel
 	err = parallel(len(l.Nodes), func(i int) error {
 		n := &l.Nodes[i]
-		argv, ok, err := m.programArgv(l, n, p)
+		prog, ok, err := m.programOf(l, n, p)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
 		if !ok {
 			return nil
 		}
-		proc, err := m.startProgram(ctx, n, argv, p)
+		proc, h, err := m.startProgram(ctx, n, prog, p, st)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
+		defer h.close()
+		m.crashPoint(CrashProgramStarted)
 		mu.Lock()
 		defer mu.Unlock()
 		st.Processes = append(st.Processes, proc)
-		return writeState(p, st)
+		if err := writeState(p, st); err != nil {
+			return err
+		}
+		return h.release()
 	})
 	if err != nil {
 		return err
@@ -234,17 +252,18 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 	return wire.SetForwarding(node.NetNSPath(), forward, forward6)
 }
 
-// programArgv returns what node n runs, if anything.
-func (m *Manager) programArgv(l *topology.Lab, n *topology.Node, p Paths) ([]string, bool, error) {
+// programOf returns what node n runs, if anything, and which files of the
+// state directory it opens itself (everything else there is hidden from it).
+func (m *Manager) programOf(l *topology.Lab, n *topology.Node, p Paths) (program, bool, error) {
 	if n.Run == nil {
-		return nil, false, nil
+		return program{}, false, nil
 	}
 	switch n.Run.Kind {
 	case topology.RunHTTPEcho:
 		port := ":" + strconv.Itoa(n.Run.HTTPEcho.Port)
-		return []string{m.opts.Binary, "echo", "--node", n.Name, "--http", port, "--udp", port}, true, nil
+		return program{argv: []string{m.opts.Binary, "echo", "--node", n.Name, "--http", port, "--udp", port}}, true, nil
 	case topology.RunCommand:
-		return n.Run.Command, true, nil
+		return program{argv: n.Run.Command}, true, nil
 	case topology.RunAppliance:
 		cfg := filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".appliance.json")
 		// GENEVE from anything but the GWLB nodes that target it is
@@ -253,57 +272,24 @@ func (m *Manager) programArgv(l *topology.Lab, n *topology.Node, p Paths) ([]str
 		spec := *n.Run.Appliance
 		spec.GWLBNodes = gwlbNodesFor(l, n)
 		if err := writeJSON(cfg, &spec); err != nil {
-			return nil, false, err
+			return program{}, false, err
 		}
-		argv := []string{m.opts.Binary, "appliance", "--config", cfg,
-			"--stats", filepath.Join(filepath.Dir(p.NodeLog(n.Name)), n.Name+".stats.json")}
+		logs := filepath.Dir(p.NodeLog(n.Name))
+		// The appliance replaces its stats file by renaming it in the logs
+		// directory, and rotates its flow log there: a file bound on its
+		// own cannot be renamed over, so the logs directory goes back
+		// whole (the lab's logs, not its control socket or state).
+		prog := program{argv: []string{m.opts.Binary, "appliance", "--config", cfg,
+			"--stats", filepath.Join(logs, n.Name+".stats.json")}, expose: []string{logs}}
 		if n.Run.Appliance.FlowLog {
-			argv = append(argv, "--flow-log", p.FlowLog(n.Name))
+			fl := p.FlowLog(n.Name)
+			prog.argv = append(prog.argv, "--flow-log", fl)
 		}
-		return argv, true, nil
+		return prog, true, nil
 	case topology.RunReflector:
-		return reflectorArgv(m.opts.Binary, l, n), true, nil
+		return program{argv: reflectorArgv(m.opts.Binary, l, n)}, true, nil
 	}
-	return nil, false, fmt.Errorf("unknown program kind %q", n.Run.Kind)
-}
-
-func (m *Manager) startProgram(ctx context.Context, n *topology.Node, argv []string, p Paths) (Proc, error) {
-	node, err := m.backend.Open(ctx, n.Netns)
-	if err != nil {
-		return Proc{}, err
-	}
-	log := p.NodeLog(n.Name)
-	proc, err := node.Start(ctx, backend.ProcSpec{Argv: argv, LogPath: log, Detach: true})
-	if err != nil {
-		return Proc{}, err
-	}
-	return Proc{Node: n.Name, Role: RoleProgram, PID: proc.PID(), StartTime: proc.StartTime(), Argv: argv, Log: log}, nil
-}
-
-// startEmulator starts `gwlb-lab emulator` in the host namespace, detached
-// from this process so that `up` can return.
-func (m *Manager) startEmulator(ctx context.Context, p Paths, st *State) error {
-	log, err := os.OpenFile(p.EmulatorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	argv := []string{m.opts.Binary, "emulator", "--config", p.Config()}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start emulator: %w", err)
-	}
-	startTime, err := netns.ProcessStartTime(cmd.Process.Pid)
-	if err != nil {
-		return fmt.Errorf("emulator start time: %w", err)
-	}
-	st.Processes = append(st.Processes, Proc{Role: RoleEmulator, PID: cmd.Process.Pid, StartTime: startTime, Argv: argv, Log: p.EmulatorLog()})
-	// Reap it if it exits while this process still runs; once we exit,
-	// init does.
-	go func() { _ = cmd.Wait() }()
-	return writeState(p, st)
+	return program{}, false, fmt.Errorf("unknown program kind %q", n.Run.Kind)
 }
 
 // waitReady polls the control socket until the emulator answers with every
@@ -347,51 +333,43 @@ func tail(path string, n int) string {
 	return "log " + path + ":\n" + strings.Join(lines, "\n")
 }
 
-// Down removes a lab: it stops the processes recorded in the state file by
-// PID (checking their start time), removes the lab's namespaces and its
-// state directory. It works on a half-made lab, after crashes, and when run
-// again. It never removes a namespace that another lab records (see
-// sweepNamespaces). A lab with neither a state directory nor namespaces is
-// ErrNoLab.
+// Down removes a lab: it stops every process of the lab (see procs.go: the
+// recorded ones by PID and start time, then everything in the lab's
+// namespaces and cgroup), removes the lab's namespaces, its cgroup and its
+// state directory. It works on a half-made lab, after crashes, from a
+// damaged state file, and when run again. It never removes a namespace that
+// another lab records (see sweepNamespaces). A lab with neither a state
+// directory nor namespaces is ErrNoLab.
 func (m *Manager) Down(ctx context.Context, name string) error {
 	p, err := m.Paths(name)
 	if err != nil {
 		return err
 	}
 	st, err := readState(p)
-	if err != nil && !errors.Is(err, ErrNoLab) {
+	damaged := errors.Is(err, ErrDamagedState)
+	if err != nil && !errors.Is(err, ErrNoLab) && !damaged {
 		return err
+	}
+	if damaged {
+		// Removing is what the user asked for: go on from the names.
+		m.progress("lab %s: %v; removing it from its names", name, err)
+		st = nil
 	}
 	var errs []error
 	_, statErr := os.Lstat(p.Dir)
 	found := st != nil || statErr == nil
-	if st != nil {
-		// Programs first, then the emulator, so nothing notices a dead
-		// port before it is stopped itself.
-		procs := st.Processes
-		var programs, emulators []Proc
-		for _, pr := range procs {
-			if pr.Role == RoleEmulator {
-				emulators = append(emulators, pr)
-			} else {
-				programs = append(programs, pr)
-			}
-		}
-		for _, group := range [][]Proc{programs, emulators} {
-			if err := parallel(len(group), func(i int) error {
-				pr := group[i]
-				if err := netns.Stop(pr.PID, pr.StartTime, 3*time.Second); err != nil {
-					return fmt.Errorf("stop %s (pid %d): %w", pr.Role, pr.PID, err)
-				}
-				return nil
-			}); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
 	list, err := m.sweepNamespaces(ctx, name, st, p)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	// Nothing may run in a namespace once it is unmounted: it would keep
+	// the namespace, its TAP and its routes alive, unnamed.
+	nsPaths := make([]string, len(list))
+	for i, n := range list {
+		nsPaths[i] = filepath.Join(m.opts.NetnsDir, n)
+	}
+	if perrs := m.stopProcesses(name, p, st, nsPaths); len(perrs) > 0 {
+		errs = append(errs, perrs...)
 	}
 	var foundAny atomic.Bool
 	if err := parallel(len(list), func(i int) error {
@@ -402,7 +380,11 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 	}); err != nil {
 		errs = append(errs, err)
 	}
-	found = found || foundAny.Load()
+	cgFound, err := m.removeCgroups(name, st)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	found = found || foundAny.Load() || cgFound
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -452,12 +434,16 @@ func (m *Manager) List() ([]string, error) {
 
 // Status is a lab's state as `gwlb-lab status` shows it.
 type Status struct {
-	Lab      string           `json:"lab"`
-	Phase    string           `json:"phase"`
-	Error    string           `json:"error,omitempty"`
-	File     string           `json:"file"`
-	Created  time.Time        `json:"created"`
-	StateDir string           `json:"state_dir"`
+	Lab      string    `json:"lab"`
+	Phase    string    `json:"phase"`
+	Error    string    `json:"error,omitempty"`
+	File     string    `json:"file"`
+	Created  time.Time `json:"created"`
+	StateDir string    `json:"state_dir"`
+	// Degraded is set for a lab that is up but whose emulator is not
+	// running or not answering; Problems say what is wrong.
+	Degraded bool             `json:"degraded"`
+	Problems []string         `json:"problems,omitempty"`
 	Emulator EmulatorStatus   `json:"emulator"`
 	Nodes    []NodeStatus     `json:"nodes"`
 	Counters *fabric.Counters `json:"counters,omitempty"`
@@ -489,7 +475,11 @@ type NodeStatus struct {
 	Program  []string `json:"program,omitempty"`
 	PID      int      `json:"pid,omitempty"`
 	Running  bool     `json:"running"`
-	Log      string   `json:"log,omitempty"`
+	// ExitCode is how the program ended, once it has: its exit status, or
+	// 128+N when signal N killed it (ExitSignal names it).
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	ExitSignal string `json:"exit_signal,omitempty"`
+	Log        string `json:"log,omitempty"`
 }
 
 // Status reports a lab: what the state file says, whether the recorded
@@ -528,6 +518,11 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		if pr, ok := procs[n.Name]; ok {
 			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
 			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+			if !ns.Running {
+				if e, err := supervise.ReadExit(p.ExitFile(n.Name)); err == nil && e != nil {
+					ns.ExitCode, ns.ExitSignal = &e.Code, e.Signal
+				}
+			}
 		}
 		s.Nodes = append(s.Nodes, ns)
 	}
@@ -543,6 +538,15 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 				s.Counters = &fc
 			}
 		}
+	}
+	if s.Phase == PhaseUp {
+		switch {
+		case !s.Emulator.Running:
+			s.Problems = append(s.Problems, fmt.Sprintf("the emulator is not running (gwlb-lab emulator restart --name %s starts it again; flows are lost)", name))
+		case !s.Emulator.Answering:
+			s.Problems = append(s.Problems, "the emulator does not answer on its control socket: "+s.Emulator.Error)
+		}
+		s.Degraded = len(s.Problems) > 0
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -115,5 +116,36 @@ func TestParallel(t *testing.T) {
 	}
 	if parallel(0, func(int) error { return errors.New("never") }) != nil {
 		t.Fatal("empty work failed")
+	}
+}
+
+func TestReadStateReportsDamage(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "truncated": `{"lab": "x", "namespa`} {
+		t.Run(name, func(t *testing.T) {
+			p := Paths{Dir: t.TempDir()}
+			if err := os.WriteFile(p.State(), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readState(p); !errors.Is(err, ErrDamagedState) {
+				t.Fatalf("readState = %v, want ErrDamagedState", err)
+			}
+		})
+	}
+}
+
+// cgroupsOf must not let a state file aim cgroup.kill at a directory that
+// is not this lab's.
+func TestCgroupsOfIgnoresForeignRecords(t *testing.T) {
+	m := &Manager{opts: Options{}}
+	for _, rec := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/gwlb-lab/other", "/sys/fs/cgroup/system.slice/x"} {
+		for _, dir := range m.cgroupsOf("x", &State{Cgroup: rec}) {
+			if dir == rec {
+				t.Errorf("cgroupsOf(%q) uses the recorded %q", "x", rec)
+			}
+		}
+	}
+	got := m.cgroupsOf("x", &State{Cgroup: "/elsewhere/gwlb-lab/x"})
+	if len(got) == 0 || got[0] != "/elsewhere/gwlb-lab/x" {
+		t.Errorf("cgroupsOf ignores a lab directory of the lab's own name: %v", got)
 	}
 }

@@ -30,8 +30,12 @@ type State struct {
 	Error   string    `json:"error,omitempty"`
 	// Namespaces are recorded before they are created.
 	Namespaces []string `json:"namespaces"`
-	// Processes are recorded once started, emulator first.
+	// Processes are recorded once started, emulator first; each waits for
+	// its record before it runs (the start handshake).
 	Processes []Proc `json:"processes"`
+	// Cgroup is the lab's cgroup v2 directory, recorded before any process
+	// starts; empty when the lab runs without (no writable cgroup2).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // Proc is a process the lab started.
@@ -63,8 +67,18 @@ func (p Paths) Socket() string   { return filepath.Join(p.Dir, "control.sock") }
 func (p Paths) EmulatorLog() string {
 	return filepath.Join(p.Dir, "emulator.log")
 }
+
+// EmulatorHold is the file every emulator of the lab holds open, which
+// identifies it without its PID.
+func (p Paths) EmulatorHold() string { return filepath.Join(p.Dir, "emulator.hold") }
+
 func (p Paths) NodeLog(node string) string {
 	return filepath.Join(p.Dir, "logs", node+".log")
+}
+
+// ExitFile is where a node program's supervisor records how it ended.
+func (p Paths) ExitFile(node string) string {
+	return filepath.Join(p.Dir, "logs", node+".exit")
 }
 
 // FlowLog is where a reference appliance with flow_log writes its flows.
@@ -74,6 +88,10 @@ func (p Paths) FlowLog(node string) string {
 
 // ErrNoLab is returned for a lab that has no state directory.
 var ErrNoLab = errors.New("no such lab")
+
+// ErrDamagedState is returned for a state file that cannot be parsed (empty,
+// truncated, edited); `down` still removes such a lab.
+var ErrDamagedState = errors.New("damaged state file")
 
 func readState(p Paths) (*State, error) {
 	b, err := os.ReadFile(p.State())
@@ -85,7 +103,7 @@ func readState(p Paths) (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("state file %q: %w", p.State(), err)
+		return nil, fmt.Errorf("state file %q: %w: %w", p.State(), ErrDamagedState, err)
 	}
 	return &s, nil
 }

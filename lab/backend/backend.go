@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 )
 
 // ErrExists is returned by Backend.Create when a node of that name already
@@ -62,6 +63,12 @@ type ProcSpec struct {
 	// the Start context. Without Detach the program is in its own process
 	// group and is killed (the whole group) when the Start context ends.
 	Detach bool
+	// ExtraFiles are passed to the program as descriptors 3, 4, ...
+	ExtraFiles []*os.File
+	// Cgroup, if set, is an open cgroup v2 directory the program is born
+	// into (clone3 CLONE_INTO_CGROUP): it is never outside it, not even
+	// between fork and exec.
+	Cgroup *os.File
 }
 
 // Process is a started program. PID and StartTime together name it across

@@ -8,11 +8,15 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/port"
+	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/spf13/cobra"
 )
 
 func newEmulatorCmd(env Env) *cobra.Command {
-	var cfgPath string
+	var (
+		cfgPath     string
+		handshakeFD int
+	)
 	cmd := &cobra.Command{
 		Use:   "emulator --config FILE",
 		Short: "Run a lab's emulator in the foreground (gwlb-lab up starts it for you)",
@@ -25,6 +29,12 @@ nodes live elsewhere (containers) or to watch its log.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab emulator"); err != nil {
 				return err
+			}
+			if handshakeFD >= 0 {
+				// Started by up or emulator restart: run only once recorded.
+				if err := supervise.AwaitRecorded(handshakeFD); err != nil {
+					return err
+				}
 			}
 			snap, err := config.Load(cfgPath)
 			if err != nil {
@@ -47,6 +57,47 @@ nodes live elsewhere (containers) or to watch its log.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the lab's emulator configuration (JSON)")
+	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (internal)")
+	_ = cmd.Flags().MarkHidden("handshake-fd")
 	_ = cmd.MarkFlagRequired("config")
+	cmd.AddCommand(newEmulatorRestartCmd(env))
+	return cmd
+}
+
+func newEmulatorRestartCmd(env Env) *cobra.Command {
+	ref := labRef{env: env}
+	cmd := &cobra.Command{
+		Use:   "restart [--name LAB]",
+		Short: "Start a lab's emulator again after it died (flows are lost)",
+		Long: `Start the emulator of a lab that is up again, with the same configuration, on
+the same TAP interfaces and the same control socket; a running emulator is
+stopped first. Use it when status says the lab is degraded because the
+emulator died.
+
+What the old emulator held in memory is lost: GWLB flows (the next packet of
+an existing connection is hashed anew and may reach another appliance), NAT
+gateway mappings, target health (targets start healthy again, as when a lab
+starts) and counters. Node programs keep running. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNameFlag(cmd, ref.name); err != nil {
+				return err
+			}
+			if err := needRoot("gwlb-lab emulator restart"); err != nil {
+				return err
+			}
+			m, name, err := ref.open(cmd)
+			if err != nil {
+				return err
+			}
+			pr, err := m.RestartEmulator(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s: emulator restarted (pid %d); flows, NAT mappings, health states and counters start afresh\n", name, pr.PID)
+			return nil
+		},
+	}
+	ref.register(cmd.Flags())
 	return cmd
 }

@@ -49,7 +49,12 @@ func newManager(env Env, cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
 	if quiet {
 		progress = io.Discard
 	}
-	return lab.NewManager(lab.Options{Progress: progress, StateRoot: env.StateRoot, NetnsDir: env.NetnsDir})
+	return lab.NewManager(lab.Options{
+		Progress: progress, StateRoot: env.StateRoot, NetnsDir: env.NetnsDir,
+		// Test hooks, read here so the lab package reads no environment.
+		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
+		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
+	})
 }
 
 // nameUsage is the help of every --name flag: what a lab name may be.
@@ -274,9 +279,11 @@ func newDownCmd(env Env) *cobra.Command {
 		Use:   "down [--name LAB | --all]",
 		Short: "Remove a lab: its processes, namespaces and state",
 		Long: `Remove everything a lab made: the node programs and the emulator (stopped by
-PID), the nodes' namespaces and the state directory. It works on a half-made
-lab and after crashes. It never removes what another lab records as its own,
-even when that lab's namespaces start with this lab's prefix. Needs root.
+PID), every process in the lab's namespaces or cgroup, the nodes' namespaces,
+the cgroup and the state directory. It works on a half-made lab, after
+crashes and from a damaged state file. It never removes what another lab
+records as its own, even when that lab's namespaces start with this lab's
+prefix. Needs root.
 
 Without --name it removes the lab named "default", never "whichever lab is
 up". When there is no such lab (a typo, or a lab already removed) it says so,
@@ -333,7 +340,13 @@ func newStatusCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--name LAB] [--json]",
 		Short: "Show a lab's nodes, processes, emulator health and drop counters",
-		Args:  cobra.NoArgs,
+		Long: `Show a lab's nodes, their programs (running, or the exit code once exited),
+the emulator's health and the drop counters.
+
+Exit status: 0 when the lab is fine; 4 when it is degraded (up, but its
+emulator is not running or not answering: gwlb-lab emulator restart brings it
+back); 3 when there is no such lab; 1 for any other error.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, n, err := ref.open(cmd)
 			if err != nil {
@@ -343,7 +356,14 @@ func newStatusCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return output(cmd, asJSON, s, func(w io.Writer) error { return printStatus(w, s) })
+			if err := output(cmd, asJSON, s, func(w io.Writer) error { return printStatus(w, s) }); err != nil {
+				return err
+			}
+			if s.Degraded {
+				fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab: lab %s is degraded: %s\n", s.Lab, strings.Join(s.Problems, "; "))
+				return &ExitError{Code: ExitDegraded}
+			}
+			return nil
 		},
 	}
 	ref.register(cmd.Flags())
@@ -364,7 +384,11 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	case e.Running:
 		health = "running, not answering: " + e.Error
 	}
-	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n\n", e.PID, health, e.Log)
+	fmt.Fprintf(w, "emulator: pid %d, %s; log %s\n", e.PID, health, e.Log)
+	if s.Degraded {
+		fmt.Fprintf(w, "DEGRADED: %s\n", strings.Join(s.Problems, "; "))
+	}
+	fmt.Fprintln(w)
 	printNodes(w, s.Nodes)
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
@@ -432,6 +456,12 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 				prog += " " + n.Program[1]
 			}
 			state = "exited"
+			if n.ExitCode != nil {
+				state = fmt.Sprintf("exited (code %d)", *n.ExitCode)
+				if n.ExitSignal != "" {
+					state = fmt.Sprintf("exited (code %d, %s)", *n.ExitCode, n.ExitSignal)
+				}
+			}
 			if n.Running {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
 			}

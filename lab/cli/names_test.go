@@ -105,6 +105,7 @@ var nameCommands = map[string][]string{
 	"capture":            {"capture", "web", "-w", "CAPTURE", "-c", "1"},
 	"logs":               {"logs", "web"},
 	"trace":              {"trace", "-c", "1"},
+	"emulator restart":   {"emulator", "restart"},
 }
 
 func nameFlag(c *cobra.Command) *pflag.Flag {

@@ -30,6 +30,9 @@ type Env struct {
 const (
 	// ExitNoLab: the lab named (or the only one looked for) is not up.
 	ExitNoLab = 3
+	// ExitDegraded: status of a lab that is up but not whole: its emulator
+	// died or does not answer (gwlb-lab emulator restart).
+	ExitDegraded = 4
 	// ExitNotExecutable: exec found the program but could not run it.
 	ExitNotExecutable = 126
 	// ExitNotFound: exec found no such program.
@@ -53,7 +56,8 @@ the VPC around them on one Linux machine, so that real appliance software can be
 tested against ingress, egress and failover scenarios offline.
 
 Lab names are 1 to 12 lowercase letters, digits and hyphens. Exit status: 0
-done, 1 failed, 3 the lab named (or any lab, when none is named) is not up;
+done, 1 failed, 3 the lab named (or any lab, when none is named) is not up,
+4 (status) the lab is up but degraded: its emulator is not running;
 exec exits with its command's status, 127 when the command is not there and
 126 when it cannot be run.`,
 		SilenceUsage:  true,
@@ -74,7 +78,7 @@ exec exits with its command's status, 127 when the command is not there and
 	root.AddCommand(newSchemaCmd(env))
 	root.AddCommand(newUpCmd(env), newDownCmd(env), newStatusCmd(env), newNodesCmd(env), newInspectCmd(env), newExecCmd(env))
 	root.AddCommand(newFlowsCmd(env), newEndpointsCmd(env), newTargetsCmd(env), newCaptureCmd(env), newTraceCmd(env), newLogsCmd(env))
-	root.AddCommand(newEmulatorCmd(env), newApplianceCmd(env), newEchoCmd(env), newProbeCmd(env))
+	root.AddCommand(newEmulatorCmd(env), newApplianceCmd(env), newEchoCmd(env), newProbeCmd(env), newSuperviseCmd(env))
 	return root
 }
 

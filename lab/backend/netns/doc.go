@@ -10,6 +10,10 @@
 //   - starting programs inside a namespace (Start, Exec) and stopping them by
 //     PID and start time (Stop), so a later `down` in another process can stop
 //     them safely even if the PID has been reused.
+//   - finding processes without their PID: every process whose network
+//     namespace is one of a set (Identify, Namespaces.Stop), or that holds a
+//     given file open (Holding), and stopping them through pidfds
+//     (StopMatching), for what a PID record cannot cover.
 //
 // Trade-offs and limits, on purpose:
 //   - Removing a namespace only unmounts and unlinks its /run/netns entry. A
@@ -25,8 +29,11 @@
 //     sysfs can be started as `ip netns exec <name> …` instead.
 //   - Stop signals the process group of the program (the program is its group
 //     leader), so children that stay in the group die with it; a child that
-//     leaves the group (setsid, setpgid) escapes, as with any process-group
-//     based supervision.
+//     leaves the group (setsid, setpgid) escapes it, as with any process-group
+//     based supervision, and is found by the namespace scan instead.
+//   - The scans read /proc/<pid>/ns/net, the main thread's namespace: a
+//     process with only some threads in a namespace (the emulator's probes)
+//     is not found by it.
 //   - Setting up /run/netns as a shared mount point (so that unmounts
 //     propagate into other mount namespaces) is serialised inside one Backend
 //     but, as with `ip netns add`, not across processes.

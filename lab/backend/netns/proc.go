@@ -67,6 +67,11 @@ func Start(ctx context.Context, node backend.Node, spec backend.ProcSpec) (backe
 	}
 	cmd.Env = spec.Env
 	cmd.Dir = spec.Dir
+	cmd.ExtraFiles = spec.ExtraFiles
+	if spec.Cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(spec.Cgroup.Fd())
+	}
 	if spec.LogPath != "" {
 		f, err := os.OpenFile(spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
+	"github.com/spf13/cobra"
+)
+
+// newSuperviseCmd is the hidden command `up` starts in each node to run its
+// program; see package supervise.
+func newSuperviseCmd(env Env) *cobra.Command {
+	var (
+		o           supervise.Options
+		handshakeFD int
+	)
+	cmd := &cobra.Command{
+		Use:    "supervise [flags] -- PROGRAM [ARG...]",
+		Short:  "Run a node program for gwlb-lab up and record its exit status (internal)",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if handshakeFD >= 0 {
+				if err := supervise.AwaitRecorded(handshakeFD); err != nil {
+					if errors.Is(err, supervise.ErrNotRecorded) {
+						fmt.Fprintf(cmd.ErrOrStderr(), "gwlb-lab supervise: %v; not starting %q\n", err, args[0])
+						return &ExitError{Code: 1}
+					}
+					return err
+				}
+			}
+			o.Argv = args
+			o.Log = cmd.ErrOrStderr()
+			code, err := supervise.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (EOF: exit)")
+	cmd.Flags().StringVar(&o.ExitFile, "exit-file", "", "write the program's exit status here as JSON")
+	cmd.Flags().StringVar(&o.Hide, "hide", "", "directory to hide from the program behind an empty tmpfs")
+	cmd.Flags().StringArrayVar(&o.Expose, "expose", nil, "path under --hide to bind back for the program (repeatable)")
+	return cmd
+}
