@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +36,7 @@ The exit status is 1 when the file has errors, 0 otherwise.`,
 				return err
 			}
 			var diags topology.Diagnostics
-			f, err := topology.Parse(data, name)
+			f, err := topology.ParseContext(cmd.Context(), data, name)
 			switch {
 			case errors.As(err, &diags):
 			case err != nil:
@@ -72,15 +71,15 @@ func readTopology(cmd *cobra.Command, file string) ([]byte, string, error) {
 	case "":
 		return scenarios.Default(), embeddedDefaultName, nil
 	case "-":
-		data, err := io.ReadAll(cmd.InOrStdin())
+		data, err := topology.ReadAll(cmd.Context(), cmd.InOrStdin())
 		if err != nil {
 			return nil, "", fmt.Errorf("read topology from standard input: %w", err)
 		}
 		return data, "<stdin>", nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := topology.ReadFile(cmd.Context(), file)
 	if err != nil {
-		return nil, "", fmt.Errorf("read topology: %w", err)
+		return nil, "", err
 	}
 	return data, file, nil
 }
