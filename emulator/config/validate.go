@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 )
 
 // Validate checks the snapshot's internal consistency: every name a route,
@@ -21,8 +23,8 @@ func (s *Snapshot) Validate() error {
 	if s.Lab == "" {
 		bad("lab name is empty")
 	}
-	if !(s.TimeScale > 0) {
-		bad("time_scale must be positive, got %v", s.TimeScale)
+	if !(s.TimeScale >= clock.MinScale && s.TimeScale <= clock.MaxScale) {
+		bad("time_scale must be between %v and %v, got %v", clock.MinScale, clock.MaxScale, s.TimeScale)
 	}
 	nodes := map[string]bool{}
 	eni := func(where string, e ENI) {
