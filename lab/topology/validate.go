@@ -174,6 +174,10 @@ func newChecker(f *File) *checker {
 
 func (c *checker) run() {
 	c.checkLab()
+	if !c.checkLimits() {
+		sortDiagnostics(c.diags)
+		return
+	}
 	c.checkNames()
 	c.checkInternet()
 	c.checkVPCs()
