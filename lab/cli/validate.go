@@ -27,6 +27,9 @@ func newValidateCmd(Env) *cobra.Command {
 touching the system. Errors name the YAML path of the problem; warnings name
 patterns the lab builds although they cannot work on AWS, with the section of
 the GWLB spec that says why. Without -f it checks the embedded default lab.
+Counts above AWS's quotas are warnings; above what one machine carries
+(1000 nodes, 1000 routes per table, ...), errors: docs/topology.md, "Limits".
+A file over 4 MiB, or whose aliases expand to over 524288 values, is refused.
 
 The exit status is 1 when the file has errors, 0 otherwise.`,
 		Args: cobra.NoArgs,
