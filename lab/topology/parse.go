@@ -167,7 +167,7 @@ func Parse(data []byte, name string) (*File, error) {
 // goroutine stops soon after.
 func ParseContext(ctx context.Context, data []byte, name string) (*File, error) {
 	if len(data) > MaxFileSize {
-		return nil, ErrFileTooLarge
+		return nil, fmt.Errorf("topology %q: %w", name, ErrFileTooLarge)
 	}
 	type result struct {
 		f   *File
