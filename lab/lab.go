@@ -320,17 +320,24 @@ func (m *Manager) waitReady(ctx context.Context, p Paths, st *State) error {
 	}
 }
 
-// tail returns the last n lines of a log file, for error messages.
+// tail returns the last n lines of a log file, for error messages, led by
+// the line that says why the program died when the log holds one (see
+// causeLine): a stack trace pushes a panic's message out of any tail.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log)"
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	cause := causeLine(lines)
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return "log " + path + ":\n" + strings.Join(lines, "\n")
+	out := "log " + path + ":\n" + strings.Join(lines, "\n")
+	if cause != "" {
+		out = cause + "\n" + out
+	}
+	return out
 }
 
 // Down removes a lab: it stops every process of the lab (see procs.go: the

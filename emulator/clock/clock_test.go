@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -35,5 +36,42 @@ func TestManual(t *testing.T) {
 	c.Advance(350 * time.Second)
 	if got := c.Now().Sub(t0); got != 350*time.Second {
 		t.Fatalf("advanced %v", got)
+	}
+}
+
+// TestScaledOutOfRange: whatever scale a clock is given, every positive
+// timer interval it converts stays positive and in range, so that
+// time.NewTicker never panics (it did at 2e10 and 1e308: zero intervals,
+// and at 1e-9: an overflow to a negative one).
+func TestScaledOutOfRange(t *testing.T) {
+	for _, tt := range []struct {
+		scale, want float64
+	}{
+		{1e308, MaxScale}, {2e10, MaxScale}, {math.Inf(1), MaxScale},
+		{1e-9, MinScale}, {math.SmallestNonzeroFloat64, MinScale},
+		{math.NaN(), 1}, {-5, 1}, {math.Inf(-1), 1},
+		{MaxScale, MaxScale}, {MinScale, MinScale}, {100, 100},
+	} {
+		c := NewScaled(tt.scale)
+		if c.Scale() != tt.want {
+			t.Errorf("NewScaled(%v).Scale() = %v, want %v", tt.scale, c.Scale(), tt.want)
+		}
+		for _, d := range []time.Duration{1, time.Second, 5 * time.Second, 24 * time.Hour, math.MaxInt64} {
+			w := c.Wall(d)
+			if w <= 0 {
+				t.Errorf("scale %v: Wall(%v) = %v, want positive", tt.scale, d, w)
+				continue
+			}
+			time.NewTicker(w).Stop() // panics on a non-positive interval
+		}
+		if now := c.Now(); now.Before(c.start) {
+			t.Errorf("scale %v: Now() %v is before the start %v", tt.scale, now, c.start)
+		}
+	}
+	// Lab time saturates rather than wrapping when it runs past what a
+	// time.Duration holds.
+	c := &Scaled{start: time.Now().Add(-200 * 24 * time.Hour), scale: MaxScale}
+	if now := c.Now(); now.Before(c.start) {
+		t.Fatalf("after 200 days at %v, Now() %v wrapped before the start %v", MaxScale, now, c.start)
 	}
 }

@@ -46,3 +46,30 @@ func TestValidateNamesProblems(t *testing.T) {
 		t.Fatalf("version: %v", err)
 	}
 }
+
+// TestValidateTimings: the emulator refuses a time_scale or a timing that
+// would make a timer's interval zero, negative or overflowing, whatever
+// wrote the snapshot.
+func TestValidateTimings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(*Snapshot)
+		want string
+	}{
+		{"huge scale", func(s *Snapshot) { s.TimeScale = 1e308 }, "time_scale must be between 0.01 and 1000, got 1e+308"},
+		{"fast scale", func(s *Snapshot) { s.TimeScale = 2e10 }, "time_scale must be between 0.01 and 1000, got 2e+10"},
+		{"slow scale", func(s *Snapshot) { s.TimeScale = 1e-9 }, "time_scale must be between 0.01 and 1000, got 1e-09"},
+		{"long interval", func(s *Snapshot) { s.GWLBs[0].TargetGroup.HealthCheck.Interval = 1 << 40 },
+			`gwlb "g": health_check.interval must be between 0 and 86400 seconds, got 1099511627776`},
+		{"negative delay", func(s *Snapshot) { s.GWLBs[0].TargetGroup.DeregistrationDelay = -1 },
+			`gwlb "g": deregistration_delay must be between 0 and 86400 seconds, got -1`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Snapshot{Version: Version, Lab: "x", TimeScale: 1, GWLBs: []GWLB{{Name: "g"}}}
+			tt.edit(s)
+			if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -6,7 +6,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 )
+
+// MaxTiming is the longest timing value, in seconds, the emulator accepts:
+// a day, which at clock.MinScale lasts 100 days of wall time, far inside a
+// time.Duration.
+const MaxTiming = 86400
 
 // Validate checks the snapshot's internal consistency: every name a route,
 // endpoint, service or GWLB refers to exists, names are unique, addresses are
@@ -21,8 +28,8 @@ func (s *Snapshot) Validate() error {
 	if s.Lab == "" {
 		bad("lab name is empty")
 	}
-	if !(s.TimeScale > 0) {
-		bad("time_scale must be positive, got %v", s.TimeScale)
+	if !(s.TimeScale >= clock.MinScale && s.TimeScale <= clock.MaxScale) {
+		bad("time_scale must be between %v and %v, got %v", clock.MinScale, clock.MaxScale, s.TimeScale)
 	}
 	nodes := map[string]bool{}
 	eni := func(where string, e ENI) {
@@ -177,6 +184,24 @@ func (s *Snapshot) Validate() error {
 		for _, t := range g.TargetGroup.Targets {
 			if !t.IP.Is4() {
 				bad("gwlb %q target %q: needs an IPv4 address", g.Name, t.Name)
+			}
+		}
+		// Timers built from these must fit a time.Duration at any
+		// time_scale; a negative one would make time.NewTicker panic. The
+		// topology allows 1 s (0 for the delay) to a day; zero stands for
+		// "unset" in snapshots built by hand for tests.
+		tg := g.TargetGroup
+		for _, v := range []struct {
+			name string
+			val  int
+		}{
+			{"tcp_idle_timeout", g.TCPIdleTimeout},
+			{"health_check.interval", tg.HealthCheck.Interval},
+			{"health_check.timeout", tg.HealthCheck.Timeout},
+			{"deregistration_delay", tg.DeregistrationDelay},
+		} {
+			if v.val < 0 || v.val > MaxTiming {
+				bad("gwlb %q: %s must be between 0 and %d seconds, got %d", g.Name, v.name, MaxTiming, v.val)
 			}
 		}
 	}

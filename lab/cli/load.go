@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/gwlb-lab/gwlb-lab/scenarios"
@@ -16,13 +15,13 @@ import (
 func loadLab(cmd *cobra.Command, file, name string) (*topology.Lab, string, error) {
 	data, source := scenarios.Default(), "default lab (embedded)"
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := topology.ReadFile(cmd.Context(), file)
 		if err != nil {
-			return nil, "", fmt.Errorf("read topology: %w", err)
+			return nil, "", err
 		}
 		data, source = b, file
 	}
-	f, err := topology.Parse(data, source)
+	f, err := topology.ParseContext(cmd.Context(), data, source)
 	var diags topology.Diagnostics
 	if err != nil {
 		if !errors.As(err, &diags) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +27,10 @@ func newValidateCmd(Env) *cobra.Command {
 touching the system. Errors name the YAML path of the problem; warnings name
 patterns the lab builds although they cannot work on AWS, with the section of
 docs/gwlb-behaviour.md that says why ("spec §N"). Without -f it checks the
-embedded default lab.
+embedded default lab. Counts above AWS's quotas are warnings; above what one
+machine carries (1000 nodes, 1000 routes per table, ...), errors:
+docs/topology.md, "Limits". A file over 4 MiB, or whose aliases expand to
+over 524288 values, is refused.
 
 The exit status is 1 when the file has errors, 0 otherwise.`,
 		Args: cobra.NoArgs,
@@ -38,7 +40,7 @@ The exit status is 1 when the file has errors, 0 otherwise.`,
 				return err
 			}
 			var diags topology.Diagnostics
-			f, err := topology.Parse(data, name)
+			f, err := topology.ParseContext(cmd.Context(), data, name)
 			switch {
 			case errors.As(err, &diags):
 			case err != nil:
@@ -73,15 +75,15 @@ func readTopology(cmd *cobra.Command, file string) ([]byte, string, error) {
 	case "":
 		return scenarios.Default(), embeddedDefaultName, nil
 	case "-":
-		data, err := io.ReadAll(cmd.InOrStdin())
+		data, err := topology.ReadAll(cmd.Context(), cmd.InOrStdin())
 		if err != nil {
 			return nil, "", fmt.Errorf("read topology from standard input: %w", err)
 		}
 		return data, "<stdin>", nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := topology.ReadFile(cmd.Context(), file)
 	if err != nil {
-		return nil, "", fmt.Errorf("read topology: %w", err)
+		return nil, "", err
 	}
 	return data, file, nil
 }

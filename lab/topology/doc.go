@@ -19,4 +19,10 @@
 // would accept, even when it would not carry traffic. Names, ids and MACs
 // are hashes of the lab and object names rather than counters, so that
 // adding an object never renames another.
+//
+// Input is bounded before it is trusted: files are read up to MaxFileSize,
+// the walk over the YAML counts every value an alias or merge key repeats
+// against MaxValues, reading and parsing give way to the caller's context,
+// and counts beyond what one machine carries are errors (validate_limits.go)
+// checked before the rules that compare objects pairwise.
 package topology

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,19 +41,152 @@ func (f *File) Line(path string) int {
 	}
 }
 
+// MaxFileSize is the largest topology file read, in bytes. The largest lab
+// the count limits allow (limits.go) is well under 1 MiB of YAML; the cap
+// keeps `validate -f /dev/zero` or a mistyped path to a disk image from
+// reading without bound.
+const MaxFileSize = 4 << 20
+
+// MaxValues bounds the YAML values Parse visits, counting every value once
+// for each place an alias or merge key (<<) repeats it. A topology written
+// out in full takes some 15 bytes a value, so a file of MaxFileSize holds
+// about half this many; an alias bomb (a few KB that expands to billions of
+// values) stops here, after about a second and under 100 MB, instead of
+// exhausting memory and time.
+const MaxValues = 1 << 19
+
+// ErrFileTooLarge is returned when a topology file exceeds MaxFileSize.
+var ErrFileTooLarge = fmt.Errorf("the file is larger than %d MiB, the most a topology file may hold", MaxFileSize>>20)
+
 // Load reads and parses the topology file at path. See Parse.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext reads and parses the topology file at path, giving up when
+// ctx ends. See ReadAll and ParseContext.
+func LoadContext(ctx context.Context, path string) (*File, error) {
+	data, err := ReadFile(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("read topology: %w", err)
+		return nil, err
 	}
-	return Parse(data, path)
+	return ParseContext(ctx, data, path)
+}
+
+// ReadFile reads the topology file at path with ReadAll's limits. Opening a
+// named pipe blocks until a writer comes, so the open, too, gives way to ctx.
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	type opened struct {
+		fh  *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		fh, err := os.Open(path)
+		done <- opened{fh, err}
+	}()
+	var fh *os.File
+	select {
+	case <-ctx.Done():
+		// Close the file should the open complete after all.
+		go func() {
+			if o := <-done; o.fh != nil {
+				o.fh.Close()
+			}
+		}()
+		return nil, fmt.Errorf("read topology %q: %w", path, ctx.Err())
+	case o := <-done:
+		if o.err != nil {
+			return nil, fmt.Errorf("read topology: %w", o.err)
+		}
+		fh = o.fh
+	}
+	defer fh.Close()
+	data, err := ReadAll(ctx, fh)
+	if err != nil {
+		return nil, fmt.Errorf("read topology %q: %w", path, err)
+	}
+	return data, nil
+}
+
+// readChunk is how much ReadAll reads between checks of its context.
+const readChunk = 64 << 10
+
+// ReadAll reads a topology file from r: at most MaxFileSize bytes
+// (ErrFileTooLarge beyond), returning ctx's error as soon as ctx ends. The
+// read runs on its own goroutine because a read from a terminal or a pipe
+// can block forever and cannot be interrupted; if ctx ends first, that
+// goroutine is left to finish (or not) on its own, which is harmless in a
+// command that is about to exit.
+func ReadAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var buf []byte
+		lr := io.LimitReader(r, MaxFileSize+1)
+		for ctx.Err() == nil {
+			buf = slices.Grow(buf, readChunk)
+			n, err := lr.Read(buf[len(buf):min(cap(buf), len(buf)+readChunk)])
+			buf = buf[:len(buf)+n]
+			if len(buf) > MaxFileSize {
+				done <- result{err: ErrFileTooLarge}
+				return
+			}
+			if errors.Is(err, io.EOF) {
+				done <- result{data: buf}
+				return
+			}
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+		}
+		done <- result{err: ctx.Err()}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-done:
+		return res.data, res.err
+	}
 }
 
 // Parse decodes a topology file strictly. Syntax errors, unknown fields,
 // duplicate keys and values of the wrong YAML type are returned together as
 // Diagnostics (an error); the semantic checks are Validate's.
 func Parse(data []byte, name string) (*File, error) {
+	return ParseContext(context.Background(), data, name)
+}
+
+// ParseContext is Parse that returns ctx's error as soon as ctx ends. The
+// YAML library cannot be interrupted, so the parse runs on its own
+// goroutine; the walk over the document checks ctx as it goes, so that
+// goroutine stops soon after.
+func ParseContext(ctx context.Context, data []byte, name string) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("topology %q: %w", name, ErrFileTooLarge)
+	}
+	type result struct {
+		f   *File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := parse(ctx, data, name)
+		done <- result{f, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-done:
+		return res.f, res.err
+	}
+}
+
+func parse(ctx context.Context, data []byte, name string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -72,8 +206,11 @@ func Parse(data []byte, name string) (*File, error) {
 		return nil, Diagnostics{{Line: 1, Message: "the file is empty"}}
 	}
 
-	w := &walker{lines: map[string]int{"": 1}}
+	w := &walker{ctx: ctx, lines: map[string]int{"": 1}}
 	w.walk(doc.Content[0], reflect.TypeFor[Topology](), "", 0)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(w.diags) > 0 {
 		sortDiagnostics(w.diags)
 		return nil, w.diags
@@ -110,8 +247,34 @@ func yamlErrorDiagnostic(err error) Diagnostic {
 // walker checks a YAML node tree against the raw Go types, recording the line
 // of every path and collecting every structural problem (not just the first).
 type walker struct {
-	lines map[string]int
-	diags Diagnostics
+	ctx     context.Context
+	lines   map[string]int
+	diags   Diagnostics
+	visited int  // values visited so far, counting each alias expansion
+	stopped bool // over MaxValues, or ctx ended: walk no further
+}
+
+// ctxCheckEvery is how many values the walker visits between checks of its
+// context: often enough to stop within milliseconds, rarely enough to cost
+// nothing.
+const ctxCheckEvery = 4096
+
+// visit counts one value and reports whether the walk may go on.
+func (w *walker) visit(n *yaml.Node, path string) bool {
+	if w.stopped {
+		return false
+	}
+	w.visited++
+	if w.visited > MaxValues {
+		w.stopped = true
+		w.errorf(n.Line, path, "the document expands to more than %d values (counting every repetition by an alias or a merge key <<); a topology this large is not supported", MaxValues)
+		return false
+	}
+	if w.visited%ctxCheckEvery == 0 && w.ctx.Err() != nil {
+		w.stopped = true
+		return false
+	}
+	return true
 }
 
 // maxDepth bounds the walk so that alias cycles cannot loop forever.
@@ -122,6 +285,9 @@ func (w *walker) errorf(line int, path, format string, args ...any) {
 }
 
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
+	if !w.visit(n, path) {
+		return
+	}
 	if depth > maxDepth {
 		w.errorf(n.Line, path, "the document nests too deeply (alias cycle?)")
 		return
@@ -209,6 +375,9 @@ func (w *walker) pairs(n *yaml.Node, path string, depth int) []pair {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if !w.visit(k, path) {
+			return out
+		}
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			merges = append(merges, v)
 			continue
@@ -226,6 +395,9 @@ func (w *walker) pairs(n *yaml.Node, path string, depth int) []pair {
 	}
 	for _, m := range merges {
 		for _, src := range mergeSources(m) {
+			if !w.visit(src, path) {
+				return out
+			}
 			if depth > maxDepth || src.Kind != yaml.MappingNode {
 				w.errorf(m.Line, path, "a merge key (<<) needs a mapping or a list of mappings")
 				continue

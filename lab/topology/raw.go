@@ -24,7 +24,7 @@ type Topology struct {
 
 // LabSpec holds lab-wide settings.
 type LabSpec struct {
-	TimeScale  *float64 `yaml:"time_scale,omitempty" desc:"Lab clock speed-up: the emulator's timers (health checks, idle timeouts, deregistration delay) run this many times faster than written." schema:"default=1,exclusiveMin=0"`
+	TimeScale  *float64 `yaml:"time_scale,omitempty" desc:"Lab clock speed-up: the emulator's timers (health checks, idle timeouts, deregistration delay) run this many times faster than written: 0.01 to 1000." schema:"default=1,min=0.01,max=1000"`
 	LabTimings bool     `yaml:"lab_timings,omitempty" desc:"Accept timing values outside AWS's ranges (each one then gives a warning)." schema:"default=false"`
 }
 

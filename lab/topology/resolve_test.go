@@ -366,6 +366,7 @@ func TestQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
+		`402 nodes are more than 250: up then takes over 5 s on 2 cores, and every node costs about 2 MB of memory with its program`,
 		`vpcs.v: vpc has 51 GWLB endpoints; AWS's quota is 50 endpoints per vpc (spec §8)`,
 		`gwlbs.g0.target_group: 301 targets exceed AWS's quota of 300 targets per GWLB (spec §8)`,
 		`gwlbs.g100: vpc "v" has more than 100 GWLBs (AWS quota) (spec §8)`,

@@ -4,11 +4,12 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 )
 
 // Validate checks a parsed file against the rules of docs/topology.md and
@@ -173,6 +174,10 @@ func newChecker(f *File) *checker {
 
 func (c *checker) run() {
 	c.checkLab()
+	if !c.checkLimits() {
+		sortDiagnostics(c.diags)
+		return
+	}
 	c.checkNames()
 	c.checkInternet()
 	c.checkVPCs()
@@ -243,8 +248,8 @@ func keys[V any](c *checker, parent string, m map[string]V) []string {
 }
 
 func (c *checker) checkLab() {
-	if ts := c.t.Lab.TimeScale; ts != nil && (!(*ts > 0) || math.IsInf(*ts, 0)) {
-		c.errorf("lab", "time_scale", "time_scale must be a number greater than 0, got %v", *ts)
+	if ts := c.t.Lab.TimeScale; ts != nil && !(*ts >= clock.MinScale && *ts <= clock.MaxScale) {
+		c.errorf("lab", "time_scale", "time_scale must be between %v and %v, got %v: faster, the shortest timers would last under a millisecond; slower, the longest would outlast the lab", clock.MinScale, clock.MaxScale, *ts)
 	}
 	if len(c.t.VPCs) == 0 {
 		c.errorf("", "vpcs", "vpcs is required: a lab needs at least one VPC")

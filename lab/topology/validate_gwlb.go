@@ -92,14 +92,24 @@ func (c *checker) checkGWLBs() {
 	}
 }
 
-// intRange checks an optional timing value: below hardMin is always an
-// error, outside AWS's lo-hi range a timing finding.
+// maxTiming bounds every timing value, lab.lab_timings or not: a day is
+// beyond anything a lab runs for, and keeps the wall-clock durations the
+// emulator derives (a day at the slowest time_scale is 100 days) far from
+// overflowing a time.Duration.
+const maxTiming = 86400
+
+// intRange checks an optional timing value: below hardMin or above
+// maxTiming is always an error, outside AWS's lo-hi range a timing finding.
 func (c *checker) intRange(spec, path, field string, v *int, hardMin, lo, hi int) bool {
 	if v == nil {
 		return true
 	}
 	if *v < hardMin {
 		c.errorf(path, field, "%s must be at least %d, got %d", field, hardMin, *v)
+		return false
+	}
+	if *v > maxTiming {
+		c.errorf(path, field, "%s must be at most %d (a day), even with lab.lab_timings, got %d", field, maxTiming, *v)
 		return false
 	}
 	if *v < lo || *v > hi {

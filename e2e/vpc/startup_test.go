@@ -1,0 +1,68 @@
+package vpc
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
+	"github.com/gwlb-lab/gwlb-lab/lab"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
+)
+
+// oneNode is the smallest lab: one VPC, one instance.
+const oneNode = `
+vpcs:
+  v:
+    cidr: 10.0.0.0/16
+    subnets: {s: {az: az1, cidr: 10.0.1.0/24, route_table: main}}
+    route_tables: {main: {}}
+    instances: {a: {subnet: s}}
+`
+
+var _ = Describe("a program that dies while the lab starts", func() {
+	It("leads up's error with the emulator's reason when it refuses a bad configuration", func() {
+		harness.RequireRoot()
+		dir := GinkgoT().TempDir()
+		// The emulator is started through a wrapper that corrupts its
+		// configuration the way a time_scale the topology no longer
+		// accepts would: 2e10, which once made it panic in
+		// time.NewTicker. The topology's own validation cannot be made to
+		// pass such a value, hence the wrapper.
+		wrapper := filepath.Join(dir, "gwlb-lab")
+		Expect(os.WriteFile(wrapper, []byte(`#!/bin/sh
+if [ "$1" = emulator ] && [ "$2" = --config ]; then
+	sed 's/"time_scale": [0-9.e+-]*/"time_scale": 2e10/' "$3" > "$3.bad" || exit 3
+	exec `+harness.Binary()+` emulator --config "$3.bad"
+fi
+exec `+harness.Binary()+` "$@"
+`), 0o755)).To(Succeed())
+
+		f, err := topology.Parse([]byte(oneNode), "one-node.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		l, err := topology.Resolve(f, harness.RandomName())
+		Expect(err).NotTo(HaveOccurred())
+		m, err := lab.NewManager(lab.Options{StateRoot: filepath.Join(dir, "state"), Binary: wrapper,
+			Progress: GinkgoWriter, ReadyTimeout: 30 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() {
+			// up removes what it made when it fails; down is the belt to
+			// its braces (and says "no such lab" when nothing is left).
+			_ = m.Down(context.Background(), l.Name)
+			for _, n := range l.Nodes {
+				Expect(filepath.Join("/run/netns", n.Netns)).NotTo(BeAnExistingFile())
+			}
+		})
+
+		err = m.Up(context.Background(), l, "one-node.yaml", false)
+		Expect(err).To(HaveOccurred())
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		Expect(first).To(Equal("the emulator exited: gwlb-lab: time_scale must be between 0.01 and 1000, got 2e+10"),
+			"the whole error:\n%s", err)
+	})
+})
