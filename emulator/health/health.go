@@ -109,6 +109,15 @@ type Checker struct {
 // start.
 func NewChecker(hc config.HealthCheck, prober Prober, targets []Target, start State,
 	now func() time.Time, wall func(time.Duration) time.Duration, report func(int, Status)) *Checker {
+	// Zero means unset in a configuration built by hand: take AWS's
+	// defaults for a GENEVE target group (spec §4.1) rather than a ticker
+	// that cannot be made.
+	if hc.Interval <= 0 {
+		hc.Interval = DefaultInterval
+	}
+	if hc.Timeout <= 0 {
+		hc.Timeout = DefaultTimeout
+	}
 	c := &Checker{hc: hc, prober: prober, wall: wall, now: now, targets: targets, report: report,
 		trackers: make([]Tracker, len(targets))}
 	for i := range c.trackers {
@@ -116,6 +125,12 @@ func NewChecker(hc config.HealthCheck, prober Prober, targets []Target, start St
 	}
 	return c
 }
+
+// AWS's defaults for a GENEVE target group's checks, in seconds (spec §4.1).
+const (
+	DefaultInterval = 10
+	DefaultTimeout  = 5
+)
 
 // Reset puts a target back to the initial state (after it registers again).
 func (c *Checker) Reset(index int) {

@@ -148,3 +148,18 @@ func TestNetnsProberOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A configuration built by hand with zero timings runs on AWS's defaults
+// instead of panicking in time.NewTicker.
+func TestCheckerZeroTimingsTakeDefaults(t *testing.T) {
+	hc := config.HealthCheck{Protocol: "TCP", Port: 80, HealthyThreshold: 3, UnhealthyThreshold: 2}
+	var asked []time.Duration
+	c := NewChecker(hc, &fakeProber{down: map[netip.Addr]bool{}, seen: map[netip.Addr]int{}}, nil, Healthy, time.Now,
+		func(d time.Duration) time.Duration { asked = append(asked, d); return d }, func(int, Status) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Run(ctx) // returns at once; must not panic
+	if len(asked) == 0 || asked[0] != DefaultInterval*time.Second {
+		t.Fatalf("interval asked %v, want %v", asked, DefaultInterval*time.Second)
+	}
+}
