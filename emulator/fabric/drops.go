@@ -30,6 +30,7 @@ const (
 	DropIPv6LinkLocal                     // not an error: IPv6 link-local or multicast traffic (MLD, RS, NA) the VPC ignores
 	DropEndpointLoop                      // the same packet kept entering GWLB endpoints: a route loop through appliances (loop.go)
 	DropARPNoOwner                        // ARP request for an address nobody owns: not answered, so the sender's packets to it go nowhere
+	DropNDPNoOwner                        // IPv6 Neighbor Solicitation for an address nobody owns: not answered, as with ARP
 	numReasons
 )
 
@@ -58,6 +59,7 @@ var reasonNames = [numReasons]string{
 	DropIPv6LinkLocal:       "ipv6_link_local",
 	DropEndpointLoop:        "endpoint_loop",
 	DropARPNoOwner:          "arp_no_owner",
+	DropNDPNoOwner:          "ndp_no_owner",
 }
 
 func (r Reason) String() string {

@@ -540,6 +540,12 @@ func (w *worker) solicit(from *eni, eth packet.Ethernet, ip packet.IPv6, m packe
 		}
 	}
 	if !found {
+		// As with ARP: unanswered, and counted, unless it is duplicate
+		// address detection (unspecified source) or about the sender's
+		// own address.
+		if from.cfg.IPv6.IsValid() && !src.IsUnspecified() && target != from.cfg.IPv6 {
+			w.drop(DropNDPNoOwner)
+		}
 		return
 	}
 	w.reply(from, packet.AppendNeighborAdvert(w.scratch[:0], mac, eth.Src(), target, src, router))
