@@ -54,6 +54,8 @@ func newManager(env Env, cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
 		// Test hooks, read here so the lab package reads no environment.
 		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
 		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
+		// The image of container nodes' holders (default gwlb-lab:latest).
+		HolderImage: os.Getenv("GWLB_LAB_IMAGE"),
 	})
 }
 
@@ -465,6 +467,11 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 			if n.Running {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
 			}
+		}
+		if n.Container != "" {
+			// Docker's PID changes on every restart; its state word is
+			// what tells.
+			state = "container " + n.ContainerState
 		}
 		pub := n.PublicIP
 		if pub == "" {
