@@ -259,6 +259,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 			if err != nil {
 				return fmt.Errorf("node %q: %w", n.Name, err)
 			}
+			m.crashPoint(CrashContainerStarted)
 			mu.Lock()
 			defer mu.Unlock()
 			st.Processes = append(st.Processes, proc)

@@ -144,6 +144,9 @@ func (m *Manager) crashPoint(point string) {
 const (
 	CrashEmulatorStarted = "emulator-started"
 	CrashProgramStarted  = "program-started"
+	// CrashContainerStarted: a container node's own container runs but is
+	// not recorded; only its label names it.
+	CrashContainerStarted = "container-started"
 )
 
 // startEmulator starts `gwlb-lab emulator` in the host namespace, detached
