@@ -230,7 +230,13 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	}
 	m.progress("  nodes %d/%d", total, total)
 
-	snap, err := Compile(l, m.opts.NetnsDir, p.Socket())
+	// Every path into a node comes from its backend's node.
+	nsPaths := make(map[string]string, total)
+	for i, node := range nodes {
+		nsPaths[l.Nodes[i].Name] = node.NetNSPath()
+	}
+	nsPath := func(n *topology.Node) string { return nsPaths[n.Name] }
+	snap, err := Compile(l, nsPath, p.Socket())
 	if err != nil {
 		return err
 	}
@@ -268,7 +274,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if !ok {
 			return nil
 		}
-		proc, h, err := m.startProgram(ctx, n, prog, p, st)
+		proc, h, err := m.startProgram(ctx, nodes[i], n, prog, p, st)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
@@ -285,7 +291,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	if err != nil {
 		return err
 	}
-	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], p) }); err != nil {
+	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], nodes[i].NetNSPath(), p) }); err != nil {
 		return err
 	}
 	st.Phase = PhaseUp
@@ -761,6 +767,39 @@ func (m *Manager) Exec(ctx context.Context, lab, node string, argv []string, std
 	return bn.Exec(ctx, argv, stdin, stdout, stderr)
 }
 
+// ErrNotContainer is returned by ContainerLogs for a node that is not a
+// container node: its log is a file.
+var ErrNotContainer = errors.New("not a container node")
+
+// ContainerLogs copies what a container node's container wrote, which
+// Docker keeps instead of the lab's logs directory.
+func (m *Manager) ContainerLogs(ctx context.Context, lab, node string, follow bool, stdout, stderr io.Writer) error {
+	l, err := m.Resolved(lab)
+	if err != nil {
+		return err
+	}
+	n, ok := l.Node(node)
+	if !ok {
+		return fmt.Errorf("lab %q has no node %q", lab, node)
+	}
+	p, err := m.Paths(lab)
+	if err != nil {
+		return err
+	}
+	st, err := readState(p)
+	if err != nil {
+		return fmt.Errorf("lab %q: %w", lab, err)
+	}
+	if st.Backends[n.Netns] != BackendDocker {
+		return fmt.Errorf("node %q: %w", node, ErrNotContainer)
+	}
+	b, err := m.dockerBackend(ctx)
+	if err != nil {
+		return err
+	}
+	return b.Logs(ctx, n.Netns, follow, stdout, stderr)
+}
+
 // parallel runs fn(0..n-1) on a few goroutines and joins their errors. Lab
 // set-up is mostly waiting on the kernel and on process start-up, so a small
 // pool shortens it even on two cores.
@@ -809,7 +848,7 @@ func (m *Manager) Control(name string) (*control.Client, error) {
 // port it serves (the echo server's, an appliance's or reflector's health
 // port), dialling from inside the node, so that `up` returns a lab that
 // answers. Command nodes are not waited for: their ports are unknown.
-func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) error {
+func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath string, p Paths) error {
 	var port int
 	switch {
 	case n.Run == nil:
@@ -827,7 +866,7 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(m.opts.ReadyTimeout)
 	for {
-		err := cnins.WithNetNSPath(filepath.Join(m.opts.NetnsDir, n.Netns), func(cnins.NetNS) error {
+		err := cnins.WithNetNSPath(nsPath, func(cnins.NetNS) error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
 				c.Close()

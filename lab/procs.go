@@ -241,11 +241,7 @@ type program struct {
 // startProgram starts a node's program under `gwlb-lab supervise` in the
 // node; the supervisor waits for the handshake, which the caller releases
 // once the returned Proc is recorded.
-func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog program, p Paths, st *State) (Proc, *handshake, error) {
-	node, err := m.backend.Open(ctx, n.Netns)
-	if err != nil {
-		return Proc{}, nil, err
-	}
+func (m *Manager) startProgram(ctx context.Context, node backend.Node, n *topology.Node, prog program, p Paths, st *State) (Proc, *handshake, error) {
 	h, err := newHandshake()
 	if err != nil {
 		return Proc{}, nil, err

@@ -127,6 +127,11 @@ var _ = Describe("container nodes", func() {
 		r := l.Exec("fw-1", "/gwlb-lab", "version")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(HavePrefix("gwlb-lab "))
+		// logs prints what Docker kept of the container's output.
+		Eventually(func() string {
+			r := harness.Run(time.Minute, "logs", "--name", l.Name, "fw-1")
+			return r.Stdout + r.Stderr
+		}, 10*time.Second, 100*time.Millisecond).Should(ContainSubstring("appliance listening"))
 	})
 
 	It("runs a mixed lab: a container server behind a container and a namespace appliance", func() {

@@ -448,3 +448,18 @@ func (p *process) Wait() error {
 		return err
 	}
 }
+
+// Logs copies what the node's own container wrote (Docker keeps it),
+// stdout and stderr apart; with follow, until the container stops or ctx
+// ends.
+func (b *Backend) Logs(ctx context.Context, name string, follow bool, stdout, stderr io.Writer) error {
+	rc, err := b.cli.ContainerLogs(ctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
+	if err != nil {
+		return fmt.Errorf("logs of container %q: %w", name, err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of container %q: %w", name, err)
+	}
+	return nil
+}
