@@ -127,6 +127,7 @@ var _ = Describe("container nodes", func() {
 		r := l.Exec("fw-1", "/gwlb-lab", "version")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(HavePrefix("gwlb-lab "))
+		Expect(l.Exec("fw-1", "/no-such-program").Code).To(Equal(127), "a missing program, as a shell says")
 		// logs prints what Docker kept of the container's output.
 		Eventually(func() string {
 			r := harness.Run(time.Minute, "logs", "--name", l.Name, "fw-1")

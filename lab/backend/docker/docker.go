@@ -417,15 +417,43 @@ func (n *Node) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout,
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	if _, err := stdcopy.StdCopy(stdout, stderr, att.Reader); err != nil && !errors.Is(err, io.EOF) {
+	// The runtime reports a missing program on the output stream, with
+	// status 126 for every failure to start; keep the start of it to tell
+	// "not there" (127, as a shell says) from "cannot run it".
+	var head headBuffer
+	if _, err := stdcopy.StdCopy(io.MultiWriter(stdout, &head), io.MultiWriter(stderr, &head), att.Reader); err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("exec in container %q: %w", n.name, err)
 	}
 	res, err := n.b.cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", n.name, err)
 	}
+	if res.ExitCode == 126 && notFound(head.String()) {
+		return 127, nil
+	}
 	return res.ExitCode, nil
 }
+
+// notFound reports whether a container runtime's start error says the
+// program is not there.
+func notFound(msg string) bool {
+	return strings.Contains(msg, "OCI runtime exec failed") &&
+		(strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"))
+}
+
+// headBuffer keeps the first bytes written to it.
+type headBuffer struct{ b []byte }
+
+const headMax = 1024
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := headMax - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (h *headBuffer) String() string { return string(h.b) }
 
 // process is a node's container as a backend.Process.
 type process struct {

@@ -35,3 +35,16 @@ func TestHolderName(t *testing.T) {
 		t.Errorf("HolderName = %q", got)
 	}
 }
+
+func TestNotFound(t *testing.T) {
+	for msg, want := range map[string]bool{
+		`OCI runtime exec failed: exec failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown`: true,
+		`OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": executable file not found in $PATH: unknown`:     true,
+		`OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc": permission denied: unknown`:                      false,
+		`cat: /x: no such file or directory`: false,
+	} {
+		if got := notFound(msg); got != want {
+			t.Errorf("notFound(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
