@@ -13,6 +13,9 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
+	dockerbackend "github.com/gwlb-lab/gwlb-lab/lab/backend/docker"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -172,6 +175,35 @@ var _ = Describe("container nodes", func() {
 		carries(l, "fw-1")
 		n := nodeStatus(l.Status(), "fw-1")
 		Expect(n.Running).To(BeTrue(), n.ContainerState)
+	})
+
+	It("stops and starts a container node through its backend, from another process, on the same link", func() {
+		l := harness.Up(topo("containers.yaml"))
+		waitTarget(l, "fw-1", "healthy")
+		ctx := context.Background()
+		b, err := dockerbackend.New(netns.New(""), image)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(b.Close)
+		node, err := b.Open(ctx, containerName(l, "fw-1"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(node.NetNSPath()).To(Equal("/run/netns/" + containerName(l, "fw-1")))
+
+		Expect(node.Stop(ctx, time.Second)).To(Succeed())
+		alive, state, err := node.Alive(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(alive).To(BeFalse())
+		Expect(state).To(HavePrefix("exited"))
+		waitTarget(l, "fw-1", "unhealthy")
+
+		// This process never made the container: Start finds it and
+		// starts it as it was.
+		_, err = node.Start(ctx, backend.ProcSpec{})
+		Expect(err).NotTo(HaveOccurred())
+		alive, state, err = node.Alive(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(alive).To(BeTrue(), state)
+		waitTarget(l, "fw-1", "healthy")
+		carries(l, "fw-1")
 	})
 
 	It("removes every container of the lab on down", func() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"time"
 )
 
 // ErrExists is returned by Backend.Create when a node of that name already
@@ -40,7 +41,15 @@ type Node interface {
 	// setns(2) or netlink.NewHandleAt); all wiring is done through it.
 	NetNSPath() string
 	// Start runs a program in the node and returns once it has started.
+	// A container node starts its own container: made from the settings
+	// given to Create, or, when it exists already (stopped), started again
+	// as it was, spec aside.
 	Start(ctx context.Context, spec ProcSpec) (Process, error)
+	// Stop stops what runs in the node and keeps the node, its namespace
+	// and its links: every process in a namespace node, the node's own
+	// container in a container node. grace is how long a program has
+	// between SIGTERM and SIGKILL.
+	Stop(ctx context.Context, grace time.Duration) error
 	// Alive reports whether the node itself still exists and what state it
 	// is in, in a word or two ("namespace", "running", "exited (1)"...).
 	Alive(ctx context.Context) (bool, string, error)

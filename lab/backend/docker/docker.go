@@ -291,6 +291,12 @@ func (n *Node) NetNSPath() string { return n.path }
 // ExtraFiles and Cgroup do not apply: Docker keeps the output (docker logs)
 // and the container's cgroup. The process is the container's first.
 func (n *Node) Start(ctx context.Context, spec backend.ProcSpec) (backend.Process, error) {
+	// A node stopped by Stop (or by docker stop) is started as it was.
+	if in, err := n.b.cli.ContainerInspect(ctx, n.name, client.ContainerInspectOptions{}); err == nil {
+		return n.b.startContainer(ctx, in.Container.ID)
+	} else if !cerrdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("container %q: %w", n.name, err)
+	}
 	n.b.mu.Lock()
 	c := n.b.specs[n.name]
 	n.b.mu.Unlock()
@@ -330,18 +336,35 @@ func (n *Node) Start(ctx context.Context, spec backend.ProcSpec) (backend.Proces
 	if err != nil {
 		return nil, fmt.Errorf("create container %q: %w", n.name, err)
 	}
-	if _, err := n.b.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
-		return nil, fmt.Errorf("start container %q: %w", n.name, err)
+	return n.b.startContainer(ctx, res.ID)
+}
+
+// startContainer starts a made container and returns its first process.
+func (b *Backend) startContainer(ctx context.Context, id string) (backend.Process, error) {
+	if _, err := b.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return nil, fmt.Errorf("start container %q: %w", id, err)
 	}
-	pid, err := n.b.pid(ctx, res.ID)
+	pid, err := b.pid(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("container %q exited at once: %w", n.name, err)
+		return nil, fmt.Errorf("container %q exited at once: %w", id, err)
 	}
 	st, err := netns.ProcessStartTime(pid)
 	if err != nil {
-		return nil, fmt.Errorf("container %q: %w", n.name, err)
+		return nil, fmt.Errorf("container %q: %w", id, err)
 	}
-	return &process{b: n.b, id: res.ID, pid: pid, start: st}, nil
+	return &process{b: b, id: id, pid: pid, start: st}, nil
+}
+
+// Stop stops the node's own container (docker stop); the holder, and with
+// it the namespace and eth0, stays, so Start brings the node back on the
+// same link.
+func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	secs := max(int(grace.Seconds()), 0)
+	_, err := n.b.cli.ContainerStop(ctx, n.name, client.ContainerStopOptions{Timeout: &secs})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("stop container %q: %w", n.name, err)
+	}
+	return nil
 }
 
 // parseDevices reads docker's HOST[:CONTAINER[:PERMISSIONS]].

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
@@ -70,6 +71,19 @@ func (n *Node) NetNSPath() string { return n.path }
 // Start runs a program in the namespace; see the package function Start.
 func (n *Node) Start(ctx context.Context, spec backend.ProcSpec) (backend.Process, error) {
 	return Start(ctx, n, spec)
+}
+
+// Stop stops every process in the namespace (see Namespaces.Stop); the
+// namespace and its interfaces stay.
+func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	nss, err := Identify([]string{n.path})
+	if err != nil {
+		return err
+	}
+	return nss.Stop(grace)
 }
 
 // Alive reports whether the namespace is still mounted.
