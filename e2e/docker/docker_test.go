@@ -158,23 +158,21 @@ var _ = Describe("container nodes", func() {
 		carries(l, "fw-1")
 		fw1 := containerName(l, "fw-1")
 
-		// Stopped: its health checks fail.
-		docker("stop", "-t", "1", fw1)
+		// A hung appliance (frozen by SIGSTOP): its health checks time
+		// out and its target goes unhealthy.
+		docker("kill", "--signal", "STOP", fw1)
 		waitTarget(l, "fw-1", "unhealthy")
-		Expect(nodeStatus(l.Status(), "fw-1").Running).To(BeFalse())
-		// Started again: a new process in the same (holder's) namespace,
-		// with eth0 still there.
-		docker("start", fw1)
-		waitTarget(l, "fw-1", "healthy")
-		carries(l, "fw-1")
-
-		// And docker restart in one step, as an operator does it.
+		// The operator restarts it: a new process, in the same (holder's)
+		// namespace with eth0 still there; health checks pass again and
+		// new flows go through it.
 		pid := docker("inspect", "-f", "{{.State.Pid}}", fw1)
 		docker("restart", "-t", "1", fw1)
 		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1)).NotTo(Equal(pid))
+		waitTarget(l, "fw-1", "healthy")
 		carries(l, "fw-1")
 		n := nodeStatus(l.Status(), "fw-1")
 		Expect(n.Running).To(BeTrue(), n.ContainerState)
+		Expect(n.ContainerState).To(Equal("running"))
 	})
 
 	It("stops and starts a container node through its backend, from another process, on the same link", func() {
