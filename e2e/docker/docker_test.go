@@ -98,6 +98,22 @@ func carries(l *harness.Lab, node string) {
 	}, 60*time.Second, 50*time.Millisecond).Should(BeNumerically(">", before), "no new flow went through %s", node)
 }
 
+var _ = Describe("the gwlb-lab image", func() {
+	It("is built once per binary: a second build only finds it", func() {
+		id := docker("image", "inspect", "-f", "{{.Id}}", image)
+		cmd := exec.Command("bash", "../../scripts/images.sh", harness.Binary(), "test")
+		cmd.Env = append(os.Environ(), "IMAGES_CONTENT_ONLY=1")
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring(image + " is up to date"))
+		Expect(string(out)).NotTo(ContainSubstring("Step 1"))
+		Expect(docker("image", "inspect", "-f", "{{.Id}}", image)).To(Equal(id))
+		// FROM scratch: one layer, the binary, which runs as the holder.
+		Expect(docker("image", "inspect", "-f", "{{len .RootFS.Layers}}", image)).To(Equal("1"))
+		Expect(docker("run", "--rm", "--network", "none", image, "/gwlb-lab", "version")).To(HavePrefix("gwlb-lab "))
+	})
+})
+
 var _ = Describe("container nodes", func() {
 	It("runs the default lab with fw-1 and fw-2 as containers: ingress and egress pass through them", func() {
 		l := harness.Up(topo("containers.yaml"))
