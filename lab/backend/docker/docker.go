@@ -248,10 +248,40 @@ func (b *Backend) LabContainers(ctx context.Context, lab string) ([]string, erro
 	return out, nil
 }
 
+// settlePasses and settlePause bound RemoveLab's second looks.
+const (
+	settlePasses = 5
+	settlePause  = 300 * time.Millisecond
+)
+
 // RemoveLab removes every container labelled with lab (nodes' own before
 // holders) and reports how many there were. Namespace mounts are not
 // touched: the lab removes those by name.
+//
+// An `up` killed while a create request was on its way leaves the engine to
+// finish it, possibly just after a first listing; so when a pass removed
+// anything, RemoveLab looks again after a pause, until a pass finds nothing.
+// A lab without containers costs one listing.
 func (b *Backend) RemoveLab(ctx context.Context, lab string) (int, error) {
+	total := 0
+	for pass := 0; pass < settlePasses; pass++ {
+		if pass > 0 {
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(settlePause):
+			}
+		}
+		n, err := b.removeLabOnce(ctx, lab)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (b *Backend) removeLabOnce(ctx context.Context, lab string) (int, error) {
 	names, err := b.LabContainers(ctx, lab)
 	if err != nil {
 		return 0, err
