@@ -10,13 +10,16 @@ FUZZTIME ?= 50000x
 LAB ?= default
 PREFIX ?= /usr/local
 
-.PHONY: help build install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
+.PHONY: help build images install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
 build: ## build bin/gwlb-lab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gwlb-lab
+
+images: build ## build the gwlb-lab image (FROM scratch: the binary) as gwlb-lab:$(VERSION) and :latest; idempotent
+	@bash scripts/images.sh $(BIN) $(VERSION)
 
 lab-up: build lab-deps ## build and bring up the default lab (root)
 	./$(BIN) up --name $(LAB)

@@ -9,9 +9,10 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
-// Compile turns a resolved lab into the emulator's configuration. netnsDir is
-// where the nodes' namespaces are mounted (/run/netns for the netns backend).
-func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot, error) {
+// Compile turns a resolved lab into the emulator's configuration. nsPath
+// gives the path of a node's network namespace, as its backend's node says
+// (InDir: the mounts of one directory, /run/netns for both backends).
+func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket string) (*config.Snapshot, error) {
 	s := &config.Snapshot{
 		Version:       config.Version,
 		Lab:           l.Name,
@@ -21,7 +22,7 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 	eni := func(n *topology.Node) config.ENI {
 		e := config.ENI{
 			Node:            n.Name,
-			NetNS:           filepath.Join(netnsDir, n.Netns),
+			NetNS:           nsPath(n),
 			Interface:       n.Interface.Name,
 			MAC:             n.Interface.MAC,
 			MTU:             n.Interface.MTU,
@@ -141,6 +142,12 @@ func Compile(l *topology.Lab, netnsDir, controlSocket string) (*config.Snapshot,
 		return nil, fmt.Errorf("compiled emulator config is inconsistent: %w", err)
 	}
 	return s, nil
+}
+
+// InDir is the nsPath of nodes whose namespaces are mounted in dir under
+// their names.
+func InDir(dir string) func(*topology.Node) string {
+	return func(n *topology.Node) string { return filepath.Join(dir, n.Netns) }
 }
 
 func targetKind(k topology.TargetKind) (string, error) {

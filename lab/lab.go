@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +22,8 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
+	"github.com/gwlb-lab/gwlb-lab/lab/backend/docker"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
@@ -53,12 +57,22 @@ type Options struct {
 	// CrashAt is a test hook: `up` kills itself with SIGKILL at that point
 	// (CrashEmulatorStarted, CrashProgramStarted), to prove `down` copes.
 	CrashAt string
+	// HolderImage is the image whose `gwlb-lab hold` holds a container
+	// node's namespace (docker.DefaultHolderImage).
+	HolderImage string
 }
 
 // Manager brings labs up and down.
 type Manager struct {
-	opts    Options
+	opts Options
+	// backend makes namespace nodes; the docker backend (container
+	// nodes) is made on first use, so labs without containers never need
+	// a Docker engine.
 	backend *netns.Backend
+
+	dockerOnce sync.Once
+	docker     *docker.Backend
+	dockerErr  error
 }
 
 // NewManager returns a manager with opts.
@@ -83,6 +97,47 @@ func NewManager(opts Options) (*Manager, error) {
 		opts.ReadyTimeout = 30 * time.Second
 	}
 	return &Manager{opts: opts, backend: netns.New(opts.NetnsDir)}, nil
+}
+
+// Backend names, as the state file records them.
+const (
+	BackendNetns  = "netns"
+	BackendDocker = "docker"
+)
+
+// backendKind is the backend that makes node n.
+func backendKind(n *topology.Node) string {
+	if n.Container != nil {
+		return BackendDocker
+	}
+	return BackendNetns
+}
+
+// dockerBackend returns the docker backend, connecting on first use.
+func (m *Manager) dockerBackend(ctx context.Context) (*docker.Backend, error) {
+	m.dockerOnce.Do(func() {
+		b, err := docker.New(m.backend, m.opts.HolderImage)
+		if err == nil {
+			err = b.Ping(ctx)
+		}
+		m.docker, m.dockerErr = b, err
+	})
+	return m.docker, m.dockerErr
+}
+
+// backendOf returns the backend that owns a node, by its recorded kind.
+func (m *Manager) backendOf(ctx context.Context, kind string) (backend.Backend, error) {
+	switch kind {
+	case "", BackendNetns:
+		return m.backend, nil
+	case BackendDocker:
+		b, err := m.dockerBackend(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("unknown node backend %q", kind)
 }
 
 // Paths returns the state paths of a lab. It refuses a name that is not a
@@ -110,7 +165,14 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	// Record every namespace before making any, so that `down` finds them
 	// whatever point a crash interrupts.
 	for i := range l.Nodes {
-		st.Namespaces = append(st.Namespaces, l.Nodes[i].Netns)
+		n := &l.Nodes[i]
+		st.Namespaces = append(st.Namespaces, n.Netns)
+		if k := backendKind(n); k != BackendNetns {
+			if st.Backends == nil {
+				st.Backends = map[string]string{}
+			}
+			st.Backends[n.Netns] = k
+		}
 	}
 	// Nothing is ours to remove until the claim succeeds: a failed claim
 	// (the lab exists, another `up` of it won) returns before the clean-up
@@ -145,14 +207,19 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	m.progress("lab %s: creating %d nodes", l.Name, total)
 	var made atomic.Int64
 	step := max(total/10, 10)
+	// Container nodes are started from the node Create returned: only it
+	// knows the container's settings.
+	nodes := make([]backend.Node, total)
 	err = parallel(total, func(i int) error {
 		n := &l.Nodes[i]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := m.createNode(ctx, n); err != nil {
+		node, err := m.createNode(ctx, l.Name, n)
+		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
+		nodes[i] = node
 		if done := made.Add(1); done%int64(step) == 0 {
 			m.progress("  nodes %d/%d", done, total)
 		}
@@ -163,7 +230,13 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	}
 	m.progress("  nodes %d/%d", total, total)
 
-	snap, err := Compile(l, m.opts.NetnsDir, p.Socket())
+	// Every path into a node comes from its backend's node.
+	nsPaths := make(map[string]string, total)
+	for i, node := range nodes {
+		nsPaths[l.Nodes[i].Name] = node.NetNSPath()
+	}
+	nsPath := func(n *topology.Node) string { return nsPaths[n.Name] }
+	snap, err := Compile(l, nsPath, p.Socket())
 	if err != nil {
 		return err
 	}
@@ -185,10 +258,23 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
+		if n.Container != nil {
+			// A container node always runs: its image's command when it
+			// has no run section.
+			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok)
+			if err != nil {
+				return fmt.Errorf("node %q: %w", n.Name, err)
+			}
+			m.crashPoint(CrashContainerStarted)
+			mu.Lock()
+			defer mu.Unlock()
+			st.Processes = append(st.Processes, proc)
+			return writeState(p, st)
+		}
 		if !ok {
 			return nil
 		}
-		proc, h, err := m.startProgram(ctx, n, prog, p, st)
+		proc, h, err := m.startProgram(ctx, nodes[i], n, prog, p, st)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
 		}
@@ -205,7 +291,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	if err != nil {
 		return err
 	}
-	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], p) }); err != nil {
+	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], nodes[i].NetNSPath(), p) }); err != nil {
 		return err
 	}
 	st.Phase = PhaseUp
@@ -227,10 +313,14 @@ func (m *Manager) ownedBy(name string, l *topology.Lab) bool {
 	return false
 }
 
-func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
-	node, err := m.backend.Create(ctx, n.Netns)
+func (m *Manager) createNode(ctx context.Context, lab string, n *topology.Node) (backend.Node, error) {
+	b, err := m.backendOf(ctx, backendKind(n))
 	if err != nil {
-		return err
+		return nil, err
+	}
+	node, err := b.Create(ctx, backend.NodeSpec{Name: n.Netns, Lab: lab, Container: containerSpec(n.Container)})
+	if err != nil {
+		return nil, err
 	}
 	spec := wire.PortSpec{
 		Name:     n.Interface.Name,
@@ -242,14 +332,30 @@ func (m *Manager) createNode(ctx context.Context, n *topology.Node) error {
 		Gateway6: n.Interface.Gateway6,
 	}
 	if err := wire.AddTAP(node.NetNSPath(), spec); err != nil {
-		return err
+		return nil, err
 	}
 	// An instance without the source/destination check is there to
 	// forward (a middlebox or NAT instance); others must not.
 	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck ||
 		n.Run != nil && n.Run.Kind == topology.RunReflector // it routes GENEVE back out
 	forward6 := forward && n.Interface.Addr6.IsValid()
-	return wire.SetForwarding(node.NetNSPath(), forward, forward6)
+	return node, wire.SetForwarding(node.NetNSPath(), forward, forward6)
+}
+
+// containerSpec turns a node's container section into the backend's
+// settings; nil for a namespace node.
+func containerSpec(c *topology.Container) *backend.Container {
+	if c == nil {
+		return nil
+	}
+	out := &backend.Container{
+		Image: c.Image, Entrypoint: c.Entrypoint, Command: c.Command, CapAdd: c.CapAdd,
+		Devices: c.Devices, Volumes: c.Volumes, WorkingDir: c.WorkingDir, User: c.User,
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+		out.Env = append(out.Env, k+"="+c.Env[k])
+	}
+	return out
 }
 
 // programOf returns what node n runs, if anything, and which files of the
@@ -365,6 +471,13 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 	var errs []error
 	_, statErr := os.Lstat(p.Dir)
 	found := st != nil || statErr == nil
+	// Containers first: their processes run in the lab's namespaces, and
+	// the scan below would kill them behind Docker's back.
+	n, err := m.removeContainers(ctx, name, st)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	found = found || n > 0
 	list, err := m.sweepNamespaces(ctx, name, st, p)
 	if err != nil {
 		errs = append(errs, err)
@@ -383,7 +496,17 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 		if _, err := m.backend.Open(ctx, list[i]); err == nil {
 			foundAny.Store(true)
 		}
-		return m.backend.Remove(ctx, list[i])
+		var kind string
+		if st != nil {
+			kind = st.Backends[list[i]]
+		}
+		b, err := m.backendOf(ctx, kind)
+		if err != nil {
+			// Its containers are gone or were reported above; the
+			// namespace mount is the netns backend's either way.
+			b = m.backend
+		}
+		return b.Remove(ctx, list[i])
 	}); err != nil {
 		errs = append(errs, err)
 	}
@@ -402,6 +525,26 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 		return fmt.Errorf("lab %q: %w", name, ErrNoLab)
 	}
 	return nil
+}
+
+// removeContainers removes every container labelled with the lab, whether
+// or not the state file records them (an `up` killed between creating a
+// container and recording it, a damaged state file). Without a Docker
+// engine it is an error only if the state file records container nodes.
+func (m *Manager) removeContainers(ctx context.Context, name string, st *State) (int, error) {
+	recorded := st != nil && slices.Contains(slices.Collect(maps.Values(st.Backends)), BackendDocker)
+	b, err := m.dockerBackend(ctx)
+	if err != nil {
+		if recorded {
+			return 0, fmt.Errorf("lab %q has container nodes: %w", name, err)
+		}
+		return 0, nil
+	}
+	n, err := b.RemoveLab(ctx, name)
+	if n > 0 {
+		m.progress("lab %s: removed %d containers", name, n)
+	}
+	return n, err
 }
 
 func readResolved(p Paths) (*topology.Lab, error) {
@@ -487,6 +630,12 @@ type NodeStatus struct {
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	ExitSignal string `json:"exit_signal,omitempty"`
 	Log        string `json:"log,omitempty"`
+	// Backend is what makes the node: netns or docker.
+	Backend string `json:"backend"`
+	// Container is a container node's container name and ContainerState
+	// Docker's word for its state ("running", "exited (1)", ...).
+	Container      string `json:"container,omitempty"`
+	ContainerState string `json:"container_state,omitempty"`
 }
 
 // Status reports a lab: what the state file says, whether the recorded
@@ -521,6 +670,26 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		}
 		if n.Interface.PublicIP.IsValid() {
 			ns.PublicIP = n.Interface.PublicIP.String()
+		}
+		ns.Backend = st.Backends[n.Netns]
+		if ns.Backend == "" {
+			ns.Backend = BackendNetns
+		}
+		if ns.Backend == BackendDocker {
+			ns.Container = n.Netns
+			ns.ContainerState = "unknown (no docker engine)"
+			if pr, ok := procs[n.Name]; ok {
+				ns.Program = pr.Argv
+			}
+			if b, err := m.backendOf(ctx, ns.Backend); err == nil {
+				if bn, err := b.Open(ctx, n.Netns); err == nil {
+					ns.Running, ns.ContainerState, _ = bn.Alive(ctx)
+				} else {
+					ns.ContainerState = "gone"
+				}
+			}
+			s.Nodes = append(s.Nodes, ns)
+			continue
 		}
 		if pr, ok := procs[n.Name]; ok {
 			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
@@ -578,6 +747,10 @@ func (m *Manager) Exec(ctx context.Context, lab, node string, argv []string, std
 	if err != nil {
 		return 0, err
 	}
+	p, err := m.Paths(lab)
+	if err != nil {
+		return 0, err
+	}
 	n, ok := l.Node(node)
 	if !ok {
 		var names []string
@@ -586,11 +759,52 @@ func (m *Manager) Exec(ctx context.Context, lab, node string, argv []string, std
 		}
 		return 0, fmt.Errorf("lab %q has no node %q (nodes: %s)", lab, node, strings.Join(names, ", "))
 	}
-	bn, err := m.backend.Open(ctx, n.Netns)
+	var kind string
+	if st, err := readState(p); err == nil {
+		kind = st.Backends[n.Netns]
+	}
+	b, err := m.backendOf(ctx, kind)
+	if err != nil {
+		return 0, fmt.Errorf("node %q: %w", node, err)
+	}
+	bn, err := b.Open(ctx, n.Netns)
 	if err != nil {
 		return 0, fmt.Errorf("node %q: %w", node, err)
 	}
 	return bn.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+// ErrNotContainer is returned by ContainerLogs for a node that is not a
+// container node: its log is a file.
+var ErrNotContainer = errors.New("not a container node")
+
+// ContainerLogs copies what a container node's container wrote, which
+// Docker keeps instead of the lab's logs directory.
+func (m *Manager) ContainerLogs(ctx context.Context, lab, node string, follow bool, stdout, stderr io.Writer) error {
+	l, err := m.Resolved(lab)
+	if err != nil {
+		return err
+	}
+	n, ok := l.Node(node)
+	if !ok {
+		return fmt.Errorf("lab %q has no node %q", lab, node)
+	}
+	p, err := m.Paths(lab)
+	if err != nil {
+		return err
+	}
+	st, err := readState(p)
+	if err != nil {
+		return fmt.Errorf("lab %q: %w", lab, err)
+	}
+	if st.Backends[n.Netns] != BackendDocker {
+		return fmt.Errorf("node %q: %w", node, ErrNotContainer)
+	}
+	b, err := m.dockerBackend(ctx)
+	if err != nil {
+		return err
+	}
+	return b.Logs(ctx, n.Netns, follow, stdout, stderr)
 }
 
 // parallel runs fn(0..n-1) on a few goroutines and joins their errors. Lab
@@ -641,7 +855,7 @@ func (m *Manager) Control(name string) (*control.Client, error) {
 // port it serves (the echo server's, an appliance's or reflector's health
 // port), dialling from inside the node, so that `up` returns a lab that
 // answers. Command nodes are not waited for: their ports are unknown.
-func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) error {
+func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath string, p Paths) error {
 	var port int
 	switch {
 	case n.Run == nil:
@@ -659,7 +873,7 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(m.opts.ReadyTimeout)
 	for {
-		err := cnins.WithNetNSPath(filepath.Join(m.opts.NetnsDir, n.Netns), func(cnins.NetNS) error {
+		err := cnins.WithNetNSPath(nsPath, func(cnins.NetNS) error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
 				c.Close()

@@ -29,7 +29,7 @@ func resolveDefault(t *testing.T) *topology.Lab {
 
 func TestCompileDefaultLab(t *testing.T) {
 	l := resolveDefault(t)
-	s, err := Compile(l, "/run/netns", "/run/gwlb-lab/unit/control.sock")
+	s, err := Compile(l, InDir("/run/netns"), "/run/gwlb-lab/unit/control.sock")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -143,6 +144,9 @@ func (m *Manager) crashPoint(point string) {
 const (
 	CrashEmulatorStarted = "emulator-started"
 	CrashProgramStarted  = "program-started"
+	// CrashContainerStarted: a container node's own container runs but is
+	// not recorded; only its label names it.
+	CrashContainerStarted = "container-started"
 )
 
 // startEmulator starts `gwlb-lab emulator` in the host namespace, detached
@@ -237,11 +241,7 @@ type program struct {
 // startProgram starts a node's program under `gwlb-lab supervise` in the
 // node; the supervisor waits for the handshake, which the caller releases
 // once the returned Proc is recorded.
-func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog program, p Paths, st *State) (Proc, *handshake, error) {
-	node, err := m.backend.Open(ctx, n.Netns)
-	if err != nil {
-		return Proc{}, nil, err
-	}
+func (m *Manager) startProgram(ctx context.Context, node backend.Node, n *topology.Node, prog program, p Paths, st *State) (Proc, *handshake, error) {
 	h, err := newHandshake()
 	if err != nil {
 		return Proc{}, nil, err
@@ -278,6 +278,36 @@ func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog progr
 	return Proc{Node: n.Name, Role: RoleProgram, PID: proc.PID(), StartTime: proc.StartTime(), Argv: prog.argv, Log: log}, h, nil
 }
 
+// imageBinary is where the gwlb-lab image keeps its binary: a container
+// node with a run section runs that program from it.
+const imageBinary = "/gwlb-lab"
+
+// startContainer starts a container node's own container in its holder's
+// namespace. With a run section (hasProg), the program is the gwlb-lab
+// image's, and the paths it opens in the state directory are mounted at the
+// same place, so its logs are where a namespace node's are.
+func (m *Manager) startContainer(ctx context.Context, node backend.Node, n *topology.Node, prog program, hasProg bool) (Proc, error) {
+	var spec backend.ProcSpec
+	if hasProg {
+		spec.Argv = slices.Clone(prog.argv)
+		if spec.Argv[0] == m.opts.Binary {
+			spec.Argv[0] = imageBinary
+		}
+		for _, e := range prog.expose {
+			spec.Binds = append(spec.Binds, e+":"+e)
+		}
+	}
+	proc, err := node.Start(ctx, spec)
+	if err != nil {
+		return Proc{}, err
+	}
+	argv := spec.Argv
+	if argv == nil {
+		argv = []string{"(image " + n.Container.Image + ")"}
+	}
+	return Proc{Node: n.Name, Role: RoleContainer, PID: proc.PID(), StartTime: proc.StartTime(), Argv: argv}, nil
+}
+
 // stopProcesses stops everything of a lab that may run: the recorded
 // processes first and gently (programs, then the emulator, so nothing
 // notices a dead port before it is stopped itself), then every process in
@@ -295,6 +325,9 @@ func (m *Manager) stopProcesses(name string, p Paths, st *State, nsPaths []strin
 	if st != nil {
 		var programs, emulators []Proc
 		for _, pr := range st.Processes {
+			if pr.Role == RoleContainer {
+				continue // removed with its container
+			}
 			if pr.Role == RoleEmulator {
 				emulators = append(emulators, pr)
 			} else {

@@ -30,6 +30,10 @@ type State struct {
 	Error   string    `json:"error,omitempty"`
 	// Namespaces are recorded before they are created.
 	Namespaces []string `json:"namespaces"`
+	// Backends records, before they are made, the nodes (by namespace
+	// name) that a backend other than netns owns; `down` removes each
+	// through its own.
+	Backends map[string]string `json:"backends,omitempty"`
 	// Processes are recorded once started, emulator first; each waits for
 	// its record before it runs (the start handshake).
 	Processes []Proc `json:"processes"`
@@ -53,6 +57,9 @@ type Proc struct {
 const (
 	RoleEmulator = "emulator"
 	RoleProgram  = "program"
+	// RoleContainer is a container node's own container; its backend
+	// stops it, not its PID (which changes when Docker restarts it).
+	RoleContainer = "container"
 )
 
 // Paths names the files of one lab's state directory.

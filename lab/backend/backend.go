@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"time"
 )
 
 // ErrExists is returned by Backend.Create when a node of that name already
@@ -18,9 +19,9 @@ var ErrNotFound = errors.New("node not found")
 // (package lab) puts the lab prefix `gwlb-<lab>-` in front, so a sweep by
 // prefix finds exactly one lab's nodes.
 type Backend interface {
-	// Create makes a new, empty node with loopback up. It returns an error
-	// wrapping ErrExists if the name is taken.
-	Create(ctx context.Context, name string) (Node, error)
+	// Create makes a new, empty node with loopback up, as spec says. It
+	// returns an error wrapping ErrExists if the name is taken.
+	Create(ctx context.Context, spec NodeSpec) (Node, error)
 	// Open returns an existing node (for `exec` or `down` in a later
 	// process). It returns an error wrapping ErrNotFound if there is none.
 	Open(ctx context.Context, name string) (Node, error)
@@ -40,11 +41,48 @@ type Node interface {
 	// setns(2) or netlink.NewHandleAt); all wiring is done through it.
 	NetNSPath() string
 	// Start runs a program in the node and returns once it has started.
+	// A container node starts its own container: made from the settings
+	// given to Create, or, when it exists already (stopped), started again
+	// as it was, spec aside.
 	Start(ctx context.Context, spec ProcSpec) (Process, error)
+	// Stop stops what runs in the node and keeps the node, its namespace
+	// and its links: every process in a namespace node, the node's own
+	// container in a container node. grace is how long a program has
+	// between SIGTERM and SIGKILL.
+	Stop(ctx context.Context, grace time.Duration) error
+	// Alive reports whether the node itself still exists and what state it
+	// is in, in a word or two ("namespace", "running", "exited (1)"...).
+	Alive(ctx context.Context) (bool, string, error)
 	// Exec runs argv in the node in the foreground, attached to the given
 	// streams, and returns its exit code. A command that runs and fails is
 	// not an error: the error is for "could not run it" or "ctx ended".
 	Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+}
+
+// NodeSpec is what a node is made from.
+type NodeSpec struct {
+	// Name is the node's name, used verbatim (gwlb-<lab>-<node>).
+	Name string
+	// Lab is the lab the node belongs to; backends that can label what
+	// they make (Docker) label it with this, so a crash sweep finds it.
+	Lab string
+	// Container describes a container node; nil for backends that make
+	// bare namespaces.
+	Container *Container
+}
+
+// Container is a container node's settings (as docker-compose names them).
+type Container struct {
+	Image      string
+	Entrypoint []string
+	Command    []string
+	// Env is KEY=value.
+	Env        []string
+	CapAdd     []string
+	Devices    []string
+	Volumes    []string
+	WorkingDir string
+	User       string
 }
 
 // ProcSpec describes a program to start in a node.
@@ -63,6 +101,10 @@ type ProcSpec struct {
 	// the Start context. Without Detach the program is in its own process
 	// group and is killed (the whole group) when the Start context ends.
 	Detach bool
+	// Binds are SOURCE:TARGET mounts a container node adds to its own
+	// (paths of the host the program opens); namespace nodes share the
+	// host's files and ignore them.
+	Binds []string
 	// ExtraFiles are passed to the program as descriptors 3, 4, ...
 	ExtraFiles []*os.File
 	// Cgroup, if set, is an open cgroup v2 directory the program is born

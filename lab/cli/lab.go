@@ -54,6 +54,8 @@ func newManager(env Env, cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
 		// Test hooks, read here so the lab package reads no environment.
 		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
 		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
+		// The image of container nodes' holders (default gwlb-lab:latest).
+		HolderImage: os.Getenv("GWLB_LAB_IMAGE"),
 	})
 }
 
@@ -199,8 +201,11 @@ func newUpCmd(env Env) *cobra.Command {
 		Short: "Bring up a lab (the default lab without -f)",
 		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
 eth0 wired to the emulator, the emulator process, and what each node runs.
-Without -f the embedded default lab comes up. State, logs and the control
-socket live in /run/gwlb-lab/<lab>. Needs root.`,
+A node with a container section is a Docker container of that (local) image
+instead, wired the same way; its namespace is held by a second container,
+gwlb-<lab>-<node>.hold, of the gwlb-lab image (make images), so a restarted
+container keeps eth0. Without -f the embedded default lab comes up. State,
+logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, name); err != nil {
@@ -278,9 +283,10 @@ func newDownCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [--name LAB | --all]",
 		Short: "Remove a lab: its processes, namespaces and state",
-		Long: `Remove everything a lab made: the node programs and the emulator (stopped by
-PID), every process in the lab's namespaces or cgroup, the nodes' namespaces,
-the cgroup and the state directory. It works on a half-made lab, after
+		Long: `Remove everything a lab made: every container labelled with the lab, the
+node programs and the emulator (stopped by PID), every process in the lab's
+namespaces or cgroup, the nodes' namespaces, the cgroup and the state
+directory. It works on a half-made lab, after
 crashes and from a damaged state file. It never removes what another lab
 records as its own, even when that lab's namespaces start with this lab's
 prefix. Needs root.
@@ -466,6 +472,11 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
 			}
 		}
+		if n.Container != "" {
+			// Docker's PID changes on every restart; its state word is
+			// what tells.
+			state = "container " + n.ContainerState
+		}
 		pub := n.PublicIP
 		if pub == "" {
 			pub = "-"
@@ -538,7 +549,8 @@ func newExecCmd(env Env) *cobra.Command {
 		Use:   "exec [--name LAB] NODE -- CMD [ARG...]",
 		Short: "Run a command inside a node's network namespace",
 		Long: `Run a command inside a node's network namespace, attached to this terminal,
-and exit with its exit code. As in a shell, a program that is not there
+and exit with its exit code. In a container node it runs in the node's
+container (docker exec), with the image's files. As in a shell, a program that is not there
 exits 127 and one that cannot be run (not executable) 126.
 Example: gwlb-lab exec client -- curl -s http://203.0.113.10/`,
 		Args: cobra.MinimumNArgs(2),

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,8 @@ func newLogsCmd(env Env) *cobra.Command {
 		Long: `Print the log of a node's program — the echo server, the appliance, your
 command — or of the lab's emulator. With -f, keep printing what is appended
 until Ctrl-C. The files live in /run/gwlb-lab/<lab>/ (logs/<node>.log and
-emulator.log).`,
+emulator.log); a container node's output is Docker's, and is printed from
+there (as docker logs does).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, n, err := ref.open(cmd)
@@ -41,6 +43,10 @@ emulator.log).`,
 				}
 				if _, ok := l.Node(args[0]); !ok {
 					return fmt.Errorf("lab %q has no node %q (or say emulator)", n, args[0])
+				}
+				err = m.ContainerLogs(cmd.Context(), n, args[0], follow, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				if !errors.Is(err, lab.ErrNotContainer) {
+					return err
 				}
 				path = p.NodeLog(args[0])
 			}

@@ -69,12 +69,27 @@ type NATGatewaySpec struct {
 
 // InstanceSpec is one EC2 instance: a lab node with one ENI.
 type InstanceSpec struct {
-	Subnet          string   `yaml:"subnet" desc:"Subnet of the instance's ENI." schema:"required"`
-	PrivateIP       string   `yaml:"private_ip,omitempty" desc:"Primary private address; omitted: the first free address of the subnet."`
-	PublicIP        string   `yaml:"public_ip,omitempty" desc:"Public (elastic) address, mapped 1:1 by the internet gateway."`
-	IPv6Address     string   `yaml:"ipv6_address,omitempty" desc:"IPv6 address in the subnet's ipv6_cidr (the subnet needs one); omitted in a dualstack subnet: the subnet's IPv6 prefix plus the host number of the private IPv4 address (10.0.1.10 in a /24: prefix::a)."`
-	SourceDestCheck *bool    `yaml:"source_dest_check,omitempty" desc:"EC2 source/destination check; must be false for an instance that forwards traffic (a route target)." schema:"default=true"`
-	Run             *RunSpec `yaml:"run,omitempty" desc:"What runs in the node; omitted: nothing."`
+	Subnet          string         `yaml:"subnet" desc:"Subnet of the instance's ENI." schema:"required"`
+	PrivateIP       string         `yaml:"private_ip,omitempty" desc:"Primary private address; omitted: the first free address of the subnet."`
+	PublicIP        string         `yaml:"public_ip,omitempty" desc:"Public (elastic) address, mapped 1:1 by the internet gateway."`
+	IPv6Address     string         `yaml:"ipv6_address,omitempty" desc:"IPv6 address in the subnet's ipv6_cidr (the subnet needs one); omitted in a dualstack subnet: the subnet's IPv6 prefix plus the host number of the private IPv4 address (10.0.1.10 in a /24: prefix::a)."`
+	SourceDestCheck *bool          `yaml:"source_dest_check,omitempty" desc:"EC2 source/destination check; must be false for an instance that forwards traffic (a route target)." schema:"default=true"`
+	Run             *RunSpec       `yaml:"run,omitempty" desc:"What runs in the node; omitted: nothing."`
+	Container       *ContainerSpec `yaml:"container,omitempty" desc:"Run the node as a Docker container of this image instead of a bare network namespace."`
+}
+
+// ContainerSpec makes a node a Docker container. The field names follow
+// docker-compose's, so a service's settings can be copied over.
+type ContainerSpec struct {
+	Image      string            `yaml:"image" desc:"The image (local: nothing is pulled), e.g. gwlb-lab:latest from make images." schema:"required"`
+	Entrypoint []string          `yaml:"entrypoint,omitempty" desc:"Replaces the image's entrypoint (argv)."`
+	Command    []string          `yaml:"command,omitempty" desc:"Replaces the image's command (argv); a run section replaces it in turn, with the program of the gwlb-lab image."`
+	Env        map[string]string `yaml:"env,omitempty" desc:"Environment variables of the container."`
+	CapAdd     []string          `yaml:"cap_add,omitempty" desc:"Capabilities added to the container's (e.g. NET_ADMIN, NET_RAW); privileged is not offered."`
+	Devices    []string          `yaml:"devices,omitempty" desc:"Host devices made available, as HOST[:CONTAINER[:PERMISSIONS]] (e.g. /dev/net/tun)."`
+	Volumes    []string          `yaml:"volumes,omitempty" desc:"Bind mounts and named volumes, as SOURCE:TARGET[:ro]."`
+	WorkingDir string            `yaml:"working_dir,omitempty" desc:"Working directory of the command."`
+	User       string            `yaml:"user,omitempty" desc:"User (and group) the command runs as, as user[:group] or uid[:gid]."`
 }
 
 // GWLBEndpointSpec is one Gateway Load Balancer endpoint (VPC endpoint of
@@ -146,12 +161,13 @@ type InternetSpec struct {
 
 // InternetHostSpec is one internet host: a lab node outside every VPC.
 type InternetHostSpec struct {
-	IP          string   `yaml:"ip" desc:"The host's public address." schema:"required"`
-	Segment     string   `yaml:"segment,omitempty" desc:"The host's internet segment (on-link prefix); omitted: the /24 holding ip."`
-	Gateway     string   `yaml:"gateway,omitempty" desc:"The segment's router; omitted: the first address after the segment's network address (.1)."`
-	IPv6        string   `yaml:"ipv6,omitempty" desc:"The host's public IPv6 address (e.g. in 2001:db8::/32), on-link in its /64; omitted: IPv4 only."`
-	IPv6Gateway string   `yaml:"ipv6_gateway,omitempty" desc:"The router of the host's IPv6 /64; omitted: the /64's ::1."`
-	Run         *RunSpec `yaml:"run,omitempty" desc:"What runs in the node; omitted: nothing."`
+	IP          string         `yaml:"ip" desc:"The host's public address." schema:"required"`
+	Segment     string         `yaml:"segment,omitempty" desc:"The host's internet segment (on-link prefix); omitted: the /24 holding ip."`
+	Gateway     string         `yaml:"gateway,omitempty" desc:"The segment's router; omitted: the first address after the segment's network address (.1)."`
+	IPv6        string         `yaml:"ipv6,omitempty" desc:"The host's public IPv6 address (e.g. in 2001:db8::/32), on-link in its /64; omitted: IPv4 only."`
+	IPv6Gateway string         `yaml:"ipv6_gateway,omitempty" desc:"The router of the host's IPv6 /64; omitted: the /64's ::1."`
+	Run         *RunSpec       `yaml:"run,omitempty" desc:"What runs in the node; omitted: nothing."`
+	Container   *ContainerSpec `yaml:"container,omitempty" desc:"Run the node as a Docker container of this image instead of a bare network namespace."`
 }
 
 // RunSpec says what runs in a node: exactly one of its fields.

@@ -257,7 +257,7 @@ func (r *resolver) nodes(lab *Lab) []Node {
 					Name: InterfaceName, MAC: r.mac("eni", n), Addr: netip.PrefixFrom(e.addr, s.CIDR.Bits()),
 					Gateway: s.Router, GatewayMAC: s.RouterMAC, MTU: VPCMTU, PublicIP: e.public, SourceDestCheck: e.sdc,
 				},
-				Run: resolveRun(spec.Run),
+				Run: resolveRun(spec.Run), Container: resolveContainer(spec.Container),
 			}
 			setAddr6(&node.Interface, s, e.addr6)
 			out = append(out, node)
@@ -292,7 +292,8 @@ func (r *resolver) nodes(lab *Lab) []Node {
 					Name: InterfaceName, MAC: r.mac("eni", n), Addr: netip.PrefixFrom(h.ip, seg.Prefix.Bits()),
 					Gateway: seg.Gateway, GatewayMAC: seg.GatewayMAC, MTU: InternetMTU, PublicIP: h.ip, SourceDestCheck: DefaultSourceDestCheck,
 				},
-				Run: resolveRun(c.t.Internet.Hosts[n].Run),
+				Run:       resolveRun(c.t.Internet.Hosts[n].Run),
+				Container: resolveContainer(c.t.Internet.Hosts[n].Container),
 			}
 			if h.ip6.IsValid() {
 				node.Interface.Addr6, node.Interface.Gateway6 = netip.PrefixFrom(h.ip6, 64), h.gw6
@@ -311,6 +312,18 @@ func (r *resolver) nodes(lab *Lab) []Node {
 func setAddr6(i *Interface, s *Subnet, a netip.Addr) {
 	if a.IsValid() && s.IPv6CIDR.IsValid() {
 		i.Addr6, i.Gateway6 = netip.PrefixFrom(a, s.IPv6CIDR.Bits()), s.RouterV6
+	}
+}
+
+// resolveContainer copies a container section; it has no defaults.
+func resolveContainer(spec *ContainerSpec) *Container {
+	if spec == nil {
+		return nil
+	}
+	return &Container{
+		Image: spec.Image, Entrypoint: slices.Clone(spec.Entrypoint), Command: slices.Clone(spec.Command),
+		Env: maps.Clone(spec.Env), CapAdd: slices.Clone(spec.CapAdd), Devices: slices.Clone(spec.Devices),
+		Volumes: slices.Clone(spec.Volumes), WorkingDir: spec.WorkingDir, User: spec.User,
 	}
 }
 

@@ -354,6 +354,22 @@ type Node struct {
 	Interface Interface `json:"interface"`
 	// Run is what runs in the node; nil for nothing.
 	Run *Run `json:"run,omitempty"`
+	// Container makes the node a Docker container; nil for a bare
+	// network namespace.
+	Container *Container `json:"container,omitempty"`
+}
+
+// Container is a container node's Docker settings (see ContainerSpec).
+type Container struct {
+	Image      string            `json:"image"`
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Command    []string          `json:"command,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	CapAdd     []string          `json:"cap_add,omitempty"`
+	Devices    []string          `json:"devices,omitempty"`
+	Volumes    []string          `json:"volumes,omitempty"`
+	WorkingDir string            `json:"working_dir,omitempty"`
+	User       string            `json:"user,omitempty"`
 }
 
 // Interface is a node's one ENI as the node sees it.

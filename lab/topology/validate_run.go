@@ -11,12 +11,25 @@ func (c *checker) checkRuns() {
 			if r := c.t.VPCs[vn].Instances[n].Run; r != nil {
 				c.checkRun(childPath(childPath(ip, n), "run"), r)
 			}
+			c.checkContainer(childPath(childPath(ip, n), "container"), c.t.VPCs[vn].Instances[n].Container)
 		}
 	}
 	for _, n := range keys(c, "internet.hosts", c.t.Internet.Hosts) {
 		if r := c.t.Internet.Hosts[n].Run; r != nil {
 			c.checkRun(childPath(childPath("internet.hosts", n), "run"), r)
 		}
+		c.checkContainer(childPath(childPath("internet.hosts", n), "container"), c.t.Internet.Hosts[n].Container)
+	}
+}
+
+// checkContainer checks a node's container section; Docker checks the
+// rest (image names, capability names) when the lab comes up.
+func (c *checker) checkContainer(p string, ct *ContainerSpec) {
+	if ct == nil {
+		return
+	}
+	if strings.TrimSpace(ct.Image) == "" {
+		c.errorf(p, "image", "image is required: a container node runs a local image (make images builds gwlb-lab:latest)")
 	}
 }
 

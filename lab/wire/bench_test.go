@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
 	"github.com/gwlb-lab/gwlb-lab/lab/wire"
 )
@@ -48,7 +49,7 @@ func BenchmarkNodeLifecycle(b *testing.B) {
 		for b.Loop() {
 			name := fmt.Sprintf("%sn%d", prefix, i)
 			i++
-			if _, err := be.Create(ctx, name); err != nil {
+			if _, err := be.Create(ctx, backend.NodeSpec{Name: name}); err != nil {
 				b.Fatal(err)
 			}
 			if err := be.Remove(ctx, name); err != nil {
@@ -66,7 +67,7 @@ func BenchmarkNodeLifecycle(b *testing.B) {
 			name := fmt.Sprintf("%sw%d", prefix, i)
 			i++
 			t0 := time.Now()
-			n, err := be.Create(ctx, name)
+			n, err := be.Create(ctx, backend.NodeSpec{Name: name})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -44,7 +44,7 @@ func newNode(lab, node string) backend.Node {
 	GinkgoHelper()
 	b := netns.New("")
 	name := "gwlb-" + lab + "-" + node
-	n, err := b.Create(context.Background(), name)
+	n, err := b.Create(context.Background(), backend.NodeSpec{Name: name})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(b.Remove, context.Background(), name)
 	return n

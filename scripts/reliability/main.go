@@ -9,6 +9,9 @@
 // cgroup, or carrying the run's environment mark, which everything the lab
 // starts inherits). It prints "n/N clean".
 //
+// With -f naming a topology with container nodes, it also checks that no
+// container labelled with the lab is left.
+//
 // It uses its own random lab name and looks at nothing else; it signals
 // only the `up` processes it started itself.
 package main
@@ -174,6 +177,14 @@ func leftovers(name string, nss map[nsID]string) []string {
 	}
 	if _, err := os.Stat(filepath.Join("/run/gwlb-lab", name)); err == nil {
 		left = append(left, "state directory")
+	}
+	// Container nodes (a topology with container sections): every
+	// container of the lab carries its label.
+	if _, err := exec.LookPath("docker"); err == nil {
+		out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=org.gwlb-lab.lab="+name).Output()
+		if err == nil && len(bytes.TrimSpace(out)) > 0 {
+			left = append(left, "containers "+strings.Join(strings.Fields(string(out)), " "))
+		}
 	}
 	if mount, err := cgroup.Mount(); err == nil {
 		if dir, err := cgroup.LabDir(mount, name); err == nil && cgroup.Exists(dir) {

@@ -7,6 +7,9 @@
 //   - creating a namespace (unshare on a fresh, locked OS thread that is
 //     thrown away afterwards, then a bind mount of that thread's namespace;
 //     no shelling out), bringing its loopback up, removing and listing them;
+//   - naming a namespace made elsewhere (Attach, as `ip netns attach`): the
+//     docker backend mounts its holder containers' namespaces here, so that
+//     container nodes are reached by the same paths;
 //   - starting programs inside a namespace (Start, Exec) and stopping them by
 //     PID and start time (Stop), so a later `down` in another process can stop
 //     them safely even if the PID has been reused.

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
@@ -72,6 +73,30 @@ func (n *Node) Start(ctx context.Context, spec backend.ProcSpec) (backend.Proces
 	return Start(ctx, n, spec)
 }
 
+// Stop stops every process in the namespace (see Namespaces.Stop); the
+// namespace and its interfaces stay.
+func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	nss, err := Identify([]string{n.path})
+	if err != nil {
+		return err
+	}
+	return nss.Stop(grace)
+}
+
+// Alive reports whether the namespace is still mounted.
+func (n *Node) Alive(ctx context.Context) (bool, string, error) {
+	if err := cnins.IsNSorErr(n.path); err != nil {
+		if errors.As(err, new(cnins.NSPathNotExistErr)) {
+			return false, "gone", nil
+		}
+		return false, "", err
+	}
+	return true, "namespace", nil
+}
+
 // Exec runs argv in the namespace in the foreground; see the package
 // function Exec.
 func (n *Node) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -95,33 +120,62 @@ func validName(name string) error {
 
 // Create makes a named network namespace with loopback up. If the name is
 // taken (even by a stale, unmounted file) the error wraps backend.ErrExists.
-func (b *Backend) Create(ctx context.Context, name string) (backend.Node, error) {
-	if err := validName(name); err != nil {
+// A spec for a container is refused: this backend makes bare namespaces.
+func (b *Backend) Create(ctx context.Context, spec backend.NodeSpec) (backend.Node, error) {
+	name := spec.Name
+	if spec.Container != nil {
+		return nil, fmt.Errorf("create namespace %q: the netns backend does not run containers", name)
+	}
+	path, err := b.reserve(ctx, name)
+	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := newNamespaceAt(path); err != nil {
+		// The mount may or may not have happened; undo both.
+		_ = unix.Unmount(path, unix.MNT_DETACH)
+		_ = os.Remove(path)
 		return nil, fmt.Errorf("create namespace %q: %w", name, err)
 	}
+	return &Node{name: name, path: path}, nil
+}
+
+// reserve creates the empty file a namespace is mounted on.
+func (b *Backend) reserve(ctx context.Context, name string) (string, error) {
+	if err := validName(name); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("create namespace %q: %w", name, err)
+	}
 	if err := b.prepareRunDir(); err != nil {
-		return nil, err
+		return "", err
 	}
 	path := filepath.Join(b.runDir, name)
 	// O_EXCL is the existence check and the reservation in one step, as in
 	// iproute2: a concurrent Create of the same name gets EEXIST.
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("create namespace %q: %w", name, backend.ErrExists)
+		return "", fmt.Errorf("create namespace %q: %w", name, backend.ErrExists)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create namespace file %q: %w", path, err)
+		return "", fmt.Errorf("create namespace file %q: %w", path, err)
 	}
 	unix.Close(fd)
+	return path, nil
+}
 
-	if err := newNamespaceAt(path); err != nil {
-		// The mount may or may not have happened; undo both.
-		_ = unix.Unmount(path, unix.MNT_DETACH)
+// Attach names an existing network namespace (nsPath, e.g. a container's
+// /proc/<pid>/ns/net) as name, as `ip netns attach` does: from then on it
+// is a node like any other here, and the mount keeps the namespace alive
+// even while nothing runs in it. Remove undoes it.
+func (b *Backend) Attach(ctx context.Context, name, nsPath string) (backend.Node, error) {
+	path, err := b.reserve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Mount(nsPath, path, "none", unix.MS_BIND, ""); err != nil {
 		_ = os.Remove(path)
-		return nil, fmt.Errorf("create namespace %q: %w", name, err)
+		return nil, fmt.Errorf("attach namespace %q as %q: %w", nsPath, name, err)
 	}
 	return &Node{name: name, path: path}, nil
 }

@@ -35,7 +35,7 @@ func (f *fixture) prefix() string { return "gwlb-" + f.lab + "-" }
 func (f *fixture) create(node string) backend.Node {
 	GinkgoHelper()
 	name := f.prefix() + node
-	n, err := f.b.Create(context.Background(), name)
+	n, err := f.b.Create(context.Background(), backend.NodeSpec{Name: name})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		Expect(f.b.Remove(context.Background(), name)).To(Succeed())
@@ -99,7 +99,7 @@ var _ = Describe("Backend", func() {
 
 	It("reports ErrExists for a name that is taken", func() {
 		n := f.create("a")
-		_, err := f.b.Create(ctx, n.Name())
+		_, err := f.b.Create(ctx, backend.NodeSpec{Name: n.Name()})
 		Expect(err).To(MatchError(backend.ErrExists))
 		Expect(err.Error()).To(ContainSubstring(`"` + n.Name() + `"`))
 	})
@@ -129,7 +129,7 @@ var _ = Describe("Backend", func() {
 
 	It("removes idempotently and leaves nothing in /run/netns", func() {
 		name := f.prefix() + "a"
-		_, err := f.b.Create(ctx, name)
+		_, err := f.b.Create(ctx, backend.NodeSpec{Name: name})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(f.b.Remove, ctx, name) // in case an expectation fails
 
@@ -150,7 +150,7 @@ var _ = Describe("Backend", func() {
 		Expect(os.WriteFile(path, nil, 0o444)).To(Succeed())
 		DeferCleanup(f.b.Remove, ctx, name) // in case an expectation fails
 
-		_, err := f.b.Create(ctx, name)
+		_, err := f.b.Create(ctx, backend.NodeSpec{Name: name})
 		Expect(err).To(MatchError(backend.ErrExists))
 		_, err = f.b.Open(ctx, name)
 		Expect(err).To(HaveOccurred())
@@ -165,7 +165,7 @@ var _ = Describe("Backend", func() {
 
 	It("rejects names that are not a single plain path element", func() {
 		for _, name := range []string{"", ".", "..", "../" + f.prefix() + "x", f.prefix() + "a/b", f.prefix() + "a b", strings.Repeat("x", 200)} {
-			_, err := f.b.Create(ctx, name)
+			_, err := f.b.Create(ctx, backend.NodeSpec{Name: name})
 			Expect(err).To(HaveOccurred(), "name %q", name)
 			Expect(f.b.Remove(ctx, name)).NotTo(Succeed(), "name %q", name)
 		}
@@ -177,7 +177,7 @@ var _ = Describe("Backend", func() {
 	It("honours a cancelled context", func() {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err := f.b.Create(cctx, f.prefix()+"a")
+		_, err := f.b.Create(cctx, backend.NodeSpec{Name: f.prefix() + "a"})
 		Expect(err).To(MatchError(context.Canceled))
 		Expect(filepath.Join(netns.DefaultRunDir, f.prefix()+"a")).NotTo(BeAnExistingFile())
 	})

@@ -131,6 +131,23 @@ var _ = Describe("processes", func() {
 		Expect(p.Wait()).To(MatchError(ContainSubstring("terminated")))
 	})
 
+	It("Node.Stop stops every process in the namespace, which stays with its links", func() {
+		p, err := node.Start(ctx, backend.ProcSpec{Argv: []string{"sh", "-c", "setsid sleep 1000 & exec sleep 1001"}, Detach: true})
+		Expect(err).NotTo(HaveOccurred())
+		track(p)
+		nss, err := netns.Identify([]string{node.NetNSPath()})
+		Expect(err).NotTo(HaveOccurred())
+		// The escaped sleep (its own session) is in the namespace too.
+		Eventually(nss.Processes).Should(HaveLen(2))
+		Expect(node.Stop(ctx, time.Second)).To(Succeed())
+		Expect(netns.Alive(p.PID(), p.StartTime())).To(BeFalse())
+		Expect(nss.Processes()).To(BeEmpty())
+		alive, state, err := node.Alive(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(alive).To(BeTrue())
+		Expect(state).To(Equal("namespace"))
+	})
+
 	It("escalates to SIGKILL after the grace period", func() {
 		log := filepath.Join(dir, "node.log")
 		p, err := node.Start(ctx, backend.ProcSpec{
