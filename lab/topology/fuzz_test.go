@@ -74,7 +74,7 @@ func FuzzTopology(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Resolve of a valid file: %v", err)
 		}
-		snap, err := lab.Compile(l, "/run/netns", "/run/gwlb-lab/fuzz/control.sock")
+		snap, err := lab.Compile(l, lab.InDir("/run/netns"), "/run/gwlb-lab/fuzz/control.sock")
 		if err != nil {
 			t.Fatalf("Compile of a valid file: %v", err)
 		}
