@@ -20,6 +20,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
@@ -50,6 +51,9 @@ type Options struct {
 	// relying on the start handshake and the namespace scan alone (what
 	// happens where there is no cgroup2); for tests of that path.
 	NoCgroup bool
+	// NoWaitTargets makes Up return without waiting for every target's
+	// first health verdict.
+	NoWaitTargets bool
 	// CrashAt is a test hook: `up` kills itself with SIGKILL at that point
 	// (CrashEmulatorStarted, CrashProgramStarted), to prove `down` copes.
 	CrashAt string
@@ -188,6 +192,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if !ok {
 			return nil
 		}
+		prog.env, prog.dir, prog.restart = nodeEnv(l, n, p), p.NodeWorkDir(n.Name), n.Run.Restart
 		proc, h, err := m.startProgram(ctx, n, prog, p, st)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
@@ -207,6 +212,11 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	}
 	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], p) }); err != nil {
 		return err
+	}
+	if !m.opts.NoWaitTargets {
+		if err := m.waitVerdicts(ctx, l, p); err != nil {
+			return err
+		}
 	}
 	st.Phase = PhaseUp
 	if err := writeState(p, st); err != nil {
@@ -480,6 +490,10 @@ type NodeStatus struct {
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	ExitSignal string `json:"exit_signal,omitempty"`
 	Log        string `json:"log,omitempty"`
+	// Restarts counts how often the restart policy started the program
+	// again; ProgramPID is its current process (PID is its supervisor's).
+	Restarts   int `json:"restarts"`
+	ProgramPID int `json:"program_pid,omitempty"`
 }
 
 // Status reports a lab: what the state file says, whether the recorded
@@ -518,6 +532,9 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		if pr, ok := procs[n.Name]; ok {
 			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
 			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+			if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil {
+				ns.Restarts, ns.ProgramPID = life.Restarts, life.PID
+			}
 			if !ns.Running {
 				if e, err := supervise.ReadExit(p.ExitFile(n.Name)); err == nil && e != nil {
 					ns.ExitCode, ns.ExitSignal = &e.Code, e.Signal
@@ -669,6 +686,70 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitVerdicts waits until every registered target has its first health
+// verdict on every GWLB node that checks it: targets start initial and get
+// no flow before (spec §4.2), so a lab whose targets are all initial would
+// drop its first flows. A target that never answers gets its verdict,
+// unhealthy, after unhealthy_threshold regular checks; the wait is bounded
+// by that time and the ready timeout.
+func (m *Manager) waitVerdicts(ctx context.Context, l *topology.Lab, p Paths) error {
+	if len(l.GWLBs) == 0 {
+		return nil
+	}
+	limit := m.opts.ReadyTimeout
+	for _, g := range l.GWLBs {
+		hc := g.TargetGroup.HealthCheck
+		d := time.Duration(float64(hc.Interval*time.Duration(hc.UnhealthyThreshold+1)+hc.Timeout) / max(l.TimeScale, 1e-9))
+		limit = max(limit, d+5*time.Second)
+	}
+	c := control.NewClient(p.Socket())
+	deadline := time.Now().Add(limit)
+	last := -1
+	for {
+		var ts []gwlb.TargetHealth
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.Get(cctx, "/v1/targets", &ts)
+		cancel()
+		waiting := map[string]bool{}
+		total := map[string]bool{}
+		if err == nil {
+			for _, t := range ts {
+				if t.State == "unused" || t.State == "draining" {
+					continue
+				}
+				total[t.Target] = true
+				if t.State == "initial" {
+					waiting[t.Target] = true
+				}
+			}
+			if len(waiting) == 0 {
+				m.progress("  targets %d/%d with a first health verdict", len(total), len(total))
+				return nil
+			}
+			if done := len(total) - len(waiting); done != last {
+				m.progress("  targets %d/%d with a first health verdict", done, len(total))
+				last = done
+			}
+		}
+		if time.Now().After(deadline) {
+			names := make([]string, 0, len(waiting))
+			for t := range waiting {
+				names = append(names, t)
+			}
+			sort.Strings(names)
+			if err != nil {
+				return fmt.Errorf("target health: %w", err)
+			}
+			return fmt.Errorf("targets still initial after %s: %s (up --no-wait skips this wait)", limit, strings.Join(names, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -32,6 +32,7 @@ const (
 	DefaultApplianceMode   = ApplianceForward
 	DefaultFirewallAction  = "allow"
 	DefaultSourceDestCheck = true
+	DefaultRestart         = RestartNever
 
 	// DefaultMaxFlowsPerNode is the lab's flow limit per GWLB node: AWS
 	// publishes none (see config.DefaultMaxFlowsPerNode for the choice).

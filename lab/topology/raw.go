@@ -154,12 +154,14 @@ type InternetHostSpec struct {
 	Run         *RunSpec `yaml:"run,omitempty" desc:"What runs in the node; omitted: nothing."`
 }
 
-// RunSpec says what runs in a node: exactly one of its fields.
+// RunSpec says what runs in a node: exactly one of its program fields
+// (http_echo, command, appliance, reflector), and how its life is managed.
 type RunSpec struct {
 	HTTPEcho  *HTTPEchoSpec  `yaml:"http_echo,omitempty" desc:"A small HTTP echo server."`
 	Command   []string       `yaml:"command,omitempty" desc:"A command (argv) run in the node." schema:"minItems=1"`
 	Appliance *ApplianceSpec `yaml:"appliance,omitempty" desc:"The reference GWLB appliance."`
 	Reflector *ReflectorSpec `yaml:"reflector,omitempty" desc:"An appliance made only of iptables rules that reflect UDP 6081 back to the GWLB."`
+	Restart   string         `yaml:"restart,omitempty" desc:"When the program is started again after it exits: never, on-failure (a non-zero exit status or a signal) or always; restarts back off from 100 ms, doubling up to 10 s." schema:"enum=never|on-failure|always,default=never"`
 }
 
 // HTTPEchoSpec configures the HTTP echo server.

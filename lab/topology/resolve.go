@@ -316,6 +316,18 @@ func setAddr6(i *Interface, s *Subnet, a netip.Addr) {
 
 // resolveRun applies the defaults of a run section.
 func resolveRun(spec *RunSpec) *Run {
+	r := resolveProgram(spec)
+	if r != nil {
+		r.Restart = spec.Restart
+		if r.Restart == "" {
+			r.Restart = DefaultRestart
+		}
+	}
+	return r
+}
+
+// resolveProgram resolves the program of a run section.
+func resolveProgram(spec *RunSpec) *Run {
 	switch {
 	case spec == nil:
 		return nil

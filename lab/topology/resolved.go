@@ -388,6 +388,13 @@ const (
 	RunReflector RunKind = "reflector"
 )
 
+// Restart policies of a node program.
+const (
+	RestartNever     = "never"
+	RestartOnFailure = "on-failure"
+	RestartAlways    = "always"
+)
+
 // Run is what runs in a node: Kind says which of the other fields is set.
 type Run struct {
 	Kind      RunKind    `json:"kind"`
@@ -395,6 +402,8 @@ type Run struct {
 	Command   []string   `json:"command,omitempty"`
 	Appliance *Appliance `json:"appliance,omitempty"`
 	Reflector *Reflector `json:"reflector,omitempty"`
+	// Restart is the restart policy: never, on-failure or always.
+	Restart string `json:"restart"`
 }
 
 // HTTPEcho is the HTTP echo server.

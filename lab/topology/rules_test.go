@@ -93,6 +93,12 @@ func TestRules(t *testing.T) {
               - {action: allow, protocol: icmp}
             misbehave: {alter_cookie: true, strip_option: 3, vni: 7, reply_from_port: 40000, reflect_tcp: true, health_delay_ms: 200}`},
 		},
+		{name: "restart policies", lab: labParts{run: "        run: {command: [sleep, infinity], restart: on-failure}", hosts: "    h: {ip: 198.51.100.10, run: {http_echo: {}, restart: always}}"}},
+		{
+			name: "bad restart policy",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], restart: sometimes}"},
+			want: []string{`vpcs.v.instances.i.run: restart "sometimes" is not one of never, on-failure, always`},
+		},
 		{
 			name: "bad matcher",
 			lab:  labParts{tg: "      targets: [fw]\n      health_check: {protocol: HTTP, matcher: \"100-299\"}"},
@@ -229,7 +235,7 @@ func TestResolveRuns(t *testing.T) {
 		Mode: "firewall", HealthPort: 80, DefaultAction: "allow",
 		Rules:     []topology.FirewallRule{{Action: "deny", CIDR: netip.MustParsePrefix("10.9.0.0/16"), Protocol: "any"}},
 		Misbehave: &topology.Misbehave{VNI: 5},
-	}}
+	}, Restart: topology.RestartNever}
 	if diff := cmp.Diff(want, i.Run, netipOpts()); diff != "" {
 		t.Errorf("appliance run (-want +got):\n%s", diff)
 	}

@@ -42,6 +42,7 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 		c.errorf(p, "", "run must set exactly one of http_echo, command, appliance, reflector (it sets %s)", got)
 		return
 	}
+	c.enum(p, "restart", r.Restart, RestartNever, RestartOnFailure, RestartAlways)
 	switch {
 	case r.HTTPEcho != nil:
 		c.port(childPath(p, "http_echo"), "port", r.HTTPEcho.Port)
