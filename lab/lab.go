@@ -494,6 +494,8 @@ type NodeStatus struct {
 	// again; ProgramPID is its current process (PID is its supervisor's).
 	Restarts   int `json:"restarts"`
 	ProgramPID int `json:"program_pid,omitempty"`
+	// Paused is set while `node pause` holds the program frozen.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Status reports a lab: what the state file says, whether the recorded
@@ -532,6 +534,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		if pr, ok := procs[n.Name]; ok {
 			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
 			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+			ns.Paused = paused(st, n.Name)
 			if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil {
 				ns.Restarts, ns.ProgramPID = life.Restarts, life.PID
 			}

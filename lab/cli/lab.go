@@ -479,6 +479,9 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 			if n.Running {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
 			}
+			if n.Paused {
+				state += ", paused"
+			}
 			if n.Restarts > 0 {
 				state += fmt.Sprintf(", %d restarts", n.Restarts)
 			}
