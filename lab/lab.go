@@ -656,9 +656,14 @@ func (m *Manager) Control(name string) (*control.Client, error) {
 // answers. Command nodes are not waited for: their ports are unknown.
 func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) error {
 	var port int
+	timeout := m.opts.ReadyTimeout
 	switch {
 	case n.Run == nil:
 		return nil
+	case n.Run.Ready != nil && len(n.Run.Ready.Command) > 0:
+		return m.waitReadyCommand(ctx, n, p)
+	case n.Run.Ready != nil:
+		port, timeout = n.Run.Ready.TCP, n.Run.Ready.Timeout
 	case n.Run.Kind == topology.RunHTTPEcho:
 		port = n.Run.HTTPEcho.Port
 	case n.Run.Kind == topology.RunAppliance:
@@ -670,7 +675,7 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(m.opts.ReadyTimeout)
+	deadline := time.Now().Add(timeout)
 	for {
 		err := cnins.WithNetNSPath(filepath.Join(m.opts.NetnsDir, n.Netns), func(cnins.NetNS) error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -683,7 +688,7 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, m.opts.ReadyTimeout, tail(p.NodeLog(n.Name), 5))
+			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, timeout, tail(p.NodeLog(n.Name), 5))
 		}
 		select {
 		case <-ctx.Done():
@@ -753,6 +758,40 @@ func (m *Manager) waitVerdicts(ctx context.Context, l *topology.Lab, p Paths) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitReadyCommand runs a node's ready command in the node until it exits
+// 0, showing progress every few seconds, or fails after its timeout.
+func (m *Manager) waitReadyCommand(ctx context.Context, n *topology.Node, p Paths) error {
+	r := n.Run.Ready
+	node, err := m.backend.Open(ctx, n.Netns)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	start := time.Now()
+	deadline := start.Add(r.Timeout)
+	next := start.Add(2 * time.Second)
+	for {
+		cctx, cancel := context.WithDeadline(ctx, deadline)
+		code, err := node.Exec(cctx, r.Command, nil, io.Discard, io.Discard)
+		cancel()
+		if err == nil && code == 0 {
+			return nil
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			return fmt.Errorf("node %q: not ready after %s: %q exits %d: %s", n.Name, r.Timeout, strings.Join(r.Command, " "), code, tail(p.NodeLog(n.Name), 5))
+		}
+		if now.After(next) {
+			m.progress("  node %s: waiting for %q (%s of %s)", n.Name, strings.Join(r.Command, " "), now.Sub(start).Round(time.Second), r.Timeout)
+			next = now.Add(2 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

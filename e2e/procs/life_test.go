@@ -86,3 +86,30 @@ var _ = Describe("node programs", Ordered, func() {
 		Expect(file("logs", "fw-1", "pwd")).To(Equal(work + "\n"))
 	})
 })
+
+var _ = Describe("readiness checks", func() {
+	It("make up wait for a program that listens late", func() {
+		file := harness.Variant("testdata/life.yaml", "  fw-1:\n", `  late:
+        subnet: a
+        private_ip: 10.30.1.41
+        run:
+          ready: {tcp: 8080, timeout: 20}
+          command: [sh, -c, 'sleep 2; exec `+harness.Binary()+` echo --node late --http :8080 --udp :8080']
+      fw-1:
+`)
+		start := time.Now()
+		l := harness.Up(file, "--no-wait")
+		Expect(time.Since(start)).To(BeNumerically(">=", 2*time.Second), "up returned before the program listened")
+		r := l.Exec("late", "curl", "-s", "--max-time", "2", "http://127.0.0.1:8080/")
+		Expect(r.Code).To(Equal(0), "the program does not answer right after up: %s", r.Stderr)
+	})
+
+	It("make up fail, with the node named, when the check never passes", func() {
+		file := harness.Variant("testdata/life.yaml", "          restart: never\n", "          restart: never\n          ready: {command: ['false'], timeout: 1}\n")
+		name := harness.RandomName()
+		DeferCleanup(func() { harness.Run(2*time.Minute, "down", "--name", name) })
+		r := harness.Run(3*time.Minute, "up", "--no-wait", "-f", file, "--name", name)
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring(`node "crash-never": not ready after 1s`))
+	})
+})

@@ -161,7 +161,15 @@ type RunSpec struct {
 	Command   []string       `yaml:"command,omitempty" desc:"A command (argv) run in the node." schema:"minItems=1"`
 	Appliance *ApplianceSpec `yaml:"appliance,omitempty" desc:"The reference GWLB appliance."`
 	Reflector *ReflectorSpec `yaml:"reflector,omitempty" desc:"An appliance made only of iptables rules that reflect UDP 6081 back to the GWLB."`
+	Ready     *ReadySpec     `yaml:"ready,omitempty" desc:"A readiness check up waits for (and node start/restart): the program listens on a TCP port, or a command run in the node exits 0. Omitted: the echo server's, appliance's or reflector's port; nothing for a command."`
 	Restart   string         `yaml:"restart,omitempty" desc:"When the program is started again after it exits: never, on-failure (a non-zero exit status or a signal) or always; restarts back off from 100 ms, doubling up to 10 s." schema:"enum=never|on-failure|always,default=never"`
+}
+
+// ReadySpec is a readiness check: exactly one of tcp and command.
+type ReadySpec struct {
+	TCP     *int     `yaml:"tcp,omitempty" desc:"Ready once a TCP connection to this port on the node's loopback succeeds." schema:"min=1,max=65535"`
+	Command []string `yaml:"command,omitempty" desc:"Ready once this command (argv), run in the node, exits 0." schema:"minItems=1"`
+	Timeout *int     `yaml:"timeout,omitempty" desc:"Seconds up waits before it fails." schema:"default=30,min=1,max=3600"`
 }
 
 // HTTPEchoSpec configures the HTTP echo server.

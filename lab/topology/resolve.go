@@ -322,6 +322,10 @@ func resolveRun(spec *RunSpec) *Run {
 		if r.Restart == "" {
 			r.Restart = DefaultRestart
 		}
+		if rs := spec.Ready; rs != nil {
+			r.Ready = &Ready{TCP: intOr(rs.TCP, 0), Command: slices.Clone(rs.Command),
+				Timeout: time.Duration(intOr(rs.Timeout, DefaultReadyTimeout)) * time.Second}
+		}
 	}
 	return r
 }

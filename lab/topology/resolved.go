@@ -404,6 +404,15 @@ type Run struct {
 	Reflector *Reflector `json:"reflector,omitempty"`
 	// Restart is the restart policy: never, on-failure or always.
 	Restart string `json:"restart"`
+	// Ready is the readiness check; nil for the program kind's default.
+	Ready *Ready `json:"ready,omitempty"`
+}
+
+// Ready is a readiness check: TCP (a port) or Command.
+type Ready struct {
+	TCP     int           `json:"tcp,omitempty"`
+	Command []string      `json:"command,omitempty"`
+	Timeout time.Duration `json:"timeout"`
 }
 
 // HTTPEcho is the HTTP echo server.

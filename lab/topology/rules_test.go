@@ -94,6 +94,17 @@ func TestRules(t *testing.T) {
             misbehave: {alter_cookie: true, strip_option: 3, vni: 7, reply_from_port: 40000, reflect_tcp: true, health_delay_ms: 200}`},
 		},
 		{name: "restart policies", lab: labParts{run: "        run: {command: [sleep, infinity], restart: on-failure}", hosts: "    h: {ip: 198.51.100.10, run: {http_echo: {}, restart: always}}"}},
+		{name: "ready checks", lab: labParts{run: "        run: {command: [sleep, infinity], ready: {tcp: 8080, timeout: 5}}", hosts: "    h: {ip: 198.51.100.10, run: {http_echo: {}, ready: {command: [true]}}}"}},
+		{
+			name: "ready with both checks",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], ready: {tcp: 8080, command: [true]}}"},
+			want: []string{"vpcs.v.instances.i.run.ready: ready must set exactly one of tcp and command"},
+		},
+		{
+			name: "ready with neither check and a bad timeout",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], ready: {timeout: 0}}"},
+			want: []string{"vpcs.v.instances.i.run.ready: ready must set exactly one of tcp and command", "vpcs.v.instances.i.run.ready: timeout 0 is outside 1-3600 seconds"},
+		},
 		{
 			name: "bad restart policy",
 			lab:  labParts{run: "        run: {command: [sleep, infinity], restart: sometimes}"},

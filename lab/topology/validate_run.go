@@ -43,6 +43,20 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 		return
 	}
 	c.enum(p, "restart", r.Restart, RestartNever, RestartOnFailure, RestartAlways)
+	if rs := r.Ready; rs != nil {
+		rp := childPath(p, "ready")
+		switch {
+		case (rs.TCP == nil) == (rs.Command == nil):
+			c.errorf(rp, "", "ready must set exactly one of tcp and command")
+		case rs.TCP != nil:
+			c.port(rp, "tcp", rs.TCP)
+		case len(rs.Command) == 0 || rs.Command[0] == "":
+			c.errorf(rp, "command", "command needs at least the program to run")
+		}
+		if rs.Timeout != nil && (*rs.Timeout < 1 || *rs.Timeout > 3600) {
+			c.errorf(rp, "timeout", "timeout %d is outside 1-3600 seconds", *rs.Timeout)
+		}
+	}
 	switch {
 	case r.HTTPEcho != nil:
 		c.port(childPath(p, "http_echo"), "port", r.HTTPEcho.Port)
