@@ -319,6 +319,11 @@ func (m *Manager) startProgram(ctx context.Context, n *topology.Node, prog progr
 	for _, e := range prog.env {
 		argv = append(argv, "--env", e)
 	}
+	if n.Run != nil {
+		for _, f := range n.Run.Files {
+			argv = append(argv, "--file", f.Dest+"="+f.Source)
+		}
+	}
 	argv = append(append(argv, "--"), prog.argv...)
 	log := p.NodeLog(n.Name)
 	spec := backend.ProcSpec{Argv: argv, LogPath: log, Detach: true, ExtraFiles: []*os.File{h.r}, Cgroup: cg}

@@ -64,6 +64,16 @@ var _ = Describe("node programs", Ordered, func() {
 		Expect("/run/gwlb-lab-e2e-same.pid").NotTo(BeAnExistingFile(), "a node wrote into the host's /run")
 	})
 
+	It("places the topology's files in the node's own view", func() {
+		Eventually(func() string { return file("logs", "files", "files") }, 10*time.Second, 50*time.Millisecond).
+			Should(Equal(strings.Repeat("gwlb-lab e2e file\n", 3)))
+		Expect("/run/app/app.conf").NotTo(BeAnExistingFile(), "a file went into the host's /run")
+		host, err := os.ReadFile("/etc/hostname")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(host)).NotTo(Equal("gwlb-lab e2e file\n"), "the host's /etc/hostname was replaced")
+		Expect(file("nodes", "files", "conf", "rel.conf")).To(Equal("gwlb-lab e2e file\n"))
+	})
+
 	It("tells a node program who and where it is", func() {
 		Eventually(func() string { return file("logs", "fw-1", "env") }, 10*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
 		env := map[string]string{}

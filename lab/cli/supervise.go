@@ -49,6 +49,7 @@ func newSuperviseCmd(env Env) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.Private, "private", nil, "directory given an empty tmpfs of the program's own (repeatable)")
 	cmd.Flags().StringArrayVar(&o.Env, "env", nil, "KEY=value added to the program's environment (repeatable)")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "the program's working directory")
+	cmd.Flags().StringArrayVar(&o.Files, "file", nil, "DEST=SOURCE: place a copy of SOURCE at DEST before the program starts (repeatable)")
 	cmd.Flags().StringVar(&o.Restart, "restart", supervise.RestartNever, "restart policy: never, on-failure or always")
 	cmd.Flags().StringVar(&o.LifeFile, "life-file", "", "write the restart count and current PID here as JSON at every start")
 	return cmd

@@ -93,6 +93,11 @@ type Options struct {
 	Env []string
 	// Dir is the program's working directory; "" keeps the supervisor's.
 	Dir string
+	// Files are placed before the program first starts, as "DEST=SOURCE":
+	// a relative DEST is under Dir; a DEST under a private directory or
+	// Dir is a copy; any other DEST must exist and is covered, in the
+	// program's mount namespace only, by a copy of SOURCE.
+	Files []string
 	// Restart says when the program is started again after it exits:
 	// RestartNever, RestartOnFailure (a non-zero exit or a signal) or
 	// RestartAlways. A stop asked for by a signal to the supervisor is
@@ -282,9 +287,23 @@ func newStarter(o Options) (*starter, error) {
 					expose = append(expose[:len(expose):len(expose)], abs)
 				}
 			}
-			if err := hide(o.Hide, expose, o.Private); err != nil {
+			// Sources are read before the private directories cover them
+			// (a topology file in /tmp).
+			files, ferr := readFiles(o.Files, o.Dir)
+			err := hide(o.Hide, expose, o.Private)
+			if err != nil {
 				// A lab still works without it; say so in the node's log.
 				fmt.Fprintf(o.Log, "gwlb-lab supervise: warning: no private file system view for the program: %v\n", err)
+			}
+			if ferr == nil {
+				ferr = placeFiles(files, o.Dir, o.Private, err == nil)
+			}
+			if ferr != nil {
+				fmt.Fprintf(o.Log, "gwlb-lab supervise: %v\n", ferr)
+				for out := range s.reqs {
+					out <- startResult{nil, ferr}
+				}
+				return
 			}
 		}
 		env := append(os.Environ(), o.Env...)
@@ -464,6 +483,74 @@ func writeJSONFile(path string, v any) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
+	}
+	return nil
+}
+
+// placed is one file to place: its destination and content.
+type placed struct {
+	dest string
+	data []byte
+	mode os.FileMode
+}
+
+func readFiles(specs []string, dir string) ([]placed, error) {
+	var out []placed
+	for _, spec := range specs {
+		dest, src, ok := strings.Cut(spec, "=")
+		if !ok || dest == "" || src == "" {
+			return nil, fmt.Errorf("file %q is not DEST=SOURCE", spec)
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(dir, dest)
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return nil, fmt.Errorf("file %q: %w", dest, err)
+		}
+		mode := os.FileMode(0o644)
+		if fi, err := os.Stat(src); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		out = append(out, placed{dest: filepath.Clean(dest), data: data, mode: mode})
+	}
+	return out, nil
+}
+
+// placeFiles writes each file where it goes. A destination outside the
+// node's own directories is bound over, which is only done in a private
+// mount namespace (isolated), never on the host's.
+func placeFiles(files []placed, dir string, private []string, isolated bool) error {
+	own := append([]string{}, private...)
+	if dir != "" {
+		own = append(own, dir)
+	}
+	for i, f := range files {
+		if covered(f.dest, own) {
+			if err := os.MkdirAll(filepath.Dir(f.dest), 0o755); err != nil {
+				return fmt.Errorf("file %q: %w", f.dest, err)
+			}
+			if err := os.WriteFile(f.dest, f.data, f.mode); err != nil {
+				return fmt.Errorf("file %q: %w", f.dest, err)
+			}
+			continue
+		}
+		if !isolated || dir == "" {
+			return fmt.Errorf("file %q: outside the node's own directories, and no private mount namespace to cover it in", f.dest)
+		}
+		if _, err := os.Stat(f.dest); err != nil {
+			return fmt.Errorf("file %q: a destination outside /run, /tmp and the working directory must exist on the host: %w", f.dest, err)
+		}
+		copyPath := filepath.Join(dir, ".gwlb-files", strconv.Itoa(i))
+		if err := os.MkdirAll(filepath.Dir(copyPath), 0o755); err != nil {
+			return fmt.Errorf("file %q: %w", f.dest, err)
+		}
+		if err := os.WriteFile(copyPath, f.data, f.mode); err != nil {
+			return fmt.Errorf("file %q: %w", f.dest, err)
+		}
+		if err := unix.Mount(copyPath, f.dest, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("file %q: bind a copy over it: %w", f.dest, err)
+		}
 	}
 	return nil
 }

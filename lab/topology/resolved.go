@@ -406,6 +406,16 @@ type Run struct {
 	Restart string `json:"restart"`
 	// Ready is the readiness check; nil for the program kind's default.
 	Ready *Ready `json:"ready,omitempty"`
+	// Files are placed in the node's view before the program starts,
+	// sorted by Dest.
+	Files []PlacedFile `json:"files,omitempty"`
+}
+
+// PlacedFile is one entry of run.files: Source is absolute (resolved
+// against the topology file's directory), Dest as written.
+type PlacedFile struct {
+	Dest   string `json:"dest"`
+	Source string `json:"source"`
 }
 
 // Ready is a readiness check: TCP (a port) or Command.

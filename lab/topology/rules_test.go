@@ -105,6 +105,15 @@ func TestRules(t *testing.T) {
 			lab:  labParts{run: "        run: {command: [sleep, infinity], ready: {timeout: 0}}"},
 			want: []string{"vpcs.v.instances.i.run.ready: ready must set exactly one of tcp and command", "vpcs.v.instances.i.run.ready: timeout 0 is outside 1-3600 seconds"},
 		},
+		{name: "files", lab: labParts{run: "        run: {command: [sleep, infinity], files: {/etc/app.conf: app.conf, conf/x: /abs/x}}"}},
+		{
+			name: "files escaping the node's view",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], files: {../x: app.conf, /run/a=b: app.conf}}"},
+			want: []string{
+				`vpcs.v.instances.i.run.files["../x"]: files: destination "../x" must name a file, without ".." or "="`,
+				`vpcs.v.instances.i.run.files["/run/a=b"]: files: destination "/run/a=b" must name a file, without ".." or "="`,
+			},
+		},
 		{
 			name: "bad restart policy",
 			lab:  labParts{run: "        run: {command: [sleep, infinity], restart: sometimes}"},

@@ -1,6 +1,10 @@
 package topology
 
-import "strings"
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+)
 
 // Rules of what runs in nodes.
 
@@ -43,6 +47,15 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 		return
 	}
 	c.enum(p, "restart", r.Restart, RestartNever, RestartOnFailure, RestartAlways)
+	for dest, src := range r.Files {
+		fp := childPath(childPath(p, "files"), dest)
+		switch {
+		case dest == "" || strings.HasSuffix(dest, "/") || strings.Contains(dest, "=") || slices.Contains(strings.Split(filepath.ToSlash(dest), "/"), ".."):
+			c.errorf(fp, "", "files: destination %q must name a file, without \"..\" or \"=\"", dest)
+		case src == "":
+			c.errorf(fp, "", "files: %q has no source", dest)
+		}
+	}
 	if rs := r.Ready; rs != nil {
 		rp := childPath(p, "ready")
 		switch {
