@@ -675,7 +675,8 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline, next := start.Add(timeout), start.Add(2*time.Second)
 	for {
 		err := cnins.WithNetNSPath(filepath.Join(m.opts.NetnsDir, n.Netns), func(cnins.NetNS) error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -689,6 +690,10 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, p Paths) 
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, timeout, tail(p.NodeLog(n.Name), 5))
+		}
+		if now := time.Now(); now.After(next) {
+			m.progress("  node %s: waiting for port %d (%s of %s)", n.Name, port, now.Sub(start).Round(time.Second), timeout)
+			next = now.Add(2 * time.Second)
 		}
 		select {
 		case <-ctx.Done():
