@@ -22,6 +22,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/docker"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
@@ -54,6 +55,9 @@ type Options struct {
 	// relying on the start handshake and the namespace scan alone (what
 	// happens where there is no cgroup2); for tests of that path.
 	NoCgroup bool
+	// NoWaitTargets makes Up return without waiting for every target's
+	// first health verdict.
+	NoWaitTargets bool
 	// CrashAt is a test hook: `up` kills itself with SIGKILL at that point
 	// (CrashEmulatorStarted, CrashProgramStarted), to prove `down` copes.
 	CrashAt string
@@ -274,6 +278,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if !ok {
 			return nil
 		}
+		prog.env, prog.dir, prog.restart = nodeEnv(l, n, p), p.NodeWorkDir(n.Name), n.Run.Restart
 		proc, h, err := m.startProgram(ctx, nodes[i], n, prog, p, st)
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.Name, err)
@@ -293,6 +298,11 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	}
 	if err := parallel(len(l.Nodes), func(i int) error { return m.waitListening(ctx, &l.Nodes[i], nodes[i].NetNSPath(), p) }); err != nil {
 		return err
+	}
+	if !m.opts.NoWaitTargets {
+		if err := m.waitVerdicts(ctx, l, p); err != nil {
+			return err
+		}
 	}
 	st.Phase = PhaseUp
 	if err := writeState(p, st); err != nil {
@@ -636,6 +646,12 @@ type NodeStatus struct {
 	// Docker's word for its state ("running", "exited (1)", ...).
 	Container      string `json:"container,omitempty"`
 	ContainerState string `json:"container_state,omitempty"`
+	// Restarts counts how often the restart policy started the program
+	// again; ProgramPID is its current process (PID is its supervisor's).
+	Restarts   int `json:"restarts"`
+	ProgramPID int `json:"program_pid,omitempty"`
+	// Paused is set while `node pause` holds the program frozen.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Status reports a lab: what the state file says, whether the recorded
@@ -694,6 +710,10 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		if pr, ok := procs[n.Name]; ok {
 			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
 			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+			ns.Paused = paused(st, n.Name)
+			if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil {
+				ns.Restarts, ns.ProgramPID = life.Restarts, life.PID
+			}
 			if !ns.Running {
 				if e, err := supervise.ReadExit(p.ExitFile(n.Name)); err == nil && e != nil {
 					ns.ExitCode, ns.ExitSignal = &e.Code, e.Signal
@@ -857,9 +877,14 @@ func (m *Manager) Control(name string) (*control.Client, error) {
 // answers. Command nodes are not waited for: their ports are unknown.
 func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath string, p Paths) error {
 	var port int
+	timeout := m.opts.ReadyTimeout
 	switch {
 	case n.Run == nil:
 		return nil
+	case n.Run.Ready != nil && len(n.Run.Ready.Command) > 0:
+		return m.waitReadyCommand(ctx, n, p)
+	case n.Run.Ready != nil:
+		port, timeout = n.Run.Ready.TCP, n.Run.Ready.Timeout
 	case n.Run.Kind == topology.RunHTTPEcho:
 		port = n.Run.HTTPEcho.Port
 	case n.Run.Kind == topology.RunAppliance:
@@ -871,7 +896,8 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath st
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(m.opts.ReadyTimeout)
+	start := time.Now()
+	deadline, next := start.Add(timeout), start.Add(2*time.Second)
 	for {
 		err := cnins.WithNetNSPath(nsPath, func(cnins.NetNS) error {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -884,12 +910,114 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath st
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, m.opts.ReadyTimeout, tail(p.NodeLog(n.Name), 5))
+			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, timeout, tail(p.NodeLog(n.Name), 5))
+		}
+		if now := time.Now(); now.After(next) {
+			m.progress("  node %s: waiting for port %d (%s of %s)", n.Name, port, now.Sub(start).Round(time.Second), timeout)
+			next = now.Add(2 * time.Second)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitVerdicts waits until every registered target has its first health
+// verdict on every GWLB node that checks it: targets start initial and get
+// no flow before (spec §4.2), so a lab whose targets are all initial would
+// drop its first flows. A target that never answers gets its verdict,
+// unhealthy, after unhealthy_threshold regular checks; the wait is bounded
+// by that time and the ready timeout.
+func (m *Manager) waitVerdicts(ctx context.Context, l *topology.Lab, p Paths) error {
+	if len(l.GWLBs) == 0 {
+		return nil
+	}
+	limit := m.opts.ReadyTimeout
+	for _, g := range l.GWLBs {
+		hc := g.TargetGroup.HealthCheck
+		d := time.Duration(float64(hc.Interval*time.Duration(hc.UnhealthyThreshold+1)+hc.Timeout) / max(l.TimeScale, 1e-9))
+		limit = max(limit, d+5*time.Second)
+	}
+	c := control.NewClient(p.Socket())
+	deadline := time.Now().Add(limit)
+	last := -1
+	for {
+		var ts []gwlb.TargetHealth
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.Get(cctx, "/v1/targets", &ts)
+		cancel()
+		waiting := map[string]bool{}
+		total := map[string]bool{}
+		if err == nil {
+			for _, t := range ts {
+				if t.State == "unused" || t.State == "draining" {
+					continue
+				}
+				total[t.Target] = true
+				if t.State == "initial" {
+					waiting[t.Target] = true
+				}
+			}
+			if len(waiting) == 0 {
+				m.progress("  targets %d/%d with a first health verdict", len(total), len(total))
+				return nil
+			}
+			if done := len(total) - len(waiting); done != last {
+				m.progress("  targets %d/%d with a first health verdict", done, len(total))
+				last = done
+			}
+		}
+		if time.Now().After(deadline) {
+			names := make([]string, 0, len(waiting))
+			for t := range waiting {
+				names = append(names, t)
+			}
+			sort.Strings(names)
+			if err != nil {
+				return fmt.Errorf("target health: %w", err)
+			}
+			return fmt.Errorf("targets still initial after %s: %s (up --no-wait skips this wait)", limit, strings.Join(names, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitReadyCommand runs a node's ready command in the node until it exits
+// 0, showing progress every few seconds, or fails after its timeout.
+func (m *Manager) waitReadyCommand(ctx context.Context, n *topology.Node, p Paths) error {
+	r := n.Run.Ready
+	node, err := m.backend.Open(ctx, n.Netns)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	start := time.Now()
+	deadline := start.Add(r.Timeout)
+	next := start.Add(2 * time.Second)
+	for {
+		cctx, cancel := context.WithDeadline(ctx, deadline)
+		code, err := node.Exec(cctx, r.Command, nil, io.Discard, io.Discard)
+		cancel()
+		if err == nil && code == 0 {
+			return nil
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			return fmt.Errorf("node %q: not ready after %s: %q exits %d: %s", n.Name, r.Timeout, strings.Join(r.Command, " "), code, tail(p.NodeLog(n.Name), 5))
+		}
+		if now.After(next) {
+			m.progress("  node %s: waiting for %q (%s of %s)", n.Name, strings.Join(r.Command, " "), now.Sub(start).Round(time.Second), r.Timeout)
+			next = now.Add(2 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -236,6 +237,43 @@ type program struct {
 	argv []string
 	// expose are paths under the state root the program opens itself.
 	expose []string
+	// env is the node's identity (see nodeEnv); dir its working directory.
+	env []string
+	dir string
+	// restart is the restart policy.
+	restart string
+}
+
+// privateDirs get a tmpfs of each node program's own: two nodes running
+// the same program must not share its sockets, pid files and scratch
+// files. /var/run is usually a symlink to /run, and is then skipped.
+var privateDirs = [...]string{"/run", "/var/run", "/tmp"}
+
+// nodeEnv is what a node program learns about itself from its environment.
+func nodeEnv(l *topology.Lab, n *topology.Node, p Paths) []string {
+	env := []string{
+		"GWLB_LAB=" + l.Name,
+		"GWLB_NODE=" + n.Name,
+		"GWLB_IFACE=" + n.Interface.Name,
+		"GWLB_MAC=" + n.Interface.MAC.String(),
+		"GWLB_ADDR=" + n.Interface.Addr.Addr().String(),
+		"GWLB_PREFIX=" + n.Interface.Addr.String(),
+		"GWLB_GATEWAY=" + n.Interface.Gateway.String(),
+		"GWLB_WORKDIR=" + p.NodeWorkDir(n.Name),
+		"GWLB_LOGDIR=" + p.NodeLogDir(n.Name),
+	}
+	if n.Interface.Addr6.IsValid() {
+		env = append(env, "GWLB_ADDR6="+n.Interface.Addr6.Addr().String(), "GWLB_PREFIX6="+n.Interface.Addr6.String(),
+			"GWLB_GATEWAY6="+n.Interface.Gateway6.String())
+	}
+	if n.Interface.PublicIP.IsValid() {
+		env = append(env, "GWLB_PUBLIC_IP="+n.Interface.PublicIP.String())
+	}
+	var nodes []string
+	for _, a := range gwlbNodesFor(l, n) {
+		nodes = append(nodes, a.String())
+	}
+	return append(env, "GWLB_NODES="+strings.Join(nodes, ","))
 }
 
 // startProgram starts a node's program under `gwlb-lab supervise` in the
@@ -255,9 +293,36 @@ func (m *Manager) startProgram(ctx context.Context, node backend.Node, n *topolo
 		defer cg.Close()
 	}
 	argv := []string{m.opts.Binary, "supervise", "--handshake-fd", strconv.Itoa(handshakeFD),
-		"--exit-file", p.ExitFile(n.Name), "--hide", m.opts.StateRoot}
-	for _, e := range prog.expose {
+		"--exit-file", p.ExitFile(n.Name), "--life-file", p.LifeFile(n.Name), "--hide", m.opts.StateRoot}
+	if prog.restart != "" {
+		argv = append(argv, "--restart", prog.restart)
+	}
+	for _, d := range privateDirs {
+		argv = append(argv, "--private", d)
+	}
+	expose := prog.expose
+	if prog.dir != "" {
+		// The working and log directories are the node's own, in the
+		// state directory the program otherwise cannot see.
+		for _, d := range []string{prog.dir, p.NodeLogDir(n.Name)} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				h.close()
+				return Proc{}, nil, fmt.Errorf("make %q: %w", d, err)
+			}
+		}
+		expose = append(expose[:len(expose):len(expose)], prog.dir, p.NodeLogDir(n.Name))
+		argv = append(argv, "--dir", prog.dir)
+	}
+	for _, e := range expose {
 		argv = append(argv, "--expose", e)
+	}
+	for _, e := range prog.env {
+		argv = append(argv, "--env", e)
+	}
+	if n.Run != nil {
+		for _, f := range n.Run.Files {
+			argv = append(argv, "--file", f.Dest+"="+f.Source)
+		}
 	}
 	argv = append(append(argv, "--"), prog.argv...)
 	log := p.NodeLog(n.Name)

@@ -88,6 +88,21 @@ func (p Paths) ExitFile(node string) string {
 	return filepath.Join(p.Dir, "logs", node+".exit")
 }
 
+// LifeFile is where a node program's supervisor records its restarts.
+func (p Paths) LifeFile(node string) string {
+	return filepath.Join(p.Dir, "logs", node+".life")
+}
+
+// NodeWorkDir is a node program's working directory (GWLB_WORKDIR).
+func (p Paths) NodeWorkDir(node string) string {
+	return filepath.Join(p.Dir, "nodes", node)
+}
+
+// NodeLogDir is a node program's own log directory (GWLB_LOGDIR).
+func (p Paths) NodeLogDir(node string) string {
+	return filepath.Join(p.Dir, "logs", node)
+}
+
 // FlowLog is where a reference appliance with flow_log writes its flows.
 func (p Paths) FlowLog(node string) string {
 	return filepath.Join(p.Dir, "logs", node+".flows.jsonl")

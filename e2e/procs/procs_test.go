@@ -128,6 +128,17 @@ var _ = Describe("a node program", func() {
 		out := string(b)
 		Expect(out).NotTo(ContainSubstring("VISIBLE"))
 		Expect(out).NotTo(ContainSubstring("control.sock"))
-		Expect(strings.Count(out, name)).To(BeZero(), "nothing of the lab's own state shows:\n%s", out)
+		// Of its own lab it sees only its own working and log directories.
+		own := map[string]bool{name: true}
+		for _, d := range []string{"", "/logs", "/logs/three", "/nodes", "/nodes/three"} {
+			own[lab.DefaultStateRoot+"/"+name+d+":"] = true
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, name) {
+				Expect(own).To(HaveKey(line), "nothing of the lab's own state but the node's directories shows:\n%s", out)
+			}
+		}
+		Expect(out).NotTo(ContainSubstring("state.json"))
+		Expect(strings.Count(out, other)).To(BeZero(), "nothing of the other lab shows:\n%s", out)
 	})
 })

@@ -114,7 +114,7 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 			for _, t := range n.Candidates() {
 				targets = append(targets, health.Target{Index: t.Index(), IP: t.IP})
 			}
-			out[n] = health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Healthy,
+			out[n] = health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
 				d.clock.Now, d.clock.Wall, n.SetHealth)
 		}
 	}

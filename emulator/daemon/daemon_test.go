@@ -121,7 +121,8 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("no target %s in %+v", target, ts)
 		return ""
 	}
-	if s := state("fw-1"); s != "healthy" {
+	// A starting lab's targets are initial until their first check.
+	if s := state("fw-1"); s != "initial" {
 		t.Fatalf("fw-1 starts %s", s)
 	}
 	if err := c.Post(ctx, "/v1/targets/fw-1/deregister", nil, nil); err != nil {

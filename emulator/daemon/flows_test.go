@@ -12,6 +12,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
@@ -42,6 +43,14 @@ func tryListFlows(c *control.Client, query string) ([]gwlb.Flow, gwlb.FlowSummar
 // makeFlows starts udp UDP flows from 10.0.1.10 and tcp TCP flows from
 // 10.0.1.20, all to 198.51.100.10, through the fixture's endpoint.
 func makeFlows(t testing.TB, f *fabric.Fabric, udp, tcp int) {
+	// Past the lab's start: the targets answered their first checks.
+	for _, lb := range f.LBs() {
+		for _, n := range lb.Nodes() {
+			for _, tg := range lb.Targets() {
+				n.SetHealth(tg.Index(), health.Status{State: health.Healthy})
+			}
+		}
+	}
 	t.Helper()
 	eps := f.Endpoints()
 	ep, err := config.EndpointNumber(eps[0].ID)

@@ -31,6 +31,7 @@ func TestCountersShowTAPQueueDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	markHealthy(f)
 	c := f.Counters()
 	// The sum of what the nodes sent and the emulator did not read in
 	// time is among the drops, beside the fabric's own reasons.

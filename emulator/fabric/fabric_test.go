@@ -9,6 +9,7 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
@@ -137,6 +138,7 @@ func newHarness(t *testing.T, s *config.Snapshot) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	markHealthy(f)
 	h.f = f
 	h.w = newWorker(f)
 	return h
@@ -225,4 +227,16 @@ func checkIP(t *testing.T, eth packet.Ethernet, dstMAC config.MAC, src, dst stri
 		}
 	}
 	return ip
+}
+
+// markHealthy puts every target past its first health check, as a running
+// lab's targets are once `up` returns (a starting lab's are initial).
+func markHealthy(f *Fabric) {
+	for _, lb := range f.LBs() {
+		for _, n := range lb.Nodes() {
+			for _, t := range lb.Targets() {
+				n.SetHealth(t.Index(), health.Status{State: health.Healthy})
+			}
+		}
+	}
 }

@@ -53,7 +53,7 @@ func BenchmarkAdmit(b *testing.B) {
 }
 
 func benchNode(b *testing.B) *Node {
-	lb, err := New(lbConfig("5-tuple", false, false), map[string][]uint64{"az1": {ep1}}, epoch)
+	lb, err := newStarted(lbConfig("5-tuple", false, false), map[string][]uint64{"az1": {ep1}}, epoch)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func failoverLB(t *testing.T, action string) (*LB, *Node) {
 	cfg := lbConfig("5-tuple", false, false)
 	cfg.TargetGroup.OnUnhealthy, cfg.TargetGroup.OnDeregistration = action, action
 	cfg.TargetGroup.DeregistrationDelay = 60
-	lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+	lb, err := newStarted(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestFlowJSON(t *testing.T) {
 	cfg.Name = "gw\"lb\\ü\x01\xff"
 	cfg.TargetGroup.Targets[0].Name = "fw <1> & é"
 	cfg.TargetGroup.Targets[1].Name = cfg.TargetGroup.Targets[0].Name
-	lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+	lb, err := newStarted(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}

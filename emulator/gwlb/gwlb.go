@@ -127,14 +127,15 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 				n.candidates = append(n.candidates, t)
 			}
 		}
-		// Targets of a lab that starts are taken as past their first
-		// checks: healthy until checks say otherwise (a target registered
-		// later starts in initial; spec §4.2, §11 q9).
+		// Targets of a lab that starts are initial, as on AWS: no new
+		// flow goes to them before their first check passes (a flow
+		// chosen while none is healthy is pinned and dropped; spec §4.2,
+		// §4.3, §11 q9).
 		n.health = make([]atomic.Uint32, len(lb.targets))
 		n.status = make([]health.Status, len(lb.targets))
 		for i := range n.health {
-			n.health[i].Store(uint32(health.Healthy))
-			n.status[i].State = health.Healthy
+			n.health[i].Store(uint32(health.Initial))
+			n.status[i].State = health.Initial
 		}
 		for _, ep := range endpoints[nc.AZ] {
 			// One limit for all of the node's tables: the cap is the node's,

@@ -34,7 +34,7 @@ func lbConfig(stickiness string, crossZone, reset bool) config.GWLB {
 
 func newLB(t *testing.T, stickiness string, crossZone, reset bool) *LB {
 	t.Helper()
-	lb, err := New(lbConfig(stickiness, crossZone, reset), map[string][]uint64{"az1": {ep1}, "az2": {ep1}}, epoch)
+	lb, err := newStarted(lbConfig(stickiness, crossZone, reset), map[string][]uint64{"az1": {ep1}, "az2": {ep1}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestPeakRates(t *testing.T) {
 func TestTargetInDisabledAZIsNotInUse(t *testing.T) {
 	cfg := lbConfig("5-tuple", true, false)
 	cfg.Nodes = cfg.Nodes[:1] // only az1 is enabled; fw-3 is in az2
-	lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+	lb, err := newStarted(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,5 +371,34 @@ func TestTargetInDisabledAZIsNotInUse(t *testing.T) {
 	}
 	if m := n.Metrics(epoch); m.HealthyHostCount != 2 {
 		t.Fatalf("healthy host count %d, want 2 (fw-3 is not counted)", m.HealthyHostCount)
+	}
+}
+
+// newStarted is New with every target past its first health check, as a
+// running lab's targets are once `up` returns (targets start initial).
+func newStarted(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, error) {
+	lb, err := New(cfg, endpoints, epoch)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range lb.Nodes() {
+		for _, t := range lb.Targets() {
+			n.SetHealth(t.Index(), health.Status{State: health.Healthy})
+		}
+	}
+	return lb, nil
+}
+
+func TestTargetsOfAStartingLabAreInitial(t *testing.T) {
+	lb, err := New(lbConfig("5-tuple", false, false), map[string][]uint64{"az1": {ep1}, "az2": {ep1}}, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range lb.Nodes() {
+		for _, th := range n.Targets(epoch) {
+			if th.State != "initial" || th.Reason != health.ReasonInitial {
+				t.Fatalf("node %s target %s: %s (%s), want initial", n.Name, th.Target, th.State, th.Reason)
+			}
+		}
 	}
 }

@@ -17,7 +17,7 @@ func TestFlowLimit(t *testing.T) {
 	cfg := lbConfig("5-tuple", false, false)
 	cfg.MaxFlowsPerNode = 2
 	const ep2 = ep1 + 1
-	lb, err := New(cfg, map[string][]uint64{"az1": {ep1, ep2}}, epoch)
+	lb, err := newStarted(cfg, map[string][]uint64{"az1": {ep1, ep2}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func BenchmarkFlowMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		lb, err := New(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
+		lb, err := newStarted(cfg, map[string][]uint64{"az1": {ep1}}, epoch)
 		if err != nil {
 			b.Fatal(err)
 		}

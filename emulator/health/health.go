@@ -102,11 +102,19 @@ type Checker struct {
 
 	mu       sync.Mutex
 	trackers []Tracker
+	// starting marks the targets still in their first check of a lab that
+	// starts: they are probed every StartProbeInterval and the first
+	// success is their verdict (see Run).
+	starting []bool
 }
+
+// StartProbeInterval is how often (wall-clock) the targets of a starting
+// lab are probed until their first success.
+const StartProbeInterval = 200 * time.Millisecond
 
 // NewChecker returns a checker of targets whose decisions go to report
 // (called after every round, for every target). Targets start in state
-// start.
+// start; starting in Initial means the lab is starting (see Run).
 func NewChecker(hc config.HealthCheck, prober Prober, targets []Target, start State,
 	now func() time.Time, wall func(time.Duration) time.Duration, report func(int, Status)) *Checker {
 	// Zero means unset in a configuration built by hand: take AWS's
@@ -119,9 +127,10 @@ func NewChecker(hc config.HealthCheck, prober Prober, targets []Target, start St
 		hc.Timeout = DefaultTimeout
 	}
 	c := &Checker{hc: hc, prober: prober, wall: wall, now: now, targets: targets, report: report,
-		trackers: make([]Tracker, len(targets))}
+		trackers: make([]Tracker, len(targets)), starting: make([]bool, len(targets))}
 	for i := range c.trackers {
 		c.trackers[i] = Tracker{HealthyThreshold: hc.HealthyThreshold, UnhealthyThreshold: hc.UnhealthyThreshold, Status: Status{State: start}}
+		c.starting[i] = start == Initial
 	}
 	return c
 }
@@ -132,6 +141,73 @@ const (
 	DefaultTimeout  = 5
 )
 
+// Starting reports whether some target still waits for its first verdict
+// of the lab's start.
+func (c *Checker) Starting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.starting {
+		if s && c.trackers[i].State == Initial {
+			return true
+		}
+	}
+	return false
+}
+
+// StartRound probes once every target still in the first check of a
+// starting lab; one success makes it healthy. A failure is only noted: the
+// program may not listen yet, and only the regular rounds (Round) count
+// failures towards unhealthy.
+func (c *Checker) StartRound(ctx context.Context) {
+	c.mu.Lock()
+	var idx []int
+	for i, s := range c.starting {
+		if s && c.trackers[i].State == Initial {
+			idx = append(idx, i)
+		}
+	}
+	c.mu.Unlock()
+	errs := c.probe(ctx, idx)
+	if ctx.Err() != nil {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, i := range idx {
+		tr := &c.trackers[i]
+		if !c.starting[i] || tr.State != Initial {
+			continue // a regular round decided meanwhile
+		}
+		tr.LastProbe = now
+		if errs[k] != nil {
+			tr.LastError = errs[k].Error()
+		} else {
+			tr.LastError, tr.State, tr.Successes, tr.Failures = "", Healthy, 1, 0
+			c.starting[i] = false
+		}
+		c.report(c.targets[i].Index, tr.Status)
+	}
+}
+
+// probe probes the targets of indexes idx concurrently, each within the
+// timeout, and returns their errors in the same order.
+func (c *Checker) probe(ctx context.Context, idx []int) []error {
+	errs := make([]error, len(idx))
+	var wg sync.WaitGroup
+	for k, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, c.wall(time.Duration(c.hc.Timeout)*time.Second))
+			defer cancel()
+			errs[k] = c.prober.Probe(pctx, c.targets[i].IP, c.hc)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // Reset puts a target back to the initial state (after it registers again).
 func (c *Checker) Reset(index int) {
 	c.mu.Lock()
@@ -139,6 +215,7 @@ func (c *Checker) Reset(index int) {
 	for i, t := range c.targets {
 		if t.Index == index {
 			c.trackers[i].Status = Status{State: Initial}
+			c.starting[i] = false // a registration checks at the regular pace
 			c.report(index, c.trackers[i].Status)
 		}
 	}
@@ -147,18 +224,11 @@ func (c *Checker) Reset(index int) {
 // Round probes every target once, concurrently, each within the timeout,
 // and reports the results.
 func (c *Checker) Round(ctx context.Context) {
-	errs := make([]error, len(c.targets))
-	var wg sync.WaitGroup
-	for i, t := range c.targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, c.wall(time.Duration(c.hc.Timeout)*time.Second))
-			defer cancel()
-			errs[i] = c.prober.Probe(pctx, t.IP, c.hc)
-		}()
+	idx := make([]int, len(c.targets))
+	for i := range idx {
+		idx[i] = i
 	}
-	wg.Wait()
+	errs := c.probe(ctx, idx)
 	if ctx.Err() != nil {
 		return
 	}
@@ -167,24 +237,44 @@ func (c *Checker) Round(ctx context.Context) {
 	defer c.mu.Unlock()
 	for i, t := range c.targets {
 		c.trackers[i].Observe(errs[i], now)
+		if c.trackers[i].State != Initial {
+			c.starting[i] = false
+		}
 		c.report(t.Index, c.trackers[i].Status)
 	}
 }
 
-// Run checks every interval until ctx ends. The first round comes one
-// interval after the start, as after a registration, which also gives the
-// targets' programs time to start with the lab.
+// Run checks every interval until ctx ends. The first regular round comes
+// one interval after the start, as after a registration, which also gives
+// the targets' programs time to start with the lab.
+//
+// Targets of a starting lab (NewChecker with Initial) are also probed every
+// StartProbeInterval until their first success, which makes them healthy:
+// AWS's initial checking takes healthy_threshold × interval (50 s with the
+// defaults), which the lab shortens so that `up` returns within a second of
+// its appliances answering. A target that never answers still becomes
+// unhealthy after unhealthy_threshold regular rounds.
 func (c *Checker) Run(ctx context.Context) {
 	interval := c.wall(time.Duration(c.hc.Interval) * time.Second)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	fast := time.NewTicker(StartProbeInterval)
+	defer fast.Stop()
+	fastC := fast.C
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			c.Round(ctx)
+		case <-fastC:
+			if !c.Starting() {
+				fast.Stop()
+				fastC = nil
+				continue
+			}
+			c.StartRound(ctx)
 		}
-		c.Round(ctx)
 	}
 }
 

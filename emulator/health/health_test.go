@@ -163,3 +163,43 @@ func TestCheckerZeroTimingsTakeDefaults(t *testing.T) {
 		t.Fatalf("interval asked %v, want %v", asked, DefaultInterval*time.Second)
 	}
 }
+
+// A starting lab's targets are healthy on their first success, however
+// many fast probes fail first (the program may not listen yet); a target
+// that never answers is decided by the regular rounds only; a target
+// registered again goes back to the regular thresholds.
+func TestStartingLabFirstVerdict(t *testing.T) {
+	fw1, fw2 := netip.MustParseAddr("10.20.1.11"), netip.MustParseAddr("10.20.1.12")
+	p := &fakeProber{down: map[netip.Addr]bool{fw1: true, fw2: true}, seen: map[netip.Addr]int{}}
+	got := map[int]State{}
+	hc := config.HealthCheck{Protocol: "TCP", Port: 80, Interval: 10, Timeout: 5, HealthyThreshold: 5, UnhealthyThreshold: 2}
+	c := NewChecker(hc, p, []Target{{0, fw1}, {1, fw2}}, Initial, time.Now, func(d time.Duration) time.Duration { return d },
+		func(i int, st Status) { got[i] = st.State })
+	ctx := context.Background()
+	for range 5 {
+		c.StartRound(ctx)
+	}
+	if got[0] != Initial || got[1] != Initial || !c.Starting() {
+		t.Fatalf("failed start probes decided: %v", got)
+	}
+	p.down[fw1] = false
+	c.StartRound(ctx)
+	if got[0] != Healthy || got[1] != Initial {
+		t.Fatalf("after fw-1's first success: %v", got)
+	}
+	c.Round(ctx)
+	c.Round(ctx)
+	if got[0] != Healthy || got[1] != Unhealthy || c.Starting() {
+		t.Fatalf("after two regular rounds: %v", got)
+	}
+	n := p.seen[fw1]
+	c.StartRound(ctx)
+	if p.seen[fw1] != n {
+		t.Fatal("a decided target is still probed by start rounds")
+	}
+	c.Reset(0)
+	c.StartRound(ctx)
+	if got[0] != Initial {
+		t.Fatalf("a registered target passed on one start probe: %v", got)
+	}
+}

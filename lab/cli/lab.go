@@ -45,12 +45,19 @@ func needRootToLook(what string) error {
 }
 
 func newManager(env Env, cmd *cobra.Command, quiet bool) (*lab.Manager, error) {
+	return newManagerWaiting(env, cmd, quiet, true)
+}
+
+// newManagerWaiting is newManager for `up`, which may skip the wait for
+// the targets' first health verdicts.
+func newManagerWaiting(env Env, cmd *cobra.Command, quiet, wait bool) (*lab.Manager, error) {
 	var progress io.Writer = cmd.ErrOrStderr()
 	if quiet {
 		progress = io.Discard
 	}
 	return lab.NewManager(lab.Options{
-		Progress: progress, StateRoot: env.StateRoot, NetnsDir: env.NetnsDir,
+		NoWaitTargets: !wait,
+		Progress:      progress, StateRoot: env.StateRoot, NetnsDir: env.NetnsDir,
 		// Test hooks, read here so the lab package reads no environment.
 		NoCgroup: os.Getenv("GWLB_LAB_NO_CGROUP") == "1",
 		CrashAt:  os.Getenv("GWLB_LAB_TEST_CRASH_AT"),
@@ -195,9 +202,10 @@ func newUpCmd(env Env) *cobra.Command {
 		keep       bool
 		quiet      bool
 		foreground bool
+		noWait     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "up [-f FILE] [--name LAB]",
+		Use:   "up [-f FILE] [--name LAB] [--no-wait]",
 		Short: "Bring up a lab (the default lab without -f)",
 		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
 eth0 wired to the emulator, the emulator process, and what each node runs.
@@ -205,7 +213,12 @@ A node with a container section is a Docker container of that (local) image
 instead, wired the same way; its namespace is held by a second container,
 gwlb-<lab>-<node>.hold, of the gwlb-lab image (make images), so a restarted
 container keeps eth0. Without -f the embedded default lab comes up. State,
-logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.`,
+logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.
+
+Targets start initial, as on AWS, and take no flow before their first health
+check passes; up waits until every target has its first verdict (healthy, or
+unhealthy after unhealthy_threshold failed checks), showing progress, unless
+--no-wait is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, name); err != nil {
@@ -221,7 +234,7 @@ logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.`,
 			if err := needRoot("gwlb-lab up"); err != nil {
 				return err
 			}
-			m, err := newManager(env, cmd, quiet)
+			m, err := newManagerWaiting(env, cmd, quiet, !noWait)
 			if err != nil {
 				return err
 			}
@@ -239,6 +252,7 @@ logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.`,
 	cmd.Flags().StringVar(&name, "name", "", nameUsage+" (default \"default\")")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return without waiting for the targets' first health verdicts")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
 	return cmd
 }
@@ -470,6 +484,12 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 			}
 			if n.Running {
 				state = fmt.Sprintf("running (pid %d)", n.PID)
+			}
+			if n.Paused {
+				state += ", paused"
+			}
+			if n.Restarts > 0 {
+				state += fmt.Sprintf(", %d restarts", n.Restarts)
 			}
 		}
 		if n.Container != "" {

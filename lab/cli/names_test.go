@@ -106,6 +106,11 @@ var nameCommands = map[string][]string{
 	"logs":               {"logs", "web"},
 	"trace":              {"trace", "-c", "1"},
 	"emulator restart":   {"emulator", "restart"},
+	"node stop":          {"node", "stop", "web"},
+	"node start":         {"node", "start", "web"},
+	"node restart":       {"node", "restart", "web"},
+	"node pause":         {"node", "pause", "web"},
+	"node unpause":       {"node", "unpause", "web"},
 }
 
 func nameFlag(c *cobra.Command) *pflag.Flag {

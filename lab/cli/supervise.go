@@ -45,6 +45,12 @@ func newSuperviseCmd(env Env) *cobra.Command {
 	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (EOF: exit)")
 	cmd.Flags().StringVar(&o.ExitFile, "exit-file", "", "write the program's exit status here as JSON")
 	cmd.Flags().StringVar(&o.Hide, "hide", "", "directory to hide from the program behind an empty tmpfs")
-	cmd.Flags().StringArrayVar(&o.Expose, "expose", nil, "path under --hide to bind back for the program (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Expose, "expose", nil, "path under --hide or a --private directory to bind back for the program (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Private, "private", nil, "directory given an empty tmpfs of the program's own (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Env, "env", nil, "KEY=value added to the program's environment (repeatable)")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "the program's working directory")
+	cmd.Flags().StringArrayVar(&o.Files, "file", nil, "DEST=SOURCE: place a copy of SOURCE at DEST before the program starts (repeatable)")
+	cmd.Flags().StringVar(&o.Restart, "restart", supervise.RestartNever, "restart policy: never, on-failure or always")
+	cmd.Flags().StringVar(&o.LifeFile, "life-file", "", "write the restart count and current PID here as JSON at every start")
 	return cmd
 }

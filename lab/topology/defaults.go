@@ -32,6 +32,8 @@ const (
 	DefaultApplianceMode   = ApplianceForward
 	DefaultFirewallAction  = "allow"
 	DefaultSourceDestCheck = true
+	DefaultRestart         = RestartNever
+	DefaultReadyTimeout    = 30 // seconds
 
 	// DefaultMaxFlowsPerNode is the lab's flow limit per GWLB node: AWS
 	// publishes none (see config.DefaultMaxFlowsPerNode for the choice).

@@ -170,12 +170,23 @@ type InternetHostSpec struct {
 	Container   *ContainerSpec `yaml:"container,omitempty" desc:"Run the node as a Docker container of this image instead of a bare network namespace."`
 }
 
-// RunSpec says what runs in a node: exactly one of its fields.
+// RunSpec says what runs in a node: exactly one of its program fields
+// (http_echo, command, appliance, reflector), and how its life is managed.
 type RunSpec struct {
-	HTTPEcho  *HTTPEchoSpec  `yaml:"http_echo,omitempty" desc:"A small HTTP echo server."`
-	Command   []string       `yaml:"command,omitempty" desc:"A command (argv) run in the node." schema:"minItems=1"`
-	Appliance *ApplianceSpec `yaml:"appliance,omitempty" desc:"The reference GWLB appliance."`
-	Reflector *ReflectorSpec `yaml:"reflector,omitempty" desc:"An appliance made only of iptables rules that reflect UDP 6081 back to the GWLB."`
+	HTTPEcho  *HTTPEchoSpec     `yaml:"http_echo,omitempty" desc:"A small HTTP echo server."`
+	Command   []string          `yaml:"command,omitempty" desc:"A command (argv) run in the node." schema:"minItems=1"`
+	Appliance *ApplianceSpec    `yaml:"appliance,omitempty" desc:"The reference GWLB appliance."`
+	Reflector *ReflectorSpec    `yaml:"reflector,omitempty" desc:"An appliance made only of iptables rules that reflect UDP 6081 back to the GWLB."`
+	Ready     *ReadySpec        `yaml:"ready,omitempty" desc:"A readiness check up waits for (and node start/restart): the program listens on a TCP port, or a command run in the node exits 0. Omitted: the echo server's, appliance's or reflector's port; nothing for a command."`
+	Files     map[string]string `yaml:"files,omitempty" desc:"Files placed in the node's private view before the program starts, as dest: source. source is relative to the topology file; dest is absolute, or relative to the program's working directory. A dest under /run, /var/run or /tmp, or relative, is a copy in the node's own directories; any other dest must exist on the host and is covered, for this node only, by a copy of source."`
+	Restart   string            `yaml:"restart,omitempty" desc:"When the program is started again after it exits: never, on-failure (a non-zero exit status or a signal) or always; restarts back off from 100 ms, doubling up to 10 s." schema:"enum=never|on-failure|always,default=never"`
+}
+
+// ReadySpec is a readiness check: exactly one of tcp and command.
+type ReadySpec struct {
+	TCP     *int     `yaml:"tcp,omitempty" desc:"Ready once a TCP connection to this port on the node's loopback succeeds." schema:"min=1,max=65535"`
+	Command []string `yaml:"command,omitempty" desc:"Ready once this command (argv), run in the node, exits 0." schema:"minItems=1"`
+	Timeout *int     `yaml:"timeout,omitempty" desc:"Seconds up waits before it fails." schema:"default=30,min=1,max=3600"`
 }
 
 // HTTPEchoSpec configures the HTTP echo server.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -257,7 +258,7 @@ func (r *resolver) nodes(lab *Lab) []Node {
 					Name: InterfaceName, MAC: r.mac("eni", n), Addr: netip.PrefixFrom(e.addr, s.CIDR.Bits()),
 					Gateway: s.Router, GatewayMAC: s.RouterMAC, MTU: VPCMTU, PublicIP: e.public, SourceDestCheck: e.sdc,
 				},
-				Run: resolveRun(spec.Run), Container: resolveContainer(spec.Container),
+				Run: resolveRun(spec.Run, r.c.f.Name), Container: resolveContainer(spec.Container),
 			}
 			setAddr6(&node.Interface, s, e.addr6)
 			out = append(out, node)
@@ -292,7 +293,7 @@ func (r *resolver) nodes(lab *Lab) []Node {
 					Name: InterfaceName, MAC: r.mac("eni", n), Addr: netip.PrefixFrom(h.ip, seg.Prefix.Bits()),
 					Gateway: seg.Gateway, GatewayMAC: seg.GatewayMAC, MTU: InternetMTU, PublicIP: h.ip, SourceDestCheck: DefaultSourceDestCheck,
 				},
-				Run:       resolveRun(c.t.Internet.Hosts[n].Run),
+				Run:       resolveRun(c.t.Internet.Hosts[n].Run, r.c.f.Name),
 				Container: resolveContainer(c.t.Internet.Hosts[n].Container),
 			}
 			if h.ip6.IsValid() {
@@ -327,8 +328,36 @@ func resolveContainer(spec *ContainerSpec) *Container {
 	}
 }
 
-// resolveRun applies the defaults of a run section.
-func resolveRun(spec *RunSpec) *Run {
+// resolveRun applies the defaults of a run section of the topology file
+// named file.
+func resolveRun(spec *RunSpec, file string) *Run {
+	r := resolveProgram(spec)
+	if r != nil {
+		dir := filepath.Dir(file)
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		for _, dest := range slices.Sorted(maps.Keys(spec.Files)) {
+			src := spec.Files[dest]
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(dir, src)
+			}
+			r.Files = append(r.Files, PlacedFile{Dest: dest, Source: src})
+		}
+		r.Restart = spec.Restart
+		if r.Restart == "" {
+			r.Restart = DefaultRestart
+		}
+		if rs := spec.Ready; rs != nil {
+			r.Ready = &Ready{TCP: intOr(rs.TCP, 0), Command: slices.Clone(rs.Command),
+				Timeout: time.Duration(intOr(rs.Timeout, DefaultReadyTimeout)) * time.Second}
+		}
+	}
+	return r
+}
+
+// resolveProgram resolves the program of a run section.
+func resolveProgram(spec *RunSpec) *Run {
 	switch {
 	case spec == nil:
 		return nil

@@ -404,6 +404,13 @@ const (
 	RunReflector RunKind = "reflector"
 )
 
+// Restart policies of a node program.
+const (
+	RestartNever     = "never"
+	RestartOnFailure = "on-failure"
+	RestartAlways    = "always"
+)
+
 // Run is what runs in a node: Kind says which of the other fields is set.
 type Run struct {
 	Kind      RunKind    `json:"kind"`
@@ -411,6 +418,27 @@ type Run struct {
 	Command   []string   `json:"command,omitempty"`
 	Appliance *Appliance `json:"appliance,omitempty"`
 	Reflector *Reflector `json:"reflector,omitempty"`
+	// Restart is the restart policy: never, on-failure or always.
+	Restart string `json:"restart"`
+	// Ready is the readiness check; nil for the program kind's default.
+	Ready *Ready `json:"ready,omitempty"`
+	// Files are placed in the node's view before the program starts,
+	// sorted by Dest.
+	Files []PlacedFile `json:"files,omitempty"`
+}
+
+// PlacedFile is one entry of run.files: Source is absolute (resolved
+// against the topology file's directory), Dest as written.
+type PlacedFile struct {
+	Dest   string `json:"dest"`
+	Source string `json:"source"`
+}
+
+// Ready is a readiness check: TCP (a port) or Command.
+type Ready struct {
+	TCP     int           `json:"tcp,omitempty"`
+	Command []string      `json:"command,omitempty"`
+	Timeout time.Duration `json:"timeout"`
 }
 
 // HTTPEcho is the HTTP echo server.

@@ -93,6 +93,32 @@ func TestRules(t *testing.T) {
               - {action: allow, protocol: icmp}
             misbehave: {alter_cookie: true, strip_option: 3, vni: 7, reply_from_port: 40000, reflect_tcp: true, health_delay_ms: 200}`},
 		},
+		{name: "restart policies", lab: labParts{run: "        run: {command: [sleep, infinity], restart: on-failure}", hosts: "    h: {ip: 198.51.100.10, run: {http_echo: {}, restart: always}}"}},
+		{name: "ready checks", lab: labParts{run: "        run: {command: [sleep, infinity], ready: {tcp: 8080, timeout: 5}}", hosts: "    h: {ip: 198.51.100.10, run: {http_echo: {}, ready: {command: [true]}}}"}},
+		{
+			name: "ready with both checks",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], ready: {tcp: 8080, command: [true]}}"},
+			want: []string{"vpcs.v.instances.i.run.ready: ready must set exactly one of tcp and command"},
+		},
+		{
+			name: "ready with neither check and a bad timeout",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], ready: {timeout: 0}}"},
+			want: []string{"vpcs.v.instances.i.run.ready: ready must set exactly one of tcp and command", "vpcs.v.instances.i.run.ready: timeout 0 is outside 1-3600 seconds"},
+		},
+		{name: "files", lab: labParts{run: "        run: {command: [sleep, infinity], files: {/etc/app.conf: app.conf, conf/x: /abs/x}}"}},
+		{
+			name: "files escaping the node's view",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], files: {../x: app.conf, /run/a=b: app.conf}}"},
+			want: []string{
+				`vpcs.v.instances.i.run.files["../x"]: files: destination "../x" must name a file, without ".." or "="`,
+				`vpcs.v.instances.i.run.files["/run/a=b"]: files: destination "/run/a=b" must name a file, without ".." or "="`,
+			},
+		},
+		{
+			name: "bad restart policy",
+			lab:  labParts{run: "        run: {command: [sleep, infinity], restart: sometimes}"},
+			want: []string{`vpcs.v.instances.i.run: restart "sometimes" is not one of never, on-failure, always`},
+		},
 		{
 			name: "bad matcher",
 			lab:  labParts{tg: "      targets: [fw]\n      health_check: {protocol: HTTP, matcher: \"100-299\"}"},
@@ -229,7 +255,7 @@ func TestResolveRuns(t *testing.T) {
 		Mode: "firewall", HealthPort: 80, DefaultAction: "allow",
 		Rules:     []topology.FirewallRule{{Action: "deny", CIDR: netip.MustParsePrefix("10.9.0.0/16"), Protocol: "any"}},
 		Misbehave: &topology.Misbehave{VNI: 5},
-	}}
+	}, Restart: topology.RestartNever}
 	if diff := cmp.Diff(want, i.Run, netipOpts()); diff != "" {
 		t.Errorf("appliance run (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,10 @@
 package topology
 
-import "strings"
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+)
 
 // Rules of what runs in nodes.
 
@@ -54,6 +58,30 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 		}
 		c.errorf(p, "", "run must set exactly one of http_echo, command, appliance, reflector (it sets %s)", got)
 		return
+	}
+	c.enum(p, "restart", r.Restart, RestartNever, RestartOnFailure, RestartAlways)
+	for dest, src := range r.Files {
+		fp := childPath(childPath(p, "files"), dest)
+		switch {
+		case dest == "" || strings.HasSuffix(dest, "/") || strings.Contains(dest, "=") || slices.Contains(strings.Split(filepath.ToSlash(dest), "/"), ".."):
+			c.errorf(fp, "", "files: destination %q must name a file, without \"..\" or \"=\"", dest)
+		case src == "":
+			c.errorf(fp, "", "files: %q has no source", dest)
+		}
+	}
+	if rs := r.Ready; rs != nil {
+		rp := childPath(p, "ready")
+		switch {
+		case (rs.TCP == nil) == (rs.Command == nil):
+			c.errorf(rp, "", "ready must set exactly one of tcp and command")
+		case rs.TCP != nil:
+			c.port(rp, "tcp", rs.TCP)
+		case len(rs.Command) == 0 || rs.Command[0] == "":
+			c.errorf(rp, "command", "command needs at least the program to run")
+		}
+		if rs.Timeout != nil && (*rs.Timeout < 1 || *rs.Timeout > 3600) {
+			c.errorf(rp, "timeout", "timeout %d is outside 1-3600 seconds", *rs.Timeout)
+		}
 	}
 	switch {
 	case r.HTTPEcho != nil:

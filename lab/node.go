@@ -1,0 +1,240 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
+	"github.com/gwlb-lab/gwlb-lab/lab/cgroup"
+	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
+)
+
+// Node lifecycle: `gwlb-lab node stop|start|restart|pause|unpause NODE` act
+// on a node's program only. The node's namespace, its TAP and the
+// emulator's side of the link stay as they are, so a program started again
+// finds its eth0, addresses and routes unchanged, and the emulator never
+// notices more than an appliance that stops answering for a while (its
+// target goes unhealthy, then healthy again).
+
+// ErrNoProgram is returned for a node that runs nothing.
+var ErrNoProgram = errors.New("runs no program")
+
+// ErrContainerNode is returned by the node verbs for a container node:
+// Docker runs its program (docker stop, start, restart, pause, unpause act
+// on it; the holder container keeps its link).
+var ErrContainerNode = errors.New("is a container node: use docker stop|start|restart|pause|unpause on its container")
+
+// nodeOf reads a lab that is up and finds one of its nodes.
+func (m *Manager) nodeOf(name, node string) (*topology.Lab, *topology.Node, Paths, *State, error) {
+	p, err := m.Paths(name)
+	if err != nil {
+		return nil, nil, Paths{}, nil, err
+	}
+	st, err := readState(p)
+	if err != nil {
+		return nil, nil, p, nil, fmt.Errorf("lab %q: %w", name, err)
+	}
+	if st.Phase != PhaseUp {
+		return nil, nil, p, nil, fmt.Errorf("lab %q is %s, not up", name, st.Phase)
+	}
+	l, err := readResolved(p)
+	if err != nil {
+		return nil, nil, p, nil, fmt.Errorf("lab %q: resolved topology: %w", name, err)
+	}
+	n, ok := l.Node(node)
+	if !ok {
+		var names []string
+		for _, n := range l.Nodes {
+			names = append(names, n.Name)
+		}
+		return nil, nil, p, nil, fmt.Errorf("lab %q has no node %q (nodes: %s)", name, node, strings.Join(names, ", "))
+	}
+	if st.Backends[n.Netns] == BackendDocker {
+		return nil, nil, p, nil, fmt.Errorf("node %q %w", node, ErrContainerNode)
+	}
+	if n.Run == nil {
+		return nil, nil, p, nil, fmt.Errorf("node %q %w", node, ErrNoProgram)
+	}
+	return l, n, p, st, nil
+}
+
+// recorded returns the index of node's program in st.Processes, or -1.
+func recorded(st *State, node string) int {
+	for i, pr := range st.Processes {
+		if pr.Role == RoleProgram && pr.Node == node {
+			return i
+		}
+	}
+	return -1
+}
+
+// NodeStop stops a node's program (and whatever it started, by its cgroup)
+// without touching its links. Stopping a stopped program is not an error.
+func (m *Manager) NodeStop(ctx context.Context, name, node string) error {
+	_, n, p, st, err := m.nodeOf(name, node)
+	if err != nil {
+		return err
+	}
+	return m.stopNode(n, p, st)
+}
+
+func (m *Manager) stopNode(n *topology.Node, p Paths, st *State) error {
+	// A frozen program cannot act on SIGTERM: thaw it first.
+	_ = m.freeze(n, p, st, false)
+	if i := recorded(st, n.Name); i >= 0 {
+		pr := st.Processes[i]
+		if err := netns.Stop(pr.PID, pr.StartTime, stopGrace); err != nil {
+			return fmt.Errorf("node %q: stop its program (pid %d): %w", n.Name, pr.PID, err)
+		}
+	}
+	if st.Cgroup != "" {
+		dir := filepath.Join(st.Cgroup, nodeCgroup(n.Name))
+		if err := cgroup.Kill(dir, stopGrace); err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		// A program born into a cgroup that was once killed through
+		// cgroup.kill is killed at birth here (seen on Linux 6.18); the
+		// next start gets a new cgroup.
+		if err := cgroup.Remove(dir); err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// NodeStart starts a node's program again, as `up` did, if it is not
+// running. Its restart count starts over.
+func (m *Manager) NodeStart(ctx context.Context, name, node string) error {
+	l, n, p, st, err := m.nodeOf(name, node)
+	if err != nil {
+		return err
+	}
+	if i := recorded(st, n.Name); i >= 0 {
+		if alive, _ := netns.Alive(st.Processes[i].PID, st.Processes[i].StartTime); alive {
+			return fmt.Errorf("node %q: its program is running (pid %d); use restart", node, st.Processes[i].PID)
+		}
+	}
+	return m.startNode(ctx, l, n, p, st)
+}
+
+func (m *Manager) startNode(ctx context.Context, l *topology.Lab, n *topology.Node, p Paths, st *State) error {
+	prog, ok, err := m.programOf(l, n, p)
+	if err != nil || !ok {
+		return fmt.Errorf("node %q: %w", n.Name, errors.Join(err, ErrNoProgram))
+	}
+	prog.env, prog.dir, prog.restart = nodeEnv(l, n, p), p.NodeWorkDir(n.Name), n.Run.Restart
+	// A fresh run: no exit status or restart count of the last one.
+	_ = os.Remove(p.ExitFile(n.Name))
+	_ = os.Remove(p.LifeFile(n.Name))
+	bn, err := m.backend.Open(ctx, n.Netns)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	proc, h, err := m.startProgram(ctx, bn, n, prog, p, st)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	defer h.close()
+	if i := recorded(st, n.Name); i >= 0 {
+		st.Processes[i] = proc
+	} else {
+		st.Processes = append(st.Processes, proc)
+	}
+	if err := writeState(p, st); err != nil {
+		return err
+	}
+	if err := h.release(); err != nil {
+		return err
+	}
+	return m.waitListening(ctx, n, bn.NetNSPath(), p)
+}
+
+// NodeRestart stops a node's program and starts it again.
+func (m *Manager) NodeRestart(ctx context.Context, name, node string) error {
+	l, n, p, st, err := m.nodeOf(name, node)
+	if err != nil {
+		return err
+	}
+	if err := m.stopNode(n, p, st); err != nil {
+		return err
+	}
+	return m.startNode(ctx, l, n, p, st)
+}
+
+// NodePause freezes a node's program: with the lab's cgroup, through the
+// cgroup freezer (the whole tree, atomically); without, by SIGSTOP to the
+// supervisor and the program's process group. Its links stay up; frames
+// sent to it queue in its TAP until they overflow.
+func (m *Manager) NodePause(ctx context.Context, name, node string) error {
+	_, n, p, st, err := m.nodeOf(name, node)
+	if err != nil {
+		return err
+	}
+	return m.freeze(n, p, st, true)
+}
+
+// NodeUnpause thaws a paused node's program.
+func (m *Manager) NodeUnpause(ctx context.Context, name, node string) error {
+	_, n, p, st, err := m.nodeOf(name, node)
+	if err != nil {
+		return err
+	}
+	return m.freeze(n, p, st, false)
+}
+
+func (m *Manager) freeze(n *topology.Node, p Paths, st *State, on bool) error {
+	if st.Cgroup != "" {
+		dir := filepath.Join(st.Cgroup, nodeCgroup(n.Name))
+		if cgroup.Exists(dir) {
+			v := "0"
+			if on {
+				v = "1"
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte(v), 0); err == nil {
+				return nil
+			}
+		}
+	}
+	sig := unix.SIGCONT
+	if on {
+		sig = unix.SIGSTOP
+	}
+	i := recorded(st, n.Name)
+	if i < 0 {
+		return fmt.Errorf("node %q: no program recorded", n.Name)
+	}
+	pr := st.Processes[i]
+	if alive, _ := netns.Alive(pr.PID, pr.StartTime); !alive {
+		return fmt.Errorf("node %q: its program is not running", n.Name)
+	}
+	var errs []error
+	if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil && life.PID > 1 {
+		// The program leads its own group (the supervisor made it so).
+		if err := unix.Kill(-life.PID, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, err)
+		}
+	}
+	if err := unix.Kill(pr.PID, sig); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("node %q: %w", n.Name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// paused reports whether a node's cgroup is frozen.
+func paused(st *State, node string) bool {
+	if st.Cgroup == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(st.Cgroup, nodeCgroup(node), "cgroup.freeze"))
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
