@@ -76,8 +76,9 @@ emulator died.
 
 What the old emulator held in memory is lost: GWLB flows (the next packet of
 an existing connection is hashed anew and may reach another appliance), NAT
-gateway mappings, target health (targets start healthy again, as when a lab
-starts) and counters. Node programs keep running. Needs root.`,
+gateway mappings, target health (targets start initial again and turn healthy
+on their first answered check, as when a lab starts) and counters. Node
+programs keep running. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, ref.name); err != nil {
