@@ -909,6 +909,9 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath st
 		if err == nil {
 			return nil
 		}
+		if e := programEnded(n, p); e != nil {
+			return fmt.Errorf("node %q: its program exited with code %d before it listened on port %d: %s", n.Name, e.Code, port, tail(p.NodeLog(n.Name), 5))
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %q: its program does not listen on port %d after %s: %s", n.Name, port, timeout, tail(p.NodeLog(n.Name), 5))
 		}
@@ -922,6 +925,17 @@ func (m *Manager) waitListening(ctx context.Context, n *topology.Node, nsPath st
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// programEnded returns how a namespace node's program ended when it has
+// ended for good (its restart policy does not start it again), so that a
+// wait for it fails at once rather than at its timeout.
+func programEnded(n *topology.Node, p Paths) *supervise.Exit {
+	e, err := supervise.ReadExit(p.ExitFile(n.Name))
+	if err != nil || e == nil || supervise.ShouldRestart(n.Run.Restart, e.Code) {
+		return nil
+	}
+	return e
 }
 
 // waitVerdicts waits until every registered target has its first health

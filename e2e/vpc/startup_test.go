@@ -66,3 +66,33 @@ exec `+harness.Binary()+` "$@"
 			"the whole error:\n%s", err)
 	})
 })
+
+var _ = Describe("a node program that exits before it is ready", func() {
+	It("fails up at once with its exit code, not after the ready timeout", func() {
+		harness.RequireRoot()
+		dir := GinkgoT().TempDir()
+		// The ready timeout is two minutes: only the fast path names the
+		// exit code; the timeout's error says "does not listen".
+		src := strings.Replace(oneNode, "instances: {a: {subnet: s}}",
+			`instances: {a: {subnet: s, run: {command: [sh, -c, "echo giving up; exit 7"], ready: {tcp: 9, timeout: 120}}}}`, 1)
+		f, err := topology.Parse([]byte(src), "one-node.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		l, err := topology.Resolve(f, harness.RandomName())
+		Expect(err).NotTo(HaveOccurred())
+		m, err := lab.NewManager(lab.Options{StateRoot: filepath.Join(dir, "state"), Binary: harness.Binary(),
+			Progress: GinkgoWriter, ReadyTimeout: 30 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() {
+			_ = m.Down(context.Background(), l.Name)
+			for _, n := range l.Nodes {
+				Expect(filepath.Join("/run/netns", n.Netns)).NotTo(BeAnExistingFile())
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		err = m.Up(ctx, l, "one-node.yaml", false)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring(`node "a": its program exited with code 7 before it listened on port 9`), "the whole error:\n%s", err)
+		Expect(err.Error()).To(ContainSubstring("giving up"))
+	})
+})
