@@ -96,3 +96,31 @@ var _ = Describe("a node program that exits before it is ready", func() {
 		Expect(err.Error()).To(ContainSubstring("giving up"))
 	})
 })
+
+var _ = Describe("a gwlb-lab binary kept in /tmp", func() {
+	It("still runs inside nodes whose /tmp is private, also when a shell starts it by path", func() {
+		harness.RequireRoot()
+		// Node programs get a /tmp of their own; a lab whose binary was
+		// built under /tmp (a CI checkout there) must still find it from
+		// inside a node, where only a shell names it.
+		dir, err := os.MkdirTemp("/tmp", "gwlb-bin-")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(os.RemoveAll, dir)
+		bin := filepath.Join(dir, "gwlb-lab")
+		b, err := os.ReadFile(harness.Binary())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(bin, b, 0o755)).To(Succeed())
+
+		src := strings.Replace(oneNode, "instances: {a: {subnet: s}}",
+			`instances: {a: {subnet: s, run: {command: [sh, -c, "exec `+bin+` echo --node a --http :8080 --udp :8080"], ready: {tcp: 8080, timeout: 20}}}}`, 1)
+		f, err := topology.Parse([]byte(src), "one-node.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		l, err := topology.Resolve(f, harness.RandomName())
+		Expect(err).NotTo(HaveOccurred())
+		m, err := lab.NewManager(lab.Options{StateRoot: filepath.Join(GinkgoT().TempDir(), "state"), Binary: bin,
+			Progress: GinkgoWriter, ReadyTimeout: 20 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = m.Down(context.Background(), l.Name) })
+		Expect(m.Up(context.Background(), l, "one-node.yaml", false)).To(Succeed())
+	})
+})

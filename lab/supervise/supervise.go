@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -286,6 +287,13 @@ func newStarter(o Options) (*starter, error) {
 				if abs, err := filepath.Abs(path); err == nil && covered(abs, o.Private) {
 					expose = append(expose[:len(expose):len(expose)], abs)
 				}
+			}
+			// So does gwlb-lab itself (this executable), which node
+			// programs run by path from inside a shell (the reflector's
+			// script, an appliance behind `sh -c`) where the lookup above
+			// cannot see it: a lab built in /tmp must still run.
+			if self, err := os.Executable(); err == nil && covered(self, o.Private) && !slices.Contains(expose, self) {
+				expose = append(expose[:len(expose):len(expose)], self)
 			}
 			// Sources are read before the private directories cover them
 			// (a topology file in /tmp).
