@@ -58,7 +58,14 @@ var _ = Describe("node programs", Ordered, func() {
 		for _, n := range []string{"same-1", "same-2"} {
 			Eventually(func() string { return file("logs", n, "result") }, 10*time.Second, 50*time.Millisecond).
 				Should(Equal("own\n"), "node %s found the other node's pid file", n)
-			Expect(file("logs", n, "tmp")).To(BeEmpty(), "node %s sees the host's /tmp", n)
+			// Nothing of the host's /tmp but, when gwlb-lab itself lives
+			// there (a checkout in /tmp), the way to it, bound back.
+			want := ""
+			if rel, ok := strings.CutPrefix(harness.Binary(), "/tmp/"); ok {
+				first, _, _ := strings.Cut(rel, "/")
+				want = first + "\n"
+			}
+			Expect(file("logs", n, "tmp")).To(Equal(want), "node %s sees the host's /tmp", n)
 		}
 		Expect("/var/run/gwlb-lab-e2e-same.pid").NotTo(BeAnExistingFile(), "a node wrote into the host's /var/run")
 		Expect("/run/gwlb-lab-e2e-same.pid").NotTo(BeAnExistingFile(), "a node wrote into the host's /run")
