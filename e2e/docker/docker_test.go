@@ -3,7 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/appliance"
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	dockerbackend "github.com/gwlb-lab/gwlb-lab/lab/backend/docker"
@@ -54,25 +52,6 @@ func nodeStatus(s *lab.Status, node string) lab.NodeStatus {
 	}
 	Fail("no node " + node)
 	return lab.NodeStatus{}
-}
-
-func targets(l *harness.Lab) map[string]gwlb.TargetHealth {
-	GinkgoHelper()
-	r := harness.Run(time.Minute, "targets", "--json", "--name", l.Name)
-	Expect(r.Code).To(Equal(0), r.Stderr)
-	var list []gwlb.TargetHealth
-	Expect(json.Unmarshal([]byte(r.Stdout), &list)).To(Succeed())
-	out := map[string]gwlb.TargetHealth{}
-	for _, t := range list {
-		out[t.Target] = t
-	}
-	return out
-}
-
-func waitTarget(l *harness.Lab, target, state string) {
-	GinkgoHelper()
-	Eventually(func() string { return targets(l)[target].State }, 30*time.Second, 100*time.Millisecond).
-		Should(Equal(state), "target %s", target)
 }
 
 // flowsOf returns the flow records of an appliance with the given inner
@@ -170,21 +149,21 @@ var _ = Describe("container nodes", func() {
 
 	It("carries traffic again through an appliance container that was restarted, after its target recovers", func() {
 		l := harness.Up(topo("containers.yaml"))
-		waitTarget(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		carries(l, "fw-1")
 		fw1 := containerName(l, "fw-1")
 
 		// A hung appliance (frozen by SIGSTOP): its health checks time
 		// out and its target goes unhealthy.
 		docker("kill", "--signal", "STOP", fw1)
-		waitTarget(l, "fw-1", "unhealthy")
+		l.WaitTarget("fw-1", "unhealthy")
 		// The operator restarts it: a new process, in the same (holder's)
 		// namespace with eth0 still there; health checks pass again and
 		// new flows go through it.
 		pid := docker("inspect", "-f", "{{.State.Pid}}", fw1)
 		docker("restart", "-t", "1", fw1)
 		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1)).NotTo(Equal(pid))
-		waitTarget(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		carries(l, "fw-1")
 		n := nodeStatus(l.Status(), "fw-1")
 		Expect(n.Running).To(BeTrue(), n.ContainerState)
@@ -193,7 +172,7 @@ var _ = Describe("container nodes", func() {
 
 	It("stops and starts a container node through its backend, from another process, on the same link", func() {
 		l := harness.Up(topo("containers.yaml"))
-		waitTarget(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		ctx := context.Background()
 		b, err := dockerbackend.New(netns.New(""), image)
 		Expect(err).NotTo(HaveOccurred())
@@ -207,7 +186,7 @@ var _ = Describe("container nodes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(alive).To(BeFalse())
 		Expect(state).To(HavePrefix("exited"))
-		waitTarget(l, "fw-1", "unhealthy")
+		l.WaitTarget("fw-1", "unhealthy")
 
 		// This process never made the container: Start finds it and
 		// starts it as it was.
@@ -216,7 +195,7 @@ var _ = Describe("container nodes", func() {
 		alive, state, err = node.Alive(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(alive).To(BeTrue(), state)
-		waitTarget(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		carries(l, "fw-1")
 	})
 

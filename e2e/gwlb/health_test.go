@@ -1,7 +1,6 @@
 package gwlb
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,23 +21,6 @@ func fastHealth(failover string) string {
 	return harness.Variant(base,
 		"time_scale: 1", "time_scale: 20",
 		"      stickiness: 5-tuple\n", "      stickiness: 5-tuple\n      deregistration_delay: 20\n      target_failover: {on_deregistration: "+failover+", on_unhealthy: "+failover+"}\n")
-}
-
-func targets(l *harness.Lab) map[string]gwlb.TargetHealth {
-	r := harness.Run(time.Minute, "targets", "--json", "--name", l.Name)
-	Expect(r.Code).To(Equal(0), r.Stderr)
-	var list []gwlb.TargetHealth
-	Expect(json.Unmarshal([]byte(r.Stdout), &list)).To(Succeed())
-	out := map[string]gwlb.TargetHealth{}
-	for _, t := range list {
-		out[t.Target] = t
-	}
-	return out
-}
-
-func waitState(l *harness.Lab, target, state string) {
-	Eventually(func() string { return targets(l)[target].State }, 30*time.Second, 100*time.Millisecond).
-		Should(Equal(state), "target %s", target)
 }
 
 // blockHealth makes an appliance drop health checks (its port 80), as a
@@ -75,20 +57,20 @@ var _ = Describe("health checks", func() {
 	It("probe each target from the GWLB node's address and steer new flows away from a failing one", func() {
 		l := harness.Up(fastHealth("no_rebalance"))
 		// Checks pass: real probes crossed the lab and found the responders.
-		Eventually(func() string { return targets(l)["fw-1"].LastProbe }, 30*time.Second, 100*time.Millisecond).ShouldNot(BeEmpty())
-		Expect(targets(l)["fw-1"].LastError).To(BeEmpty())
-		Expect(targets(l)["fw-2"].State).To(Equal("healthy"))
+		Eventually(func() string { return l.Targets()["fw-1"].LastProbe }, 30*time.Second, 100*time.Millisecond).ShouldNot(BeEmpty())
+		Expect(l.Targets()["fw-1"].LastError).To(BeEmpty())
+		Expect(l.Targets()["fw-2"].State).To(Equal("healthy"))
 
 		blockHealth(l, "fw-1")
-		waitState(l, "fw-1", "unhealthy")
-		Expect(targets(l)["fw-1"].Reason).To(Equal("Target.FailedHealthChecks"))
+		l.WaitTarget("fw-1", "unhealthy")
+		Expect(l.Targets()["fw-1"].Reason).To(Equal("Target.FailedHealthChecks"))
 		s := l.Status()
 		Expect(s.Counters.GWLB[0].HealthyHostCount).To(Equal(1))
 		Expect(s.Counters.GWLB[0].UnHealthyHostCount).To(Equal(1))
 		Expect(newFlowTargets(l, 20)).To(Equal(map[string]int{"fw-2": 20}), "new flows only to the healthy target")
 
 		unblockHealth(l, "fw-1")
-		waitState(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		Expect(newFlowTargets(l, 30)).To(HaveLen(2), "both targets take new flows again")
 	})
 
@@ -96,14 +78,14 @@ var _ = Describe("health checks", func() {
 		l := harness.Up(fastHealth("no_rebalance"))
 		blockHealth(l, "fw-1")
 		blockHealth(l, "fw-2")
-		waitState(l, "fw-1", "unhealthy")
-		waitState(l, "fw-2", "unhealthy")
+		l.WaitTarget("fw-1", "unhealthy")
+		l.WaitTarget("fw-2", "unhealthy")
 		l.Fails("client", "http://203.0.113.10/")
 		Expect(l.GWLBDrops()["target_unavailable"]).To(BeNumerically(">", 0))
 		unblockHealth(l, "fw-1")
 		unblockHealth(l, "fw-2")
-		waitState(l, "fw-1", "healthy")
-		waitState(l, "fw-2", "healthy")
+		l.WaitTarget("fw-1", "healthy")
+		l.WaitTarget("fw-2", "healthy")
 		Expect(l.Curl("client", "http://203.0.113.10/")).To(ContainSubstring("remote 198.51.100.10:"))
 	})
 
@@ -113,11 +95,11 @@ var _ = Describe("health checks", func() {
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(ContainSubstring("draining"))
 		Expect(newFlowTargets(l, 20)).To(Equal(map[string]int{"fw-2": 20}))
-		waitState(l, "fw-1", "unused")
+		l.WaitTarget("fw-1", "unused")
 		r = harness.Run(time.Minute, "targets", "register", "--name", l.Name, "fw-1")
 		Expect(r.Code).To(Equal(0), r.Stderr)
-		Expect(targets(l)["fw-1"].State).To(BeElementOf("initial", "healthy"))
-		waitState(l, "fw-1", "healthy")
+		Expect(l.Targets()["fw-1"].State).To(BeElementOf("initial", "healthy"))
+		l.WaitTarget("fw-1", "healthy")
 		Expect(newFlowTargets(l, 30)).To(HaveLen(2))
 	})
 })
@@ -151,7 +133,7 @@ timeout 5 cat <&3 | grep -q '^node web' || exit 20`, goFile)
 		return len(fl)
 	}, 20*time.Second, 50*time.Millisecond).Should(Equal(1))
 	blockHealth(l, flow.Target)
-	waitState(l, flow.Target, "unhealthy")
+	l.WaitTarget(flow.Target, "unhealthy")
 	Expect(os.WriteFile(goFile, nil, 0o644)).To(Succeed())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -38,7 +38,7 @@ var _ = Describe("node lifecycle verbs", Ordered, func() {
 	It("stop takes an appliance's target out; traffic goes through the other", func() {
 		verb("stop", "fw-1")
 		Expect(node("fw-1").Running).To(BeFalse())
-		waitState(l, "fw-1", "unhealthy")
+		l.WaitTarget("fw-1", "unhealthy")
 		toFW1 := func() int {
 			n := 0
 			for _, f := range l.Flows() {
@@ -56,13 +56,13 @@ var _ = Describe("node lifecycle verbs", Ordered, func() {
 	It("start brings it back on its old links", func() {
 		verb("start", "fw-1")
 		Expect(node("fw-1").Running).To(BeTrue())
-		waitState(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		verb("stop", "fw-2")
-		waitState(l, "fw-2", "unhealthy")
+		l.WaitTarget("fw-2", "unhealthy")
 		// Only fw-1 is left: a request passing proves its links work.
 		l.Curl("client", "http://203.0.113.10/")
 		verb("start", "fw-2")
-		waitState(l, "fw-2", "healthy")
+		l.WaitTarget("fw-2", "healthy")
 	})
 
 	It("restart gives a new program that carries traffic", func() {
@@ -71,10 +71,10 @@ var _ = Describe("node lifecycle verbs", Ordered, func() {
 		Expect(node("fw-2").PID).NotTo(Equal(before))
 		Expect(node("fw-2").Running).To(BeTrue())
 		verb("stop", "fw-1")
-		waitState(l, "fw-1", "unhealthy")
+		l.WaitTarget("fw-1", "unhealthy")
 		l.Curl("client", "http://203.0.113.10/")
 		verb("start", "fw-1")
-		waitState(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 	})
 
 	It("pause freezes both appliances and unpause lets traffic pass again", func() {

@@ -32,7 +32,7 @@ var _ = Describe("a slow-starting appliance", func() {
 		start := time.Now()
 		l := harness.Up(slow())
 		Expect(time.Since(start)).To(BeNumerically(">=", 3*time.Second), "up returned before the appliance listened")
-		Expect(targets(l)["fw-1"].State).To(Equal("healthy"))
+		Expect(l.Targets()["fw-1"].State).To(Equal("healthy"))
 		r := l.Exec("client", "curl", "-s", "--max-time", "5", "http://203.0.113.10/")
 		Expect(r.Code).To(Equal(0), "the first request after up: %s", r.Stderr)
 		Expect(flowLog(l)).NotTo(BeEmpty())
@@ -41,11 +41,11 @@ var _ = Describe("a slow-starting appliance", func() {
 
 	It("sends no flow to it before that verdict when up does not wait", func() {
 		l := harness.Up(slow(), "--no-wait")
-		Expect(targets(l)["fw-1"].State).To(Equal("initial"))
+		Expect(l.Targets()["fw-1"].State).To(Equal("initial"))
 		r := l.Exec("client", "curl", "-s", "--max-time", "1", "http://203.0.113.10/")
 		Expect(r.Code).NotTo(Equal(0), "a request passed through an appliance that never answered a check")
 		Expect(l.GWLBDrops()).To(HaveKeyWithValue("target_unavailable", BeNumerically(">", 0)))
-		waitState(l, "fw-1", "healthy")
+		l.WaitTarget("fw-1", "healthy")
 		l.Curl("client", "http://203.0.113.10/")
 		Expect(flowLog(l)).NotTo(BeEmpty())
 	})

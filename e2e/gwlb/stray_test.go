@@ -26,12 +26,12 @@ func reflecting() string {
 var _ = Describe("a GWLB node's namespace", func() {
 	It("ignores what an appliance reflects, so the node's health checks pass", func() {
 		l := harness.Up(reflecting())
-		Eventually(func() string { return targets(l)["fw-2"].LastProbe }, 30*time.Second, 100*time.Millisecond).ShouldNot(BeEmpty())
+		Eventually(func() string { return l.Targets()["fw-2"].LastProbe }, 30*time.Second, 100*time.Millisecond).ShouldNot(BeEmpty())
 		// Several intervals and unhealthy thresholds later, both targets are
 		// still healthy and every check passed.
 		Consistently(func() map[string]string {
 			out := map[string]string{}
-			for name, t := range targets(l) {
+			for name, t := range l.Targets() {
 				out[name] = t.State + " " + t.LastError
 			}
 			return out

@@ -171,6 +171,28 @@ func (l *Lab) Flows() []gwlb.Flow {
 	return out
 }
 
+// Targets returns every target's health by target name, as `gwlb-lab
+// targets --json` reports it (the last node's view when several check it).
+func (l *Lab) Targets() map[string]gwlb.TargetHealth {
+	GinkgoHelper()
+	r := Run(time.Minute, "targets", "--json", "--name", l.Name)
+	Expect(r.Code).To(Equal(0), "targets: %s", r.Stderr)
+	var list []gwlb.TargetHealth
+	Expect(json.Unmarshal([]byte(r.Stdout), &list)).To(Succeed())
+	out := map[string]gwlb.TargetHealth{}
+	for _, t := range list {
+		out[t.Target] = t
+	}
+	return out
+}
+
+// WaitTarget waits up to 30 s for target to reach state.
+func (l *Lab) WaitTarget(target, state string) {
+	GinkgoHelper()
+	Eventually(func() string { return l.Targets()[target].State }, 30*time.Second, 100*time.Millisecond).
+		Should(Equal(state), "target %s", target)
+}
+
 // GWLBDrops returns the drop counters of all GWLB nodes, summed.
 func (l *Lab) GWLBDrops() map[string]uint64 {
 	s := l.Status()
