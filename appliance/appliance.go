@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
+	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
@@ -309,7 +308,7 @@ func (a *Appliance) writeStats(ctx context.Context) {
 	for {
 		s := a.Stats()
 		if s != last || !written {
-			if err := writeFileAtomic(a.cfg.StatsFile, s); err != nil {
+			if err := jsonfile.Write(a.cfg.StatsFile, s, 0o644, false); err != nil {
 				a.cfg.Log.Warn("stats not written", "file", a.cfg.StatsFile, "error", err)
 			} else {
 				last, written = s, true
@@ -318,26 +317,12 @@ func (a *Appliance) writeStats(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			if s := a.Stats(); s != last {
-				_ = writeFileAtomic(a.cfg.StatsFile, s)
+				_ = jsonfile.Write(a.cfg.StatsFile, s, 0o644, false)
 			}
 			return
 		case <-t.C:
 		}
 	}
-}
-
-// writeFileAtomic replaces path with v as JSON, so readers never see half a
-// file.
-func writeFileAtomic(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func (a *Appliance) count(f func(*Stats)) {

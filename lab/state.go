@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
 )
 
 // DefaultStateRoot holds one directory per lab.
@@ -137,13 +139,5 @@ func writeState(p Paths, s *State) error {
 }
 
 func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return jsonfile.Write(path, v, 0o600, true)
 }

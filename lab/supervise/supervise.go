@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -481,18 +482,7 @@ func writeJSONFile(path string, v any) error {
 	if path == "" {
 		return nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	return nil
+	return jsonfile.Write(path, v, 0o644, false)
 }
 
 // placed is one file to place: its destination and content.
