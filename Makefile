@@ -18,8 +18,8 @@ help: ## list the targets
 build: ## build bin/gwlb-lab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gwlb-lab
 
-images: build ## build the gwlb-lab image (FROM scratch: the binary) as gwlb-lab:$(VERSION) and :latest; idempotent
-	@bash scripts/images.sh $(BIN) $(VERSION)
+images: build ## build the images (gwlb-lab FROM scratch, Debian base by debootstrap, Suricata appliance); cached (root)
+	@bash scripts/images.sh $(BIN) $(VERSION) all
 
 lab-up: build lab-deps ## build and bring up the default lab (root)
 	./$(BIN) up --name $(LAB)

@@ -3,7 +3,7 @@
 #
 #   scripts/deps.sh [test|lab]
 #     test  (default) what the tests need: iproute2, tshark, tcpdump, iptables,
-#           curl, iputils-ping
+#           curl, iputils-ping, debootstrap (the Debian image)
 #     lab   what the README's quickstart runs inside nodes: tcpdump, curl
 #
 # Idempotent and quiet: prints one line when it installs something, nothing
@@ -35,6 +35,7 @@ test)
 		[iptables]=iptables
 		[curl]=curl
 		[ping]=iputils-ping
+		[debootstrap]=debootstrap
 	)
 	;;
 lab)
