@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,9 +265,15 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		}
 		if n.Container != nil {
 			// A container node always runs: its image's command when it
-			// has no run section.
-			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok)
+			// has no run section. Either way it learns who it is.
+			prog.env, prog.dir = nodeEnv(l, n, p), p.NodeWorkDir(n.Name)
+			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok, p.NodeLogDir(n.Name))
 			if err != nil {
+				// Exited before its first process was seen: say how,
+				// as when it exits later during up.
+				if ended := m.containerEnded(ctx, n, nodes[i]); ended != nil {
+					return ended
+				}
 				return fmt.Errorf("node %q: %w", n.Name, err)
 			}
 			m.crashPoint(CrashContainerStarted)
@@ -304,12 +311,72 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 			return err
 		}
 	}
+	if err := m.checkContainers(ctx, l, nodes); err != nil {
+		return err
+	}
 	st.Phase = PhaseUp
 	if err := writeState(p, st); err != nil {
 		return err
 	}
 	m.progress("lab %s is up: %d nodes in %s", l.Name, total, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// checkContainers fails up when a container node's container is no longer
+// running: its command exited (a missing variable, a bad argument) between
+// its start and the end of up. A namespace node's program is watched by its
+// readiness check; a container node without a run section has none, and a
+// lab whose appliance died at start is not up.
+func (m *Manager) checkContainers(ctx context.Context, l *topology.Lab, nodes []backend.Node) error {
+	for i := range l.Nodes {
+		n := &l.Nodes[i]
+		if n.Container == nil {
+			continue
+		}
+		if err := m.containerEnded(ctx, n, nodes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containerEnded returns an error naming the node, its container's state
+// and its last output when the container is not running, nil when it runs.
+func (m *Manager) containerEnded(ctx context.Context, n *topology.Node, node backend.Node) error {
+	running, state, err := node.Alive(ctx)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	if running {
+		return nil
+	}
+	msg := fmt.Sprintf("node %q: its container is %s", n.Name, state)
+	if lg, ok := m.dockerLogs(ctx, node.Name()); ok && lg != "" {
+		msg += ": " + lg
+	}
+	return errors.New(msg)
+}
+
+// dockerLogs returns the last lines a container node's container wrote, for
+// an error message.
+func (m *Manager) dockerLogs(ctx context.Context, name string) (string, bool) {
+	b, err := m.backendOf(ctx, BackendDocker)
+	if err != nil {
+		return "", false
+	}
+	d, ok := b.(*docker.Backend)
+	if !ok {
+		return "", false
+	}
+	var out bytes.Buffer
+	if err := d.Logs(ctx, name, false, &out, &out); err != nil {
+		return "", false
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | "), true
 }
 
 // ownedBy reports whether namespace name is one of l's nodes (and not a node
@@ -349,7 +416,18 @@ func (m *Manager) createNode(ctx context.Context, lab string, n *topology.Node) 
 	forward := n.Kind == topology.NodeInstance && !n.Interface.SourceDestCheck ||
 		n.Run != nil && n.Run.Kind == topology.RunReflector // it routes GENEVE back out
 	forward6 := forward && n.Interface.Addr6.IsValid()
-	return node, wire.SetForwarding(node.NetNSPath(), forward, forward6)
+	if err := wire.SetForwarding(node.NetNSPath(), forward, forward6); err != nil {
+		return node, err
+	}
+	// A container's /proc/sys is read-only: the settings its program
+	// would make itself in a namespace node are made here, after the
+	// lab's own, so they win.
+	if n.Container != nil && len(n.Container.Sysctls) > 0 {
+		if err := wire.SetSysctls(node.NetNSPath(), n.Container.Sysctls); err != nil {
+			return node, err
+		}
+	}
+	return node, nil
 }
 
 // containerSpec turns a node's container section into the backend's

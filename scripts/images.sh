@@ -90,14 +90,16 @@ build() {
 	local args=(-t "$tag")
 	for t in $(extra_tags "${tag%%:*}"); do args+=(-t "$t"); done
 	DOCKER_BUILDKIT=0 docker build "${args[@]}" "$@" "$ctx" 2>&1 |
-		grep --line-buffered -v -e 'legacy builder is deprecated' -e 'BuildKit is currently disabled' -e 'environment-variable\.$' -e '^ *$' |
+		grep --line-buffered -v -e 'legacy builder is deprecated' -e 'BuildKit is currently disabled' -e 'environment-variable\.$' -e '^ *$' \
+			-e '^Selecting previously unselected' -e '^Preparing to unpack' -e '^Unpacking ' -e '^(Reading database' |
 		sed -u 's/^/images: /' || true
 	docker image inspect "$tag" >/dev/null 2>&1 || { echo "images: building $tag failed" >&2; exit 1; }
 	echo "images: built $tag"
 }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+root=
+trap 'rm -rf "$tmp" ${root:+"$root"}' EXIT
 
 build_gwlb_lab() {
 	[ -x "$bin" ] || { echo "images: $bin is not an executable (make build makes it)" >&2; exit 1; }
@@ -113,7 +115,7 @@ build_gwlb_lab() {
 }
 
 build_debian() {
-	local tag root
+	local tag
 	tag=$(content_tag debian)
 	up_to_date "$tag" && return
 	[ "$(id -u)" = 0 ] || { echo "images: debootstrap needs root" >&2; exit 1; }
@@ -122,13 +124,13 @@ build_debian() {
 	# Not under /tmp: some hosts mount it noexec or nodev, which debootstrap
 	# cannot work in.
 	root=$(mktemp -d /var/tmp/gwlb-lab-debian.XXXXXX)
-	trap 'rm -rf "$tmp" "$root"' EXIT
 	bash "$here/images/debian/build.sh" "$root/rootfs"
 	local args=(--change 'CMD ["/bin/bash"]' --change "LABEL org.gwlb-lab.recipe=$(debian_sum)"
 		--change 'LABEL org.opencontainers.image.title=gwlb-lab-debian')
 	tar -C "$root/rootfs" --numeric-owner -c . | docker import "${args[@]}" - "$tag" >/dev/null
 	for t in $(extra_tags gwlb-lab-debian); do docker tag "$tag" "$t"; done
 	rm -rf "$root"
+	root=
 	echo "images: built $tag"
 }
 

@@ -90,6 +90,7 @@ type ContainerSpec struct {
 	Volumes    []string          `yaml:"volumes,omitempty" desc:"Bind mounts and named volumes, as SOURCE:TARGET[:ro]."`
 	WorkingDir string            `yaml:"working_dir,omitempty" desc:"Working directory of the command."`
 	User       string            `yaml:"user,omitempty" desc:"User (and group) the command runs as, as user[:group] or uid[:gid]."`
+	Sysctls    map[string]string `yaml:"sysctls,omitempty" desc:"Network sysctls set in the node's namespace after the lab wires it, e.g. net.ipv4.ip_forward: \"1\" for an appliance that forwards in its kernel (a container cannot write /proc/sys itself); only net.* keys."`
 }
 
 // GWLBEndpointSpec is one Gateway Load Balancer endpoint (VPC endpoint of

@@ -325,6 +325,7 @@ func resolveContainer(spec *ContainerSpec) *Container {
 		Image: spec.Image, Entrypoint: slices.Clone(spec.Entrypoint), Command: slices.Clone(spec.Command),
 		Env: maps.Clone(spec.Env), CapAdd: slices.Clone(spec.CapAdd), Devices: slices.Clone(spec.Devices),
 		Volumes: slices.Clone(spec.Volumes), WorkingDir: spec.WorkingDir, User: spec.User,
+		Sysctls: maps.Clone(spec.Sysctls),
 	}
 }
 

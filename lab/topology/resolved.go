@@ -370,6 +370,7 @@ type Container struct {
 	Volumes    []string          `json:"volumes,omitempty"`
 	WorkingDir string            `json:"working_dir,omitempty"`
 	User       string            `json:"user,omitempty"`
+	Sysctls    map[string]string `json:"sysctls,omitempty"`
 }
 
 // Interface is a node's one ENI as the node sees it.

@@ -1,7 +1,9 @@
 package topology
 
 import (
+	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -35,7 +37,20 @@ func (c *checker) checkContainer(p string, ct *ContainerSpec) {
 	if strings.TrimSpace(ct.Image) == "" {
 		c.errorf(p, "image", "image is required: a container node runs a local image (make images builds gwlb-lab:latest)")
 	}
+	for _, k := range slices.Sorted(maps.Keys(ct.Sysctls)) {
+		kp := childPath(childPath(p, "sysctls"), k)
+		switch v := ct.Sysctls[k]; {
+		case !sysctlKey.MatchString(k):
+			c.errorf(kp, "", "sysctls: %q is not a network sysctl: only net.* keys are set, in the node's own namespace (e.g. net.ipv4.ip_forward)", k)
+		case v == "" || strings.ContainsAny(v, "\n\x00"):
+			c.errorf(kp, "", "sysctls: %q needs a value on one line", k)
+		}
+	}
 }
+
+// sysctlKey is a network sysctl's dotted name: the part of /proc/sys that
+// belongs to a network namespace.
+var sysctlKey = regexp.MustCompile(`^net(\.[A-Za-z0-9_-]+)+$`)
 
 func (c *checker) checkRun(p string, r *RunSpec) {
 	var set []string

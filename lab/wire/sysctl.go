@@ -3,8 +3,10 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
@@ -105,4 +107,18 @@ func readSysctls(nsPath string, keys []string) ([]string, error) {
 		return nil, fmt.Errorf("sysctls in %q: %w", nsPath, err)
 	}
 	return out, nil
+}
+
+// SetSysctls writes network sysctls, by dotted name ("net.ipv4.ip_forward"),
+// in the namespace at nsPath, in name order. The names must be net.*: the
+// settings that belong to a network namespace (the topology checks it).
+func SetSysctls(nsPath string, kv map[string]string) error {
+	list := make([]sysctl, 0, len(kv))
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		if !strings.HasPrefix(k, "net.") || strings.Contains(k, "/") || strings.Contains(k, "..") {
+			return fmt.Errorf("sysctl %q: only net.* names are set in a node", k)
+		}
+		list = append(list, sysctl{key: strings.ReplaceAll(k, ".", "/"), value: kv[k]})
+	}
+	return writeSysctls(nsPath, list)
 }
