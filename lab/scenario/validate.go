@@ -739,7 +739,7 @@ func (c *checker) checkDirections(path string, dirs []string) {
 			c.errorf(p, "direction %q is not one of %s", d, strings.Join(directions, ", "))
 		case seen[d]:
 			c.errorf(p, "direction %q is listed twice", d)
-		case d == "both" && len(dirs) > 1, d != "both" && seen["both"]:
+		case d == "both" && i > 0, d != "both" && seen["both"]:
 			c.errorf(p, "both already means forward and return: list it alone")
 		}
 		seen[d] = true
