@@ -42,6 +42,7 @@ type TrafficSpec struct {
 	Flows      *int   `yaml:"flows,omitempty" desc:"How many flows (connections; new source ports) to open, one after the other." schema:"default=1,min=1,max=10000"`
 	Size       *int   `yaml:"size,omitempty" desc:"Bytes each flow carries to the destination; not with duration." schema:"min=1,max=1073741824"`
 	Duration   string `yaml:"duration,omitempty" desc:"How long each flow lasts, sending now and then on one connection (a Go duration, e.g. 10s); not with size."`
+	Interval   string `yaml:"interval,omitempty" desc:"With duration: the time between two sends on a flow (wall time, e.g. 5s); default 1s. A gap longer than the GWLB's idle timeout (on the lab clock) lets the flow expire mid-connection."`
 	Background bool   `yaml:"background,omitempty" desc:"Run while the next steps go on; wait: {traffic: NAME} waits for it to end (the scenario's end does too)." schema:"default=false"`
 }
 
@@ -110,6 +111,7 @@ type FlowRefSpec struct {
 	To       string `yaml:"to,omitempty" desc:"Destination address or node (with from)."`
 	Protocol string `yaml:"protocol,omitempty" desc:"Protocol (with from and to)." schema:"enum=http|tcp|udp|icmp,default=http"`
 	Port     *int   `yaml:"port,omitempty" desc:"Destination port (with from and to; not for icmp)." schema:"default=80,min=1,max=65535"`
+	Flows    string `yaml:"flows,omitempty" desc:"With traffic: all (every flow of it must meet the expectation) or some (at least one must)." schema:"enum=all|some,default=all"`
 }
 
 // TraversesSpec: the traffic went through an appliance.
@@ -119,6 +121,7 @@ type TraversesSpec struct {
 	To         string   `yaml:"to,omitempty" desc:"Destination address or node (with from)."`
 	Protocol   string   `yaml:"protocol,omitempty" desc:"Protocol (with from and to)." schema:"enum=http|tcp|udp|icmp,default=http"`
 	Port       *int     `yaml:"port,omitempty" desc:"Destination port (with from and to; not for icmp)." schema:"default=80,min=1,max=65535"`
+	Flows      string   `yaml:"flows,omitempty" desc:"With traffic: all (every flow of it must have gone through the appliance so) or some (at least one)." schema:"enum=all|some,default=all"`
 	Appliance  string   `yaml:"appliance,omitempty" desc:"The appliance (a target instance) that must have seen the traffic; omitted: any target."`
 	Directions []string `yaml:"directions,omitempty" desc:"Exactly the directions the appliance saw: forward (from the side that started the flow), return, or both (the same as [forward, return]). Default: both." schema:"minItems=1"`
 }

@@ -325,6 +325,13 @@ func (c *checker) checkTraffic(path string, t *TrafficSpec) {
 			c.errorf(child(path, "duration"), "set size or duration, not both")
 		}
 	}
+	if t.Interval != "" {
+		if t.Duration == "" {
+			c.errorf(child(path, "interval"), "interval goes with duration: it spaces the sends of a flow that lasts")
+		} else {
+			c.duration(child(path, "interval"), t.Interval, false)
+		}
+	}
 	if t.Protocol == "icmp" && t.Size != nil && *t.Size > 65507 {
 		c.errorf(child(path, "size"), "an ICMP echo carries at most 65507 bytes, not %d", *t.Size)
 	}
@@ -665,14 +672,14 @@ func (c *checker) checkExpectation(path string, e *ExpectationSpec) {
 			c.errorf(p, "%s needs traffic, or from and to", key)
 			return
 		}
-		c.checkFlowRef(p, ref.Traffic, endpoint{ref.From, ref.To, ref.Protocol, ref.Port})
+		c.checkFlowRef(p, ref.Traffic, ref.Flows, endpoint{ref.From, ref.To, ref.Protocol, ref.Port})
 	case "traverses":
 		t := e.Traverses
 		if t == nil {
 			c.errorf(p, "traverses needs traffic, or from and to")
 			return
 		}
-		c.checkFlowRef(p, t.Traffic, endpoint{t.From, t.To, t.Protocol, t.Port})
+		c.checkFlowRef(p, t.Traffic, t.Flows, endpoint{t.From, t.To, t.Protocol, t.Port})
 		if t.Appliance != "" {
 			ap := child(p, "appliance")
 			if n := c.node(ap, t.Appliance); n != nil && len(c.targets[n.Name]) == 0 {
@@ -715,8 +722,15 @@ func (c *checker) checkExpectation(path string, e *ExpectationSpec) {
 }
 
 // checkFlowRef checks traffic that is either a label or from and to.
-func (c *checker) checkFlowRef(path, traffic string, e endpoint) {
+func (c *checker) checkFlowRef(path, traffic, flows string, e endpoint) {
 	direct := c.set(path, []string{"from", "to", "protocol", "port"})
+	fp := child(path, "flows")
+	switch {
+	case flows != "" && flows != "all" && flows != "some":
+		c.errorf(fp, "flows %q is not all or some", flows)
+	case c.f.written(fp) && !c.f.written(child(path, "traffic")):
+		c.errorf(fp, "flows goes with traffic: from and to name a single probe or every flow between them")
+	}
 	if c.f.written(child(path, "traffic")) {
 		if len(direct) > 0 {
 			c.errorf(child(path, direct[0]), "give traffic, or from and to, not both")
