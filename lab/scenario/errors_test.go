@@ -14,6 +14,23 @@ import (
 // fw-2 behind gwlb-1, tables app, endpoint and edge).
 const head = "name: t\ntopology_builtin: default\nsteps:\n"
 
+// twoVPCs starts a test scenario with two VPCs that both have a table
+// named main, an instance x without a public address and an internet host h.
+const twoVPCs = `name: t
+topology:
+  vpcs:
+    a:
+      cidr: 10.0.0.0/16
+      subnets: {s: {az: az1, cidr: 10.0.1.0/24}}
+      route_tables: {main: {}}
+      instances: {x: {subnet: s, run: {http_echo: {}}}}
+    b:
+      cidr: 10.1.0.0/16
+      route_tables: {main: {}}
+  internet: {hosts: {h: {ip: 198.51.100.10}}}
+steps:
+`
+
 // TestErrors: one broken file per kind of error, with the exact path, line
 // and message.
 func TestErrors(t *testing.T) {
@@ -113,6 +130,12 @@ func TestErrors(t *testing.T) {
 			[]finding{{"error", "steps[1].expect[0].traverses.appliance", 5, `"web" is not a target of any GWLB: no traffic reaches it through one`}}},
 		{"both and forward", head + "  - traffic: {name: a, from: client, to: web}\n  - expect: [{traverses: {traffic: a, directions: [both, forward]}}]\n",
 			[]finding{{"error", "steps[1].expect[0].traverses.directions[1]", 5, "both already means forward and return: list it alone"}}},
+		{"ambiguous table", twoVPCs + "  - route: {table: main, action: add, destination: 0.0.0.0/0, target: blackhole}\n  - expect: [{drop: {reason: blackhole, zero: true}}]\n",
+			[]finding{{"error", "steps[0].route.table", 14, `more than one VPC has a route table "main": write a/main or b/main`}}},
+		{"qualified table", twoVPCs + "  - route: {table: b/main, action: add, destination: 0.0.0.0/0, target: blackhole}\n  - expect: [{drop: {reason: blackhole, zero: true}}]\n",
+			[]finding{}},
+		{"instance without a public address from the internet", twoVPCs + "  - traffic: {from: h, to: x}\n  - expect: [{drop: {reason: blackhole, zero: true}}]\n",
+			[]finding{{"error", "steps[0].traffic.to", 14, `instance "x" has no public address, so internet host "h" cannot reach it by name: give an address, or a public_ip to the instance`}}},
 		{"inline topology error", "name: t\ntopology:\n  vpcs:\n    a: {cidr: 10.0.0.0/33}\nsteps:\n  - wait: {duration: 1s}\n",
 			[]finding{{"error", "topology.vpcs.a", 4, `cidr "10.0.0.0/33" is not a prefix`}}},
 	}

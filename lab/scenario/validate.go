@@ -45,14 +45,11 @@ type checker struct {
 	diags Diagnostics
 
 	lab     *topology.Lab
-	targets map[string][]targetRef // by target id and by node name
-	tables  map[string][]tableRef  // by table name
+	targets map[string][]Target // by target id and by node name
 	routes  map[tableRef]map[netip.Prefix]bool
 	reasons map[string]bool
 	labels  map[string]label // traffic labels defined so far
 }
-
-type targetRef struct{ gwlb, id, node string }
 
 type tableRef struct{ vpc, table string }
 
@@ -105,22 +102,20 @@ func (c *checker) run(ctx context.Context) {
 
 // index builds the lookups the steps are checked with.
 func (c *checker) index() {
-	c.targets = map[string][]targetRef{}
+	c.targets = map[string][]Target{}
 	for _, g := range c.lab.GWLBs {
 		for _, t := range g.TargetGroup.Targets {
-			r := targetRef{gwlb: g.Name, id: t.ID, node: t.Node}
+			r := Target{GWLB: g.Name, ID: t.ID, Node: t.Node}
 			c.targets[t.ID] = append(c.targets[t.ID], r)
 			if t.Node != t.ID {
 				c.targets[t.Node] = append(c.targets[t.Node], r)
 			}
 		}
 	}
-	c.tables = map[string][]tableRef{}
 	c.routes = map[tableRef]map[netip.Prefix]bool{}
 	for _, v := range c.lab.VPCs {
 		for _, t := range v.RouteTables {
 			r := tableRef{v.Name, t.Name}
-			c.tables[t.Name] = append(c.tables[t.Name], r)
 			c.routes[r] = map[netip.Prefix]bool{}
 			for _, rt := range t.Routes {
 				c.routes[r][rt.Destination] = true
@@ -220,17 +215,10 @@ func (c *checker) checkFlow(path string, e endpoint) {
 		c.errorf(fp, "%q is a GWLB node: traffic starts at an instance or an internet host", e.from)
 	}
 	tp := child(path, "to")
-	switch {
-	case e.to == "":
+	if e.to == "" {
 		c.errorf(tp, "to is required: an address, or an instance or internet host")
-	case looksLikeAddr(e.to):
-		if a, err := netip.ParseAddr(e.to); err != nil || a.Zone() != "" {
-			c.errorf(tp, "to %q is not an IPv4 or IPv6 address", e.to)
-		}
-	default:
-		if n := c.node(tp, e.to); n != nil && n.Kind == topology.NodeGWLB {
-			c.errorf(tp, "%q is a GWLB node: it answers nothing but GENEVE and its own health checks (spec §4.1); send to an instance or an internet host", e.to)
-		}
+	} else if _, err := Destination(c.lab, e.from, e.to); err != nil {
+		c.errorf(tp, "%v", err)
 	}
 	proto := e.protocol
 	if proto == "" {
@@ -250,23 +238,13 @@ func (c *checker) checkFlow(path string, e endpoint) {
 	}
 }
 
-// looksLikeAddr tells an address from a node name: node names have neither
-// dots nor colons.
-func looksLikeAddr(s string) bool { return strings.ContainsAny(s, ".:") }
-
 // node returns the lab node named name, or records that there is none.
 func (c *checker) node(path, name string) *topology.Node {
-	if n, ok := c.lab.Node(name); ok {
-		return n
+	n, err := ResolveNode(c.lab, name)
+	if err != nil {
+		c.errorf(path, "%v", err)
 	}
-	var names []string
-	for _, n := range c.lab.Nodes {
-		if n.Kind != topology.NodeGWLB {
-			names = append(names, n.Name)
-		}
-	}
-	c.errorf(path, "node %q is not in the topology (nodes: %s)", name, list(names))
-	return nil
+	return n
 }
 
 // list joins names for a message, at most 12 of them.
@@ -283,9 +261,9 @@ func list(names []string) string {
 // duration parses a duration written at path; zero reports whether 0 is
 // allowed. It returns false (after recording why) when it does not parse.
 func (c *checker) duration(path, s string, zero bool) (time.Duration, bool) {
-	d, err := time.ParseDuration(s)
+	d, err := ParseDuration(s, 0)
 	if err != nil {
-		c.errorf(path, "%q is not a duration: write a number with a unit, e.g. 500ms, 30s or 5m", s)
+		c.errorf(path, "%v", err)
 		return 0, false
 	}
 	switch {
@@ -410,44 +388,13 @@ func (c *checker) checkLink(path string, l *LinkSpec) {
 
 // target resolves a registered target (NAME or GWLB/NAME), recording why
 // it cannot.
-func (c *checker) target(path, name string) (targetRef, bool) {
-	gwlb, short, qualified := strings.Cut(name, "/")
-	if !qualified {
-		short, gwlb = name, ""
+func (c *checker) target(path, name string) (Target, bool) {
+	t, err := ResolveTarget(c.lab, name)
+	if err != nil {
+		c.errorf(path, "%v", err)
+		return Target{}, false
 	}
-	var found []targetRef
-	for _, r := range c.targets[short] {
-		if gwlb == "" || r.gwlb == gwlb {
-			found = append(found, r)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], true
-	case 0:
-		if qualified {
-			if _, ok := c.lab.GWLB(gwlb); !ok {
-				c.errorf(path, "no GWLB %q in the topology", gwlb)
-				return targetRef{}, false
-			}
-		}
-		var names []string
-		for _, g := range c.lab.GWLBs {
-			for _, t := range g.TargetGroup.Targets {
-				if gwlb == "" || g.Name == gwlb {
-					names = append(names, t.ID)
-				}
-			}
-		}
-		c.errorf(path, "%q is not a registered target (targets: %s)", name, list(names))
-	default:
-		var alts []string
-		for _, r := range found {
-			alts = append(alts, r.gwlb+"/"+short)
-		}
-		c.errorf(path, "target %q is registered with more than one GWLB: write %s", name, strings.Join(alts, " or "))
-	}
-	return targetRef{}, false
+	return t, true
 }
 
 var routeActions = []string{"add", "replace", "delete"}
@@ -515,39 +462,15 @@ func (c *checker) checkRoute(path string, r *RouteEditSpec) {
 	}
 }
 
-// table resolves a route table (TABLE or VPC/TABLE).
+// table resolves a route table (TABLE or VPC/TABLE), recording why it
+// cannot.
 func (c *checker) table(path, name string) (*topology.VPC, *topology.RouteTable) {
-	vpcName, short, qualified := strings.Cut(name, "/")
-	if !qualified {
-		short, vpcName = name, ""
+	v, t, err := ResolveTable(c.lab, name)
+	if err != nil {
+		c.errorf(path, "%v", err)
+		return nil, nil
 	}
-	var found []tableRef
-	for _, r := range c.tables[short] {
-		if vpcName == "" || r.vpc == vpcName {
-			found = append(found, r)
-		}
-	}
-	switch len(found) {
-	case 1:
-		v, _ := c.lab.VPC(found[0].vpc)
-		t, _ := v.RouteTable(found[0].table)
-		return v, t
-	case 0:
-		var names []string
-		for _, v := range c.lab.VPCs {
-			for _, t := range v.RouteTables {
-				names = append(names, v.Name+"/"+t.Name)
-			}
-		}
-		c.errorf(path, "no route table %q in the topology (tables: %s)", name, list(names))
-	default:
-		var alts []string
-		for _, r := range found {
-			alts = append(alts, r.vpc+"/"+short)
-		}
-		c.errorf(path, "more than one VPC has a route table %q: write %s", name, strings.Join(alts, " or "))
-	}
-	return nil, nil
+	return v, t
 }
 
 // checkRouteTarget checks a route's target as the topology's validation
