@@ -243,7 +243,8 @@ func parse(ctx context.Context, data []byte, name string) (*File, error) {
 // expanded within MaxValues, and data over MaxFileSize is refused. kind
 // names the document in messages ("a scenario file holds one YAML
 // document"). It returns the line of every path, for the caller's own
-// diagnostics, and ctx's error as soon as ctx ends (see ParseContext).
+// diagnostics, and ctx's error as soon as ctx ends (see ParseContext); the
+// abandoned decode may then still write to out, which the caller must drop.
 func DecodeStrict(ctx context.Context, data []byte, kind string, out any) (Lines, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("the %s file is larger than %d MiB, the most a file may hold", kind, MaxFileSize>>20)
