@@ -50,6 +50,8 @@ func TestErrors(t *testing.T) {
 			[]finding{{"error", "topology_builtin", 2, `no built-in topology "nope" (built-in: default, plain-vpc)`}}},
 		{"no steps", "name: t\ntopology_builtin: default\nsteps: []\n",
 			[]finding{{"error", "steps", 3, "steps is required: a scenario needs at least one step"}}},
+		{"null step", "name: t\ntopology_builtin: default\nsteps: [null]\n",
+			[]finding{{"error", "steps[0]", 3, "a step needs one of traffic, fault, route, wait, expect"}}},
 		{"no name", "topology_builtin: default\nsteps:\n  - expect: [{drop: {reason: gwlb, zero: true}}]\n",
 			[]finding{{"error", "name", 1, "name is required: a short name for reports"}}},
 		{"empty step", head + "  - {}\n",

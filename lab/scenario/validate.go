@@ -81,6 +81,11 @@ func (c *checker) run(ctx context.Context) {
 	}
 	c.lab = c.checkTopology(ctx)
 	if len(c.s.Steps) == 0 {
+		if c.f.written("steps[0]") {
+			// [null]: the decoder keeps no item, the file has one.
+			c.errorf("steps[0]", "a step needs one of %s", strings.Join(stepKeys, ", "))
+			return
+		}
 		c.errorf("steps", "steps is required: a scenario needs at least one step")
 		return
 	}
