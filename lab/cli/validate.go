@@ -133,6 +133,14 @@ type validateResult struct {
 }
 
 func writeValidateJSON(w io.Writer, name string, diags topology.Diagnostics) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(validateJSON(name, diags))
+}
+
+// validateJSON makes the JSON result of one file's findings.
+func validateJSON(name string, diags topology.Diagnostics) validateResult {
 	res := validateResult{File: name, Valid: !diags.HasErrors(), Errors: []validateFinding{}, Warnings: []validateFinding{}}
 	for _, d := range diags {
 		f := validateFinding{Path: d.Path, Line: d.Line, Message: d.Message, Spec: d.Spec}
@@ -142,8 +150,5 @@ func writeValidateJSON(w io.Writer, name string, diags topology.Diagnostics) err
 			res.Warnings = append(res.Warnings, f)
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(res)
+	return res
 }

@@ -66,7 +66,10 @@ func (d Diagnostic) String() string {
 type Diagnostics []Diagnostic
 
 // Error joins the errors of the list (or every finding, if none is an error).
-func (ds Diagnostics) Error() string {
+func (ds Diagnostics) Error() string { return ds.Format("topology") }
+
+// Format is Error for a document of another kind: "scenario: line 3: ...".
+func (ds Diagnostics) Format(kind string) string {
 	list := ds.Errors()
 	if len(list) == 0 {
 		list = ds
@@ -78,10 +81,10 @@ func (ds Diagnostics) Error() string {
 		return d.String()
 	}
 	if len(list) == 1 {
-		return "topology: " + line(list[0])
+		return kind + ": " + line(list[0])
 	}
 	var b strings.Builder
-	b.WriteString("topology: ")
+	b.WriteString(kind + ": ")
 	b.WriteString(strconv.Itoa(len(list)))
 	b.WriteString(" problems:")
 	for _, d := range list {

@@ -19,19 +19,35 @@ import (
 // File is a parsed topology file: the raw topology plus where each of its
 // values was written, so that diagnostics carry line numbers.
 type File struct {
-	// Name is the file name used in messages.
+	// Name is the file name used in messages; files named by run.files are
+	// relative to its directory.
 	Name string
 	// Topology is the file's content, as written.
 	Topology Topology
 
-	lines map[string]int // YAML path -> line of its key or item
+	lines Lines
+}
+
+// NewFile makes a File of a topology parsed as part of another document (a
+// scenario's inline topology): lines are its values' lines, by YAML path
+// relative to the topology (see Lines.Under).
+func NewFile(name string, t Topology, lines Lines) *File {
+	return &File{Name: name, Topology: t, lines: lines}
 }
 
 // Line returns the line on which path (or, if path was not written, its
 // nearest written ancestor) appears; 0 if none is known.
-func (f *File) Line(path string) int {
+func (f *File) Line(path string) int { return f.lines.Line(path) }
+
+// Lines maps the YAML path of every value of a document to the line of its
+// key or item.
+type Lines map[string]int
+
+// Line returns the line on which path (or, if path was not written, its
+// nearest written ancestor) appears; 0 if none is known.
+func (l Lines) Line(path string) int {
 	for {
-		if n, ok := f.lines[path]; ok {
+		if n, ok := l[path]; ok {
 			return n
 		}
 		if path == "" {
@@ -39,6 +55,24 @@ func (f *File) Line(path string) int {
 		}
 		path = parentPath(path)
 	}
+}
+
+// Under returns the lines of the values under path, with paths relative to
+// it: Under("topology") maps "vpcs.a" to the line of "topology.vpcs.a". The
+// root ("") maps to path's own line.
+func (l Lines) Under(path string) Lines {
+	out := Lines{"": l.Line(path)}
+	for p, n := range l {
+		switch {
+		case strings.HasPrefix(p, path+"."):
+			out[p[len(path)+1:]] = n
+		case strings.HasPrefix(p, path+"["):
+			// An index, or a key that is not a plain name, right under
+			// path: ["odd key"] and [3] are children of the root.
+			out[p[len(path):]] = n
+		}
+	}
+	return out
 }
 
 // MaxFileSize is the largest topology file read, in bytes. The largest lab
@@ -76,6 +110,12 @@ func LoadContext(ctx context.Context, path string) (*File, error) {
 // ReadFile reads the topology file at path with ReadAll's limits. Opening a
 // named pipe blocks until a writer comes, so the open, too, gives way to ctx.
 func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	return ReadFileOf(ctx, "topology", path)
+}
+
+// ReadFileOf is ReadFile for a file of another kind (a scenario), named so
+// in errors: "read scenario "x.yaml": ...".
+func ReadFileOf(ctx context.Context, kind, path string) ([]byte, error) {
 	type opened struct {
 		fh  *os.File
 		err error
@@ -94,17 +134,17 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 				o.fh.Close()
 			}
 		}()
-		return nil, fmt.Errorf("read topology %q: %w", path, ctx.Err())
+		return nil, fmt.Errorf("read %s %q: %w", kind, path, ctx.Err())
 	case o := <-done:
 		if o.err != nil {
-			return nil, fmt.Errorf("read topology: %w", o.err)
+			return nil, fmt.Errorf("read %s: %w", kind, o.err)
 		}
 		fh = o.fh
 	}
 	defer fh.Close()
 	data, err := ReadAll(ctx, fh)
 	if err != nil {
-		return nil, fmt.Errorf("read topology %q: %w", path, err)
+		return nil, fmt.Errorf("read %s %q: %w", kind, path, err)
 	}
 	return data, nil
 }
@@ -187,6 +227,50 @@ func ParseContext(ctx context.Context, data []byte, name string) (*File, error) 
 }
 
 func parse(ctx context.Context, data []byte, name string) (*File, error) {
+	var t Topology
+	lines, err := decodeStrict(ctx, data, "topology", &t)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Name: name, Topology: t, lines: lines}, nil
+}
+
+// DecodeStrict decodes one YAML document into out (a pointer to a raw type
+// written like this package's: yaml, desc and schema tags) the way Parse
+// decodes a topology: syntax errors, unknown fields (with a suggestion),
+// duplicate keys and values of the wrong YAML type are returned together as
+// Diagnostics, with their YAML paths and lines; merge keys and aliases are
+// expanded within MaxValues, and data over MaxFileSize is refused. kind
+// names the document in messages ("a scenario file holds one YAML
+// document"). It returns the line of every path, for the caller's own
+// diagnostics, and ctx's error as soon as ctx ends (see ParseContext); the
+// abandoned decode may then still write to out, which the caller must drop.
+func DecodeStrict(ctx context.Context, data []byte, kind string, out any) (Lines, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("the %s file is larger than %d MiB, the most a file may hold", kind, MaxFileSize>>20)
+	}
+	type result struct {
+		lines Lines
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		lines, err := decodeStrict(ctx, data, kind, out)
+		done <- result{lines, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-done:
+		return res.lines, res.err
+	}
+}
+
+func decodeStrict(ctx context.Context, data []byte, kind string, out any) (Lines, error) {
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, fmt.Errorf("decode %s: need a non-nil pointer, got %T", kind, out)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -198,7 +282,7 @@ func parse(ctx context.Context, data []byte, name string) (*File, error) {
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
-		return nil, Diagnostics{{Line: extra.Line, Message: "a topology file holds one YAML document; found a second one"}}
+		return nil, Diagnostics{{Line: extra.Line, Message: fmt.Sprintf("a %s file holds one YAML document; found a second one", kind)}}
 	case !errors.Is(err, io.EOF):
 		return nil, Diagnostics{yamlErrorDiagnostic(err)}
 	}
@@ -206,8 +290,8 @@ func parse(ctx context.Context, data []byte, name string) (*File, error) {
 		return nil, Diagnostics{{Line: 1, Message: "the file is empty"}}
 	}
 
-	w := &walker{ctx: ctx, lines: map[string]int{"": 1}}
-	w.walk(doc.Content[0], reflect.TypeFor[Topology](), "", 0)
+	w := &walker{ctx: ctx, kind: kind, lines: Lines{"": 1}}
+	w.walk(doc.Content[0], rv.Type().Elem(), "", 0)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -218,13 +302,12 @@ func parse(ctx context.Context, data []byte, name string) (*File, error) {
 
 	// The walker has checked every key and type; the strict decoder is the
 	// belt to its braces.
-	f := &File{Name: name, lines: w.lines}
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
-	if err := strict.Decode(&f.Topology); err != nil {
+	if err := strict.Decode(out); err != nil {
 		return nil, Diagnostics{yamlErrorDiagnostic(err)}
 	}
-	return f, nil
+	return w.lines, nil
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+): `)
@@ -248,7 +331,8 @@ func yamlErrorDiagnostic(err error) Diagnostic {
 // of every path and collecting every structural problem (not just the first).
 type walker struct {
 	ctx     context.Context
-	lines   map[string]int
+	kind    string // what the document is, for messages
+	lines   Lines
 	diags   Diagnostics
 	visited int  // values visited so far, counting each alias expansion
 	stopped bool // over MaxValues, or ctx ended: walk no further
@@ -267,7 +351,7 @@ func (w *walker) visit(n *yaml.Node, path string) bool {
 	w.visited++
 	if w.visited > MaxValues {
 		w.stopped = true
-		w.errorf(n.Line, path, "the document expands to more than %d values (counting every repetition by an alias or a merge key <<); a topology this large is not supported", MaxValues)
+		w.errorf(n.Line, path, "the document expands to more than %d values (counting every repetition by an alias or a merge key <<); a %s this large is not supported", MaxValues, w.kind)
 		return false
 	}
 	if w.visited%ctxCheckEvery == 0 && w.ctx.Err() != nil {
@@ -527,6 +611,13 @@ func yamlFields(t reflect.Type) []field {
 }
 
 var plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ChildPath appends a map key or field name to a YAML path, as diagnostics
+// write it: a.b, or a["odd key"] for keys that are not plain names.
+func ChildPath(parent, key string) string { return childPath(parent, key) }
+
+// IndexPath appends a list index to a YAML path: a[3].
+func IndexPath(parent string, i int) string { return indexPath(parent, i) }
 
 // childPath appends a map key to a YAML path: a.b, or a["odd key"] for keys
 // that are not plain names.

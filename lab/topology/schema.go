@@ -46,16 +46,25 @@ type jsonSchema struct {
 // Schema returns the JSON schema of the topology file, indented, with a
 // trailing newline. The output only changes when the raw types do.
 func Schema() ([]byte, error) {
+	return SchemaFor[Topology](SchemaID, "gwlb-lab topology",
+		"A gwlb-lab topology file: VPCs, GWLBs, endpoint services and internet hosts. See docs/topology.md.")
+}
+
+// SchemaFor returns the JSON schema of a document whose root is the raw
+// type T, generated as the topology's is (yaml, desc and schema tags; one
+// $def per struct type), so that a document embedding a Topology (a
+// scenario) gets the topology's definitions too.
+func SchemaFor[T any](id, title, description string) ([]byte, error) {
 	g := &schemaGen{defs: map[string]*jsonSchema{}}
-	root, err := g.typeSchema(reflect.TypeFor[Topology]())
+	root, err := g.typeSchema(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
 	}
 	top := &jsonSchema{
 		Schema:      "https://json-schema.org/draft/2020-12/schema",
-		ID:          SchemaID,
-		Title:       "gwlb-lab topology",
-		Description: "A gwlb-lab topology file: VPCs, GWLBs, endpoint services and internet hosts. See docs/topology.md.",
+		ID:          id,
+		Title:       title,
+		Description: description,
 		Ref:         root.Ref,
 		Defs:        g.defs,
 	}
