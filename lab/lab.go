@@ -700,6 +700,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 			if b, err := m.backendOf(ctx, ns.Backend); err == nil {
 				if bn, err := b.Open(ctx, n.Netns); err == nil {
 					ns.Running, ns.ContainerState, _ = bn.Alive(ctx)
+					ns.Paused = ns.ContainerState == "paused"
 				} else {
 					ns.ContainerState = "gone"
 				}
