@@ -265,7 +265,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if n.Container != nil {
 			// A container node always runs: its image's command when it
 			// has no run section.
-			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok)
+			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok, containerEnv(l, n, p))
 			if err != nil {
 				return fmt.Errorf("node %q: %w", n.Name, err)
 			}

@@ -206,7 +206,7 @@ func (m *Manager) startContainerNode(ctx context.Context, l *topology.Lab, n *to
 	if err != nil {
 		return fmt.Errorf("node %q: %w", n.Name, err)
 	}
-	proc, err := m.startContainer(ctx, bn, n, prog, ok)
+	proc, err := m.startContainer(ctx, bn, n, prog, ok, containerEnv(l, n, p))
 	if err != nil {
 		return fmt.Errorf("node %q: %w", n.Name, err)
 	}

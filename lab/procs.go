@@ -276,6 +276,15 @@ func nodeEnv(l *topology.Lab, n *topology.Node, p Paths) []string {
 	return append(env, "GWLB_NODES="+strings.Join(nodes, ","))
 }
 
+// containerEnv is what a container node's container learns about itself
+// from its environment: the node's identity without the working and log
+// directories, which are the host's and not in the container.
+func containerEnv(l *topology.Lab, n *topology.Node, p Paths) []string {
+	return slices.DeleteFunc(nodeEnv(l, n, p), func(kv string) bool {
+		return strings.HasPrefix(kv, "GWLB_WORKDIR=") || strings.HasPrefix(kv, "GWLB_LOGDIR=")
+	})
+}
+
 // startProgram starts a node's program under `gwlb-lab supervise` in the
 // node; the supervisor waits for the handshake, which the caller releases
 // once the returned Proc is recorded.
@@ -350,9 +359,10 @@ const imageBinary = "/gwlb-lab"
 // startContainer starts a container node's own container in its holder's
 // namespace. With a run section (hasProg), the program is the gwlb-lab
 // image's, and the paths it opens in the state directory are mounted at the
-// same place, so its logs are where a namespace node's are.
-func (m *Manager) startContainer(ctx context.Context, node backend.Node, n *topology.Node, prog program, hasProg bool) (Proc, error) {
-	var spec backend.ProcSpec
+// same place, so its logs are where a namespace node's are. env is added to
+// the container's environment when the container is made.
+func (m *Manager) startContainer(ctx context.Context, node backend.Node, n *topology.Node, prog program, hasProg bool, env []string) (Proc, error) {
+	spec := backend.ProcSpec{Env: env}
 	if hasProg {
 		spec.Argv = slices.Clone(prog.argv)
 		if spec.Argv[0] == m.opts.Binary {

@@ -213,6 +213,10 @@ var _ = Describe("container nodes", func() {
 			Expect(r.Code).To(Equal(0), "node %v: %s%s", args, r.Stdout, r.Stderr)
 		}
 		holderPID := docker("inspect", "-f", "{{.State.Pid}}", fw1+".hold")
+		// The container knows the node's identity, the GWLB node that sends
+		// it GENEVE above all, and keeps it across restarts.
+		env := func() string { return docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", fw1) }
+		Expect(strings.Fields(env())).To(ContainElements("GWLB_NODE=fw-1", "GWLB_ADDR=10.20.1.11", "GWLB_NODES=10.20.0.50"))
 		toFW1 := func() int {
 			n := 0
 			for _, f := range l.Flows() {
@@ -270,6 +274,7 @@ var _ = Describe("container nodes", func() {
 		l.WaitTarget("fw-1", "healthy")
 		carries(l, "fw-1")
 
+		Expect(strings.Fields(env())).To(ContainElement("GWLB_NODES=10.20.0.50"))
 		// The holder, which owns the namespace and eth0, never moved.
 		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1+".hold")).To(Equal(holderPID))
 	})
