@@ -151,7 +151,7 @@ func (m *Manager) NodeStart(ctx context.Context, name, node string) error {
 		switch {
 		case err != nil:
 			return fmt.Errorf("node %q: %w", node, err)
-		case alive:
+		case alive && !strings.HasPrefix(word, "holder "): // only the holder runs: no container
 			return fmt.Errorf("node %q: its container is running; use restart", node)
 		case word == "paused":
 			return fmt.Errorf("node %q: its container is paused; use unpause", node)
@@ -205,6 +205,11 @@ func (m *Manager) startContainerNode(ctx context.Context, l *topology.Lab, n *to
 	prog, ok, err := m.programOf(l, n, p)
 	if err != nil {
 		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	// A container removed behind the lab's back is made again, as up
+	// made it.
+	if b, err := m.dockerBackend(ctx); err == nil {
+		b.Adopt(n.Netns, containerSpec(n.Container))
 	}
 	proc, err := m.startContainer(ctx, bn, n, prog, ok, containerEnv(l, n, p))
 	if err != nil {

@@ -275,6 +275,16 @@ var _ = Describe("container nodes", func() {
 		carries(l, "fw-1")
 
 		Expect(strings.Fields(env())).To(ContainElement("GWLB_NODES=10.20.0.50"))
+
+		By("start after the container was removed behind the lab's back: made again as up made it")
+		docker("rm", "-f", fw1)
+		l.WaitTarget("fw-1", "unhealthy")
+		verb("start", "fw-1")
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+		Expect(strings.Fields(env())).To(ContainElement("GWLB_NODES=10.20.0.50"))
+		Expect(docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", fw1)).To(HavePrefix("container:"))
+
 		// The holder, which owns the namespace and eth0, never moved.
 		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1+".hold")).To(Equal(holderPID))
 	})

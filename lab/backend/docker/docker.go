@@ -150,6 +150,22 @@ func (b *Backend) Create(ctx context.Context, spec backend.NodeSpec) (backend.No
 	return &Node{b: b, name: spec.Name, path: nsNode.NetNSPath()}, nil
 }
 
+// Adopt gives the backend the container settings of a node it did not
+// create (another process did, and exited), so that Start can make the
+// node's own container again when it has been removed. A node whose
+// container exists is started as it is, settings aside.
+func (b *Backend) Adopt(name string, c *backend.Container) {
+	if c == nil {
+		return
+	}
+	cc := *c
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.specs[name]; !ok {
+		b.specs[name] = &cc
+	}
+}
+
 // pid returns the host PID of a running container's first process.
 func (b *Backend) pid(ctx context.Context, id string) (int, error) {
 	in, err := b.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
