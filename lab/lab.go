@@ -266,8 +266,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 		if n.Container != nil {
 			// A container node always runs: its image's command when it
 			// has no run section. Either way it learns who it is.
-			prog.env, prog.dir = nodeEnv(l, n, p), p.NodeWorkDir(n.Name)
-			proc, err := m.startContainer(ctx, nodes[i], n, prog, ok, p.NodeLogDir(n.Name))
+			proc, err := m.startContainer(ctx, nodes[i], l, n, prog, ok, p)
 			if err != nil {
 				// Exited before its first process was seen: say how,
 				// as when it exits later during up.
@@ -778,6 +777,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 			if b, err := m.backendOf(ctx, ns.Backend); err == nil {
 				if bn, err := b.Open(ctx, n.Netns); err == nil {
 					ns.Running, ns.ContainerState, _ = bn.Alive(ctx)
+					ns.Paused = ns.ContainerState == "paused"
 				} else {
 					ns.ContainerState = "gone"
 				}

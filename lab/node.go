@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
 	"github.com/gwlb-lab/gwlb-lab/lab/cgroup"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
@@ -22,14 +24,13 @@ import (
 // finds its eth0, addresses and routes unchanged, and the emulator never
 // notices more than an appliance that stops answering for a while (its
 // target goes unhealthy, then healthy again).
+//
+// A container node's verbs act on its own container through the docker
+// backend (docker stop, start, pause, unpause); its holder container owns
+// the namespace and eth0 and is never touched.
 
 // ErrNoProgram is returned for a node that runs nothing.
 var ErrNoProgram = errors.New("runs no program")
-
-// ErrContainerNode is returned by the node verbs for a container node:
-// Docker runs its program (docker stop, start, restart, pause, unpause act
-// on it; the holder container keeps its link).
-var ErrContainerNode = errors.New("is a container node: use docker stop|start|restart|pause|unpause on its container")
 
 // nodeOf reads a lab that is up and finds one of its nodes.
 func (m *Manager) nodeOf(name, node string) (*topology.Lab, *topology.Node, Paths, *State, error) {
@@ -56,13 +57,28 @@ func (m *Manager) nodeOf(name, node string) (*topology.Lab, *topology.Node, Path
 		}
 		return nil, nil, p, nil, fmt.Errorf("lab %q has no node %q (nodes: %s)", name, node, strings.Join(names, ", "))
 	}
-	if st.Backends[n.Netns] == BackendDocker {
-		return nil, nil, p, nil, fmt.Errorf("node %q %w", node, ErrContainerNode)
-	}
-	if n.Run == nil {
+	// A container node always runs something: its image's command when it
+	// has no run section.
+	if n.Run == nil && !inContainer(st, n) {
 		return nil, nil, p, nil, fmt.Errorf("node %q %w", node, ErrNoProgram)
 	}
 	return l, n, p, st, nil
+}
+
+// inContainer reports whether node n is a container node.
+func inContainer(st *State, n *topology.Node) bool { return st.Backends[n.Netns] == BackendDocker }
+
+// openNode opens a node through the backend that made it.
+func (m *Manager) openNode(ctx context.Context, st *State, n *topology.Node) (backend.Node, error) {
+	b, err := m.backendOf(ctx, st.Backends[n.Netns])
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	bn, err := b.Open(ctx, n.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	return bn, nil
 }
 
 // recorded returns the index of node's program in st.Processes, or -1.
@@ -82,10 +98,20 @@ func (m *Manager) NodeStop(ctx context.Context, name, node string) error {
 	if err != nil {
 		return err
 	}
-	return m.stopNode(n, p, st)
+	return m.stopNode(ctx, n, p, st)
 }
 
-func (m *Manager) stopNode(n *topology.Node, p Paths, st *State) error {
+func (m *Manager) stopNode(ctx context.Context, n *topology.Node, p Paths, st *State) error {
+	if inContainer(st, n) {
+		bn, err := m.openNode(ctx, st, n)
+		if err != nil {
+			return err
+		}
+		if err := bn.Stop(ctx, stopGrace); err != nil {
+			return fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		return nil
+	}
 	// A frozen program cannot act on SIGTERM: thaw it first.
 	_ = m.freeze(n, p, st, false)
 	if i := recorded(st, n.Name); i >= 0 {
@@ -115,6 +141,22 @@ func (m *Manager) NodeStart(ctx context.Context, name, node string) error {
 	l, n, p, st, err := m.nodeOf(name, node)
 	if err != nil {
 		return err
+	}
+	if inContainer(st, n) {
+		bn, err := m.openNode(ctx, st, n)
+		if err != nil {
+			return err
+		}
+		alive, word, err := bn.Alive(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("node %q: %w", node, err)
+		case alive && !strings.HasPrefix(word, "holder "): // only the holder runs: no container
+			return fmt.Errorf("node %q: its container is running; use restart", node)
+		case word == "paused":
+			return fmt.Errorf("node %q: its container is paused; use unpause", node)
+		}
+		return m.startContainerNode(ctx, l, n, p, st, bn)
 	}
 	if i := recorded(st, n.Name); i >= 0 {
 		if alive, _ := netns.Alive(st.Processes[i].PID, st.Processes[i].StartTime); alive {
@@ -156,26 +198,66 @@ func (m *Manager) startNode(ctx context.Context, l *topology.Lab, n *topology.No
 	return m.waitListening(ctx, n, bn.NetNSPath(), p)
 }
 
+// startContainerNode starts a container node's own container again (as it
+// was made: the docker backend starts the stopped container) and records
+// its new first process in place of the old.
+func (m *Manager) startContainerNode(ctx context.Context, l *topology.Lab, n *topology.Node, p Paths, st *State, bn backend.Node) error {
+	prog, ok, err := m.programOf(l, n, p)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	// A container removed behind the lab's back is made again, as up
+	// made it.
+	if b, err := m.dockerBackend(ctx); err == nil {
+		b.Adopt(n.Netns, containerSpec(n.Container))
+	}
+	proc, err := m.startContainer(ctx, bn, l, n, prog, ok, p)
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	i := slices.IndexFunc(st.Processes, func(pr Proc) bool { return pr.Role == RoleContainer && pr.Node == n.Name })
+	if i >= 0 {
+		st.Processes[i] = proc
+	} else {
+		st.Processes = append(st.Processes, proc)
+	}
+	if err := writeState(p, st); err != nil {
+		return err
+	}
+	return m.waitListening(ctx, n, bn.NetNSPath(), p)
+}
+
 // NodeRestart stops a node's program and starts it again.
 func (m *Manager) NodeRestart(ctx context.Context, name, node string) error {
 	l, n, p, st, err := m.nodeOf(name, node)
 	if err != nil {
 		return err
 	}
-	if err := m.stopNode(n, p, st); err != nil {
+	if err := m.stopNode(ctx, n, p, st); err != nil {
 		return err
+	}
+	if inContainer(st, n) {
+		bn, err := m.openNode(ctx, st, n)
+		if err != nil {
+			return err
+		}
+		return m.startContainerNode(ctx, l, n, p, st, bn)
 	}
 	return m.startNode(ctx, l, n, p, st)
 }
 
 // NodePause freezes a node's program: with the lab's cgroup, through the
 // cgroup freezer (the whole tree, atomically); without, by SIGSTOP to the
-// supervisor and the program's process group. Its links stay up; frames
-// sent to it queue in its TAP until they overflow.
+// supervisor and the program's process group; a container node's
+// container through docker pause (Docker's cgroup freezer). Its links stay
+// up; frames sent to it queue in its TAP until they overflow.
 func (m *Manager) NodePause(ctx context.Context, name, node string) error {
 	_, n, p, st, err := m.nodeOf(name, node)
 	if err != nil {
 		return err
+	}
+	if inContainer(st, n) {
+		return m.freezeContainer(ctx, n, st, true)
 	}
 	return m.freeze(n, p, st, true)
 }
@@ -186,7 +268,26 @@ func (m *Manager) NodeUnpause(ctx context.Context, name, node string) error {
 	if err != nil {
 		return err
 	}
+	if inContainer(st, n) {
+		return m.freezeContainer(ctx, n, st, false)
+	}
 	return m.freeze(n, p, st, false)
+}
+
+func (m *Manager) freezeContainer(ctx context.Context, n *topology.Node, st *State, on bool) error {
+	bn, err := m.openNode(ctx, st, n)
+	if err != nil {
+		return err
+	}
+	if on {
+		err = bn.Pause(ctx)
+	} else {
+		err = bn.Unpause(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("node %q: %w", n.Name, err)
+	}
+	return nil
 }
 
 func (m *Manager) freeze(n *topology.Node, p Paths, st *State, on bool) error {

@@ -351,16 +351,13 @@ const imageBinary = "/gwlb-lab"
 // namespace. With a run section (hasProg), the program is the gwlb-lab
 // image's, and the paths it opens in the state directory are mounted at the
 // same place, so its logs are where a namespace node's are.
-func (m *Manager) startContainer(ctx context.Context, node backend.Node, n *topology.Node, prog program, hasProg bool, logDir string) (Proc, error) {
+func (m *Manager) startContainer(ctx context.Context, node backend.Node, l *topology.Lab, n *topology.Node, prog program, hasProg bool, p Paths) (Proc, error) {
 	// Every container learns its identity (GWLB_*) and gets its own working
 	// and log directories, mounted at the paths GWLB_WORKDIR and GWLB_LOGDIR
 	// name, as a namespace node's program does. The image's own working
 	// directory is kept when it runs its own command.
-	spec := backend.ProcSpec{Env: prog.env}
-	for _, d := range []string{prog.dir, logDir} {
-		if d == "" {
-			continue
-		}
+	spec := backend.ProcSpec{Env: nodeEnv(l, n, p)}
+	for _, d := range []string{p.NodeWorkDir(n.Name), p.NodeLogDir(n.Name)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return Proc{}, fmt.Errorf("make %q: %w", d, err)
 		}

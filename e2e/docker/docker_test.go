@@ -199,6 +199,96 @@ var _ = Describe("container nodes", func() {
 		carries(l, "fw-1")
 	})
 
+	It("stops, starts, restarts, pauses and unpauses a container appliance with the node verbs, on the same link", func() {
+		l := harness.Up(topo("containers.yaml"))
+		l.WaitTarget("fw-1", "healthy")
+		l.WaitTarget("fw-2", "healthy")
+		fw1 := containerName(l, "fw-1")
+		node := func(args ...string) harness.Result {
+			return harness.Run(time.Minute, append(append([]string{"node"}, args...), "--name", l.Name)...)
+		}
+		verb := func(args ...string) {
+			GinkgoHelper()
+			r := node(args...)
+			Expect(r.Code).To(Equal(0), "node %v: %s%s", args, r.Stdout, r.Stderr)
+		}
+		holderPID := docker("inspect", "-f", "{{.State.Pid}}", fw1+".hold")
+		// The container knows the node's identity, the GWLB node that sends
+		// it GENEVE above all, and keeps it across restarts.
+		env := func() string { return docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", fw1) }
+		Expect(strings.Fields(env())).To(ContainElements("GWLB_NODE=fw-1", "GWLB_ADDR=10.20.1.11", "GWLB_NODES=10.20.0.50"))
+		toFW1 := func() int {
+			n := 0
+			for _, f := range l.Flows() {
+				if f.Target == "fw-1" {
+					n++
+				}
+			}
+			return n
+		}
+
+		By("stop: the container exits, its target goes unhealthy, traffic goes through fw-2")
+		verb("stop", "fw-1")
+		n := nodeStatus(l.Status(), "fw-1")
+		Expect(n.Running).To(BeFalse())
+		Expect(n.ContainerState).To(HavePrefix("exited"))
+		l.WaitTarget("fw-1", "unhealthy")
+		before := toFW1()
+		carries(l, "fw-2")
+		Expect(toFW1()).To(Equal(before), "a new flow went to the stopped appliance")
+
+		By("start: the same container runs again on its link and carries traffic")
+		verb("start", "fw-1")
+		n = nodeStatus(l.Status(), "fw-1")
+		Expect(n.Running).To(BeTrue(), n.ContainerState)
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+		r := node("start", "fw-1")
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("use restart"))
+
+		By("restart: a new process, healthy again and carrying traffic")
+		pid := docker("inspect", "-f", "{{.State.Pid}}", fw1)
+		verb("restart", "fw-1")
+		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1)).NotTo(Equal(pid))
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+
+		By("pause: frozen, its target goes unhealthy; unpause: healthy and carrying traffic")
+		verb("pause", "fw-1")
+		n = nodeStatus(l.Status(), "fw-1")
+		Expect(n.Paused).To(BeTrue())
+		Expect(n.ContainerState).To(Equal("paused"))
+		l.WaitTarget("fw-1", "unhealthy")
+		carries(l, "fw-2")
+		verb("unpause", "fw-1")
+		Expect(nodeStatus(l.Status(), "fw-1").Paused).To(BeFalse())
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+
+		By("stop of a paused container thaws it first, and start brings it back")
+		verb("pause", "fw-1")
+		verb("stop", "fw-1")
+		Expect(nodeStatus(l.Status(), "fw-1").ContainerState).To(HavePrefix("exited"))
+		verb("start", "fw-1")
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+
+		Expect(strings.Fields(env())).To(ContainElement("GWLB_NODES=10.20.0.50"))
+
+		By("start after the container was removed behind the lab's back: made again as up made it")
+		docker("rm", "-f", fw1)
+		l.WaitTarget("fw-1", "unhealthy")
+		verb("start", "fw-1")
+		l.WaitTarget("fw-1", "healthy")
+		carries(l, "fw-1")
+		Expect(strings.Fields(env())).To(ContainElement("GWLB_NODES=10.20.0.50"))
+		Expect(docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", fw1)).To(HavePrefix("container:"))
+
+		// The holder, which owns the namespace and eth0, never moved.
+		Expect(docker("inspect", "-f", "{{.State.Pid}}", fw1+".hold")).To(Equal(holderPID))
+	})
+
 	It("removes every container of the lab on down", func() {
 		name := harness.RandomName()
 		DeferCleanup(func() { harness.Run(2*time.Minute, "down", "--name", name) })

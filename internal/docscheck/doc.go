@@ -10,4 +10,9 @@
 // form validation diagnostics carry), or a Markdown table cell that holds
 // nothing but citations. A bare "§N" in prose is not recognised, because
 // RFCs and DESIGN are cited the same way; write "spec §N".
+//
+// It also keeps the topology snippets of the docs valid: YAMLBlocks finds
+// the fenced YAML blocks of a page, marked "lab" (a whole topology) or
+// "node" (instance entries, which WithNodes puts into the page's lab), and
+// the tests validate every one of docs/appliances.md with lab/topology.
 package docscheck

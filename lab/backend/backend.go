@@ -50,6 +50,14 @@ type Node interface {
 	// container in a container node. grace is how long a program has
 	// between SIGTERM and SIGKILL.
 	Stop(ctx context.Context, grace time.Duration) error
+	// Pause freezes what runs in the node, as Stop chooses it, and keeps
+	// the node and its links; frames sent to it wait in its TAP until they
+	// overflow. Pausing a paused node is not an error; pausing a node whose
+	// container does not run is.
+	Pause(ctx context.Context) error
+	// Unpause thaws what Pause froze. Unpausing a node that is not paused
+	// is not an error.
+	Unpause(ctx context.Context) error
 	// Alive reports whether the node itself still exists and what state it
 	// is in, in a word or two ("namespace", "running", "exited (1)"...).
 	Alive(ctx context.Context) (bool, string, error)

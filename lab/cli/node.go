@@ -20,7 +20,11 @@ namespace, eth0, addresses and routes stay, and so does the emulator's side of
 its link, so the program started again carries traffic at once. A stopped or
 paused appliance stops answering health checks: its target goes unhealthy, and
 healthy again once it answers. pause freezes the program with the cgroup
-freezer (SIGSTOP of its process group where the lab has no cgroup).`,
+freezer (SIGSTOP of its process group where the lab has no cgroup).
+
+On a container node the verbs act on the node's own container, as docker stop,
+start, pause and unpause do; the holder container, which owns the namespace and
+eth0, stays, so the container started again finds its link as it was.`,
 	}
 	for _, v := range []struct {
 		verb, short, done string

@@ -150,6 +150,22 @@ func (b *Backend) Create(ctx context.Context, spec backend.NodeSpec) (backend.No
 	return &Node{b: b, name: spec.Name, path: nsNode.NetNSPath()}, nil
 }
 
+// Adopt gives the backend the container settings of a node it did not
+// create (another process did, and exited), so that Start can make the
+// node's own container again when it has been removed. A node whose
+// container exists is started as it is, settings aside.
+func (b *Backend) Adopt(name string, c *backend.Container) {
+	if c == nil {
+		return
+	}
+	cc := *c
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.specs[name]; !ok {
+		b.specs[name] = &cc
+	}
+}
+
 // pid returns the host PID of a running container's first process.
 func (b *Backend) pid(ctx context.Context, id string) (int, error) {
 	in, err := b.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -387,14 +403,71 @@ func (b *Backend) startContainer(ctx context.Context, id string) (backend.Proces
 
 // Stop stops the node's own container (docker stop); the holder, and with
 // it the namespace and eth0, stays, so Start brings the node back on the
-// same link.
+// same link. A paused container is thawed first, so that its program gets
+// its SIGTERM and grace.
 func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	if err := n.Unpause(ctx); err != nil {
+		return err
+	}
 	secs := max(int(grace.Seconds()), 0)
 	_, err := n.b.cli.ContainerStop(ctx, n.name, client.ContainerStopOptions{Timeout: &secs})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %q: %w", n.name, err)
 	}
 	return nil
+}
+
+// Pause freezes the node's own container (docker pause: the cgroup
+// freezer); the holder keeps the namespace and eth0.
+func (n *Node) Pause(ctx context.Context) error {
+	st, err := n.state(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Paused:
+		return nil
+	case !st.Running:
+		return fmt.Errorf("pause container %q: it is not running (%s); start it first", n.name, st.Status)
+	}
+	if _, err := n.b.cli.ContainerPause(ctx, n.name, client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("pause container %q: %w", n.name, err)
+	}
+	return nil
+}
+
+// Unpause thaws the node's own container (docker unpause) if it is paused.
+func (n *Node) Unpause(ctx context.Context) error {
+	st, err := n.state(ctx)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil // nothing to thaw
+		}
+		return err
+	}
+	if !st.Paused {
+		return nil
+	}
+	if _, err := n.b.cli.ContainerUnpause(ctx, n.name, client.ContainerUnpauseOptions{}); err != nil {
+		return fmt.Errorf("unpause container %q: %w", n.name, err)
+	}
+	return nil
+}
+
+// state returns the state of the node's own container; an error wrapping
+// backend.ErrNotFound when it has none.
+func (n *Node) state(ctx context.Context) (*container.State, error) {
+	in, err := n.b.cli.ContainerInspect(ctx, n.name, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("container %q: %w", n.name, backend.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", n.name, err)
+	}
+	if in.Container.State == nil {
+		return nil, fmt.Errorf("container %q: the engine reports no state", n.name)
+	}
+	return in.Container.State, nil
 }
 
 // parseDevices reads docker's HOST[:CONTAINER[:PERMISSIONS]].

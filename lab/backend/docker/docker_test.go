@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 )
 
 func TestParseDevices(t *testing.T) {
@@ -46,5 +48,24 @@ func TestNotFound(t *testing.T) {
 		if got := notFound(msg); got != want {
 			t.Errorf("notFound(%q) = %v, want %v", msg, got, want)
 		}
+	}
+}
+
+func TestAdopt(t *testing.T) {
+	b := &Backend{specs: map[string]*backend.Container{}}
+	b.Adopt("n", nil)
+	if _, ok := b.specs["n"]; ok {
+		t.Error("nil settings adopted")
+	}
+	c := &backend.Container{Image: "a"}
+	b.Adopt("n", c)
+	c.Image = "changed"
+	if got := b.specs["n"].Image; got != "a" {
+		t.Errorf("adopted settings follow the caller's later changes: %q", got)
+	}
+	// What Create was given wins over a later Adopt.
+	b.Adopt("n", &backend.Container{Image: "b"})
+	if got := b.specs["n"].Image; got != "a" {
+		t.Errorf("Adopt replaced known settings: %q", got)
 	}
 }

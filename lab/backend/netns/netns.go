@@ -86,6 +86,25 @@ func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
 	return nss.Stop(grace)
 }
 
+// Pause stops every process in the namespace with SIGSTOP; the namespace
+// and its interfaces stay. (A lab with a cgroup freezes a node's program
+// through the cgroup freezer instead, which catches a tree atomically.)
+func (n *Node) Pause(ctx context.Context) error { return n.signal(ctx, unix.SIGSTOP) }
+
+// Unpause resumes every process in the namespace with SIGCONT.
+func (n *Node) Unpause(ctx context.Context) error { return n.signal(ctx, unix.SIGCONT) }
+
+func (n *Node) signal(ctx context.Context, sig unix.Signal) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	nss, err := Identify([]string{n.path})
+	if err != nil {
+		return err
+	}
+	return nss.Signal(sig)
+}
+
 // Alive reports whether the namespace is still mounted.
 func (n *Node) Alive(ctx context.Context) (bool, string, error) {
 	if err := cnins.IsNSorErr(n.path); err != nil {

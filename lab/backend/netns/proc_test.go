@@ -148,6 +148,33 @@ var _ = Describe("processes", func() {
 		Expect(state).To(Equal("namespace"))
 	})
 
+	It("Node.Pause stops every process in the namespace and Node.Unpause resumes them", func() {
+		p, err := node.Start(ctx, backend.ProcSpec{Argv: []string{"sh", "-c", "setsid sleep 1000 & exec sleep 1001"}, Detach: true})
+		Expect(err).NotTo(HaveOccurred())
+		track(p)
+		nss, err := netns.Identify([]string{node.NetNSPath()})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(nss.Processes).Should(HaveLen(2))
+		pids, err := nss.Processes()
+		Expect(err).NotTo(HaveOccurred())
+		states := func() []string {
+			var out []string
+			for _, pid := range pids {
+				out = append(out, stat(pid)[0])
+			}
+			return out
+		}
+		Expect(node.Pause(ctx)).To(Succeed())
+		Eventually(states).Should(HaveEach("T"), "stopped by SIGSTOP")
+		Expect(node.Pause(ctx)).To(Succeed(), "pausing twice is not an error")
+		Expect(node.Unpause(ctx)).To(Succeed())
+		Eventually(states).Should(HaveEach("S"), "sleeping again")
+		Expect(node.Unpause(ctx)).To(Succeed(), "unpausing a running node is not an error")
+		alive, _, err := node.Alive(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(alive).To(BeTrue())
+	})
+
 	It("escalates to SIGKILL after the grace period", func() {
 		log := filepath.Join(dir, "node.log")
 		p, err := node.Start(ctx, backend.ProcSpec{

@@ -84,6 +84,50 @@ func (s Namespaces) Stop(grace time.Duration) error {
 	return nil
 }
 
+// Signal sends sig to every process in the set's namespaces (SIGSTOP and
+// SIGCONT pause and resume them). A process forked while this runs is
+// caught by a later round: rounds repeat until one finds nobody new.
+func (s Namespaces) Signal(sig unix.Signal) error {
+	if len(s) == 0 {
+		return nil
+	}
+	if err := SignalMatching(s.has, sig); err != nil {
+		return fmt.Errorf("signal the processes in the namespaces: %w", err)
+	}
+	return nil
+}
+
+// signalRounds bounds SignalMatching against a process that forks without
+// end.
+const signalRounds = 20
+
+// SignalMatching sends sig once to every process that match accepts, in
+// rounds until a round finds no process it has not signalled yet.
+func SignalMatching(match func(pid int) bool, sig unix.Signal) error {
+	signalled := map[int]bool{}
+	for range signalRounds {
+		pids, err := scan(match)
+		if err != nil {
+			return fmt.Errorf("scan processes: %w", err)
+		}
+		fresh := 0
+		for _, pid := range pids {
+			if signalled[pid] {
+				continue
+			}
+			if err := signalIf(pid, match, sig); err != nil {
+				return err
+			}
+			signalled[pid] = true
+			fresh++
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("processes still appearing after %d rounds of %s", signalRounds, unix.SignalName(sig))
+}
+
 // Holding returns a test for "pid has the file at path open", by the file's
 // device and inode; nil when the file does not exist (nobody holds it).
 // A lab gives its emulator such a file at start, so that a later process
