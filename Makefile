@@ -10,7 +10,7 @@ FUZZTIME ?= 50000x
 LAB ?= default
 PREFIX ?= /usr/local
 
-.PHONY: help build images install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
+.PHONY: help build images test-images install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,14 +36,24 @@ install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 deps: ## install the Debian packages the tests need, when missing (waits for apt's lock)
 	@bash scripts/deps.sh test
 
-test: deps lint build ## every test: fuzz smoke, unit, e2e (root for e2e)
+test: deps lint build test-images ## every test: fuzz smoke, unit, e2e (root for e2e)
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+# The images the container suites run, under their content tags only (a test
+# run never moves :latest). Built here, before the suites, so that the first
+# build (debootstrap, minutes) is shown as it goes and is not counted against
+# a suite's timeout; later runs find them. Without a Docker engine the
+# container suites skip, and so does this.
+test-images: build
+	@if docker info >/dev/null 2>&1; then \
+		IMAGES_CONTENT_ONLY=1 bash scripts/images.sh $(BIN) test gwlb-lab suricata; \
+	else echo "test-images: no Docker engine answers; the container suites will skip"; fi
 
 unit: ## unit tests only (no root needed)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-e2e: deps build ## the Ginkgo suites that run labs for real (root)
+e2e: deps build test-images ## the Ginkgo suites that run labs for real (root)
 	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./e2e/...
 
 fuzz-smoke: ## run every fuzz target for FUZZTIME each
