@@ -245,6 +245,9 @@ exits 1.`,
 				return err
 			}
 			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
+				if cmd.Context().Err() != nil {
+					return interrupted(m, name, err)
+				}
 				return err
 			}
 			if foreground {
@@ -261,6 +264,16 @@ exits 1.`,
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return without waiting for the targets' first health verdicts")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
 	return cmd
+}
+
+// interrupted is the error of an up that SIGINT or SIGTERM stopped before
+// the lab was up: one line when up removed what it had made, else up's
+// errors and how to remove the rest.
+func interrupted(m *lab.Manager, name string, err error) error {
+	if labs, lerr := m.List(); lerr == nil && !slices.Contains(labs, name) {
+		return fmt.Errorf("interrupted before lab %s was up; what was made is removed", name)
+	}
+	return fmt.Errorf("interrupted before lab %s was up; it is left half-made (gwlb-lab down --name %s removes it): %w", name, name, err)
 }
 
 // holdLab keeps a lab up while this command runs: until a signal, or until
