@@ -12,7 +12,9 @@
 set -e
 if [ ! -w /proc/sys/net/ipv4/ip_forward ]; then
 	if ! mount -o remount,rw /proc/sys 2>/dev/null; then
-		echo "gwlb-lab-box: cannot make /proc/sys writable: run the container with --cap-add SYS_ADMIN --cap-add NET_ADMIN --device /dev/net/tun --security-opt apparmor=unconfined (docker-compose.yml has them)" >&2
+		echo "gwlb-lab-box: /proc/sys is read-only and cannot be remounted, so no lab can come up here" \
+			"(other commands work): run the container with --cap-add NET_ADMIN --cap-add SYS_ADMIN" \
+			"--device /dev/net/tun --security-opt apparmor=unconfined, as docker-compose.yml does" >&2
 	fi
 fi
 exec "$@"
