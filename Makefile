@@ -18,7 +18,7 @@ help: ## list the targets
 build: ## build bin/gwlb-lab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gwlb-lab
 
-images: build ## build the images (gwlb-lab FROM scratch, Debian base by debootstrap, Suricata appliance); cached (root)
+images: build ## build the images (gwlb-lab FROM scratch, Debian base by debootstrap, Suricata appliance, gwlb-lab-box for docker-compose.yml); cached (root)
 	@bash scripts/images.sh $(BIN) $(VERSION) all
 
 lab-up: build lab-deps ## build and bring up the default lab (root)

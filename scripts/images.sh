@@ -11,12 +11,14 @@
 #              turned into an image by `docker import` (images/debian)
 #   suricata   Suricata from bookworm-backports on the Debian image, as an
 #              IDS behind the iptables hairpin (images/suricata)
-#   all        all three
+#   box        the lab in a box: the Debian image with the gwlb-lab binary,
+#              whose container runs a whole lab (docker-compose.yml; images/box)
+#   all        all four
 #
 # Idempotent: each image is tagged with a content tag, IMAGE:bin-<sha16> for
 # gwlb-lab (the binary's SHA-256) and IMAGE:r-<sha16> for the others (the
-# SHA-256 of their recipe: the files of their directory under images/, and
-# the base image's recipe). When the content tag exists, nothing is built:
+# SHA-256 of their recipe: the files of their directory under images/, the
+# base image's recipe and, for box, the binary's SHA-256). When the content tag exists, nothing is built:
 # the Debian image (a few minutes the first time) is made again only when
 # its recipe changes. Besides the content tag each image gets :VERSION and
 # :latest (gwlb-lab-debian gets :bookworm), unless IMAGES_CONTENT_ONLY=1 (the
@@ -36,28 +38,30 @@ recipe_sum() {
 }
 debian_sum() { recipe_sum "$here/images/debian"; }
 suricata_sum() { { debian_sum; recipe_sum "$here/images/suricata"; } | sha; }
+box_sum() { { debian_sum; sha256sum "${bin:?}" | cut -d' ' -f1; recipe_sum "$here/images/box"; } | sha; }
 
 content_tag() {
 	case "$1" in
 	debian) echo "gwlb-lab-debian:r-$(debian_sum | cut -c1-16)" ;;
 	suricata) echo "gwlb-lab-suricata:r-$(suricata_sum | cut -c1-16)" ;;
 	gwlb-lab) echo "gwlb-lab:bin-$(sha256sum "${bin:?}" | cut -c1-16)" ;;
-	*) echo "images: unknown image \"$1\" (gwlb-lab, debian, suricata, all)" >&2; return 2 ;;
+	box) echo "gwlb-lab-box:r-$(box_sum | cut -c1-16)" ;;
+	*) echo "images: unknown image \"$1\" (gwlb-lab, debian, suricata, box, all)" >&2; return 2 ;;
 	esac
 }
 
 if [ "${1:-}" = tag ]; then
-	[ "${2:-}" != gwlb-lab ] || { echo "images: the gwlb-lab tag depends on a binary: build it" >&2; exit 2; }
+	case "${2:-}" in gwlb-lab | box) echo "images: the $2 tag depends on a binary: build it" >&2; exit 2 ;; esac
 	content_tag "${2:?usage: scripts/images.sh tag debian|suricata}"
 	exit
 fi
 
-bin=${1:?usage: scripts/images.sh BINARY VERSION [gwlb-lab|debian|suricata|all...]}
+bin=${1:?usage: scripts/images.sh BINARY VERSION [gwlb-lab|debian|suricata|box|all...]}
 version=${2:-dev}
 shift 2 || shift $#
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(gwlb-lab)
-[ "${want[*]}" != all ] || want=(gwlb-lab debian suricata)
+[ "${want[*]}" != all ] || want=(gwlb-lab debian suricata box)
 
 command -v docker >/dev/null || { echo "images: docker is not installed" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "images: no Docker engine answers (is dockerd running, are you root or in group docker?)" >&2; exit 1; }
@@ -146,11 +150,26 @@ build_suricata() {
 	build "$tag" "$tmp/suricata" --network host --build-arg "BASE=$base" --build-arg "RECIPE=$(suricata_sum)"
 }
 
+build_box() {
+	[ -x "$bin" ] || { echo "images: $bin is not an executable (make build makes it)" >&2; exit 1; }
+	local tag base
+	tag=$(content_tag box)
+	up_to_date "$tag" && return
+	build_debian
+	base=$(content_tag debian)
+	mkdir "$tmp/box"
+	cp -r "$here/images/box/." "$tmp/box/"
+	cp "$bin" "$tmp/box/gwlb-lab"
+	echo "images: building $tag on $base (the binary copied in)"
+	build "$tag" "$tmp/box" --build-arg "BASE=$base" --build-arg "RECIPE=$(box_sum)" --build-arg "VERSION=$version"
+}
+
 for w in "${want[@]}"; do
 	case "$w" in
 	gwlb-lab) build_gwlb_lab ;;
 	debian) build_debian ;;
 	suricata) build_suricata ;;
+	box) build_box ;;
 	*) content_tag "$w" >/dev/null ;;
 	esac
 done

@@ -205,7 +205,7 @@ func newUpCmd(env Env) *cobra.Command {
 		noWait     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "up [-f FILE] [--name LAB] [--no-wait]",
+		Use:   "up [-f FILE] [--name LAB] [--no-wait] [--foreground]",
 		Short: "Bring up a lab (the default lab without -f)",
 		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
 eth0 wired to the emulator, the emulator process, and what each node runs.
@@ -218,7 +218,13 @@ logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.
 Targets start initial, as on AWS, and take no flow before their first health
 check passes; up waits until every target has its first verdict (healthy, or
 unhealthy after unhealthy_threshold failed checks), showing progress, unless
---no-wait is given.`,
+--no-wait is given.
+
+With --foreground, up does not return once the lab is up: it prints the
+nodes and waits, as the main process of a container does (docker-compose.yml
+runs it so). On SIGINT or SIGTERM it removes the lab and exits 0; when the
+emulator dies it prints the end of the emulator's log, removes the lab and
+exits 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, name); err != nil {
@@ -239,10 +245,13 @@ unhealthy after unhealthy_threshold failed checks), showing progress, unless
 				return err
 			}
 			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
+				if cmd.Context().Err() != nil {
+					return interrupted(m, name, err)
+				}
 				return err
 			}
 			if foreground {
-				return holdLab(cmd, m, name)
+				return holdLab(cmd, m, name, quiet)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
 			return nil
@@ -257,11 +266,28 @@ unhealthy after unhealthy_threshold failed checks), showing progress, unless
 	return cmd
 }
 
+// interrupted is the error of an up that SIGINT or SIGTERM stopped before
+// the lab was up: one line when up removed what it had made, else up's
+// errors and how to remove the rest.
+func interrupted(m *lab.Manager, name string, err error) error {
+	if labs, lerr := m.List(); lerr == nil && !slices.Contains(labs, name) {
+		return fmt.Errorf("interrupted before lab %s was up; what was made is removed", name)
+	}
+	return fmt.Errorf("interrupted before lab %s was up; it is left half-made (gwlb-lab down --name %s removes it): %w", name, name, err)
+}
+
 // holdLab keeps a lab up while this command runs: until a signal, or until
-// the emulator dies; then it removes the lab.
-func holdLab(cmd *cobra.Command, m *lab.Manager, name string) error {
-	fmt.Fprintf(cmd.ErrOrStderr(), "lab %s is up; SIGINT or SIGTERM removes it\n", name)
+// the emulator dies; then it removes the lab. Unless quiet, it first prints
+// the nodes, for whoever reads a container's log.
+func holdLab(cmd *cobra.Command, m *lab.Manager, name string, quiet bool) error {
 	ctx := cmd.Context()
+	if !quiet {
+		if s, err := m.Status(ctx, name); err == nil {
+			printNodes(cmd.OutOrStdout(), s.Nodes)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status | gwlb-lab exec NODE -- CMD | gwlb-lab flows\n")
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "lab %s is up; SIGINT or SIGTERM removes it\n", name)
 	var cause error
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -277,7 +303,10 @@ wait:
 				break wait
 			}
 			if !s.Emulator.Running {
-				cause = fmt.Errorf("the emulator of lab %s exited (log: %s)", name, s.Emulator.Log)
+				cause = fmt.Errorf("the emulator of lab %s exited", name)
+				// down removes the log with the lab (and a container
+				// takes it along): show its end while it is there.
+				printLogTail(cmd.ErrOrStderr(), s.Emulator.Log, 20)
 				break wait
 			}
 		}
@@ -286,7 +315,25 @@ wait:
 	if err := m.Down(context.WithoutCancel(ctx), name); err != nil {
 		return errors.Join(cause, err)
 	}
+	fmt.Fprintf(cmd.OutOrStdout(), "lab %s removed\n", name)
 	return cause
+}
+
+// printLogTail writes the last n lines of the log at path, each prefixed
+// with the log's name; nothing when it cannot be read.
+func printLogTail(w io.Writer, path string, n int) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	fmt.Fprintf(w, "last lines of %s:\n", path)
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }
 
 func newDownCmd(env Env) *cobra.Command {

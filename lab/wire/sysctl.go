@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
 )
@@ -75,6 +76,11 @@ func writeSysctls(nsPath string, list []sysctl) error {
 		for _, s := range list {
 			p := filepath.Join("/proc/sys", s.key)
 			err := os.WriteFile(p, []byte(s.value), 0o644)
+			if errors.Is(err, syscall.EROFS) {
+				return fmt.Errorf("set %q to %q: %w (/proc/sys is mounted read-only, as in a container: "+
+					"remount it read-write with `mount -o remount,rw /proc/sys`, which needs CAP_SYS_ADMIN; "+
+					"the gwlb-lab-box image's entrypoint does it)", strings.ReplaceAll(s.key, "/", "."), s.value, err)
+			}
 			if err != nil && !(s.optional && errors.Is(err, os.ErrNotExist)) {
 				return fmt.Errorf("set %q to %q: %w", strings.ReplaceAll(s.key, "/", "."), s.value, err)
 			}
