@@ -47,7 +47,7 @@ test: deps lint build test-images ## every test: fuzz smoke, unit, e2e (root for
 # container suites skip, and so does this.
 test-images: build
 	@if docker info >/dev/null 2>&1; then \
-		IMAGES_CONTENT_ONLY=1 bash scripts/images.sh $(BIN) test gwlb-lab suricata; \
+		IMAGES_CONTENT_ONLY=1 bash scripts/images.sh $(BIN) test gwlb-lab suricata box; \
 	else echo "test-images: no Docker engine answers; the container suites will skip"; fi
 
 unit: ## unit tests only (no root needed)
