@@ -116,12 +116,12 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 		}
 		f.ports[e.Node] = &portState{node: e.Node, p: p}
 	}
-	rt, err := newRuntime(snap, c.Now())
+	rt, err := newRuntime(snap, c.Now(), defaultNATTimeouts)
 	if err != nil {
 		return nil, err
 	}
 	f.rt = rt
-	l, err := compile(snap, defaultNATTimeouts, rt)
+	l, err := compile(snap, rt)
 	if err != nil {
 		return nil, err
 	}
