@@ -114,8 +114,10 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 			for _, t := range n.Candidates() {
 				targets = append(targets, health.Target{Index: t.Index(), IP: t.IP})
 			}
-			out[n] = health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
+			c := health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
 				d.clock.Now, d.clock.Wall, n.SetHealth)
+			c.SetOverride(n.Forced) // gwlb-lab targets fail-health
+			out[n] = c
 		}
 	}
 	return out
@@ -169,6 +171,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 		}
 		return map[string]string{"endpoint": name, "state": "available"}, nil
 	})
+	d.faultHandlers(s)
 }
 
 // Run forwards and serves the control socket (when the snapshot names one)
