@@ -74,8 +74,9 @@ type RouteEdit struct {
 	VPC         string `json:"vpc,omitempty"`
 	Destination string `json:"destination"`
 	// Target is local, blackhole, or the name of the VPC's internet
-	// gateway, or of one of its NAT gateways, GWLB endpoints or instances;
-	// empty for a delete.
+	// gateway, or of one of its NAT gateways, GWLB endpoints or instances.
+	// A delete needs none; one that names a target deletes the route only
+	// if it goes there.
 	Target string `json:"target,omitempty"`
 }
 

@@ -38,7 +38,8 @@ type RouteEdit struct {
 	Destination netip.Prefix
 	// Target is local, blackhole, or the name of the VPC's internet
 	// gateway, or of one of its NAT gateways, GWLB endpoints or instances.
-	// Empty for a delete.
+	// A delete needs none; one that names a target deletes the route only
+	// if it goes there.
 	Target string
 }
 
@@ -143,6 +144,8 @@ func (f *Fabric) EditRoute(e RouteEdit) (RouteTable, error) {
 		}
 	case RouteDelete:
 		switch {
+		case at >= 0 && r.Kind != "" && (routes[at].Kind != r.Kind || routes[at].Target != r.Target):
+			return RouteTable{}, fmt.Errorf("%w: %s routes %s to %s, not to %s: nothing deleted", ErrInvalid, where, r.Destination, targetName(routes[at]), e.Target)
 		case at >= 0:
 			routes = slices.Delete(routes, at, at+1)
 		case isCIDR:
@@ -240,10 +243,7 @@ func checkRouteEdit(s *config.Snapshot, v config.VPC, e RouteEdit) (config.Route
 		return bad("destination %s is IPv6 but vpc %q has no IPv6 cidr", d, v.Name)
 	}
 	r := config.Route{Destination: d}
-	if e.Op == RouteDelete {
-		if e.Target != "" {
-			return bad("a delete names no target")
-		}
+	if e.Op == RouteDelete && e.Target == "" {
 		return r, nil
 	}
 	switch e.Target {
@@ -261,6 +261,9 @@ func checkRouteEdit(s *config.Snapshot, v config.VPC, e RouteEdit) (config.Route
 			}
 			return bad("target %q is not defined in vpc %q (local, blackhole, or the name of an internet gateway, NAT gateway, GWLB endpoint or instance)", e.Target, v.Name)
 		}
+	}
+	if e.Op == RouteDelete {
+		return r, nil // the target only has to match the route's
 	}
 	isLocal := d == block
 	inside := block.Contains(d.Addr()) && d.Bits() >= block.Bits()
@@ -320,6 +323,14 @@ func targetKind(s *config.Snapshot, v config.VPC, name string) string {
 		}
 	}
 	return ""
+}
+
+// targetName is a route's target as a user names it.
+func targetName(r config.Route) string {
+	if r.Target != "" {
+		return r.Target
+	}
+	return r.Kind
 }
 
 // vpcOf names the VPC of a route target, "" when no VPC has it.

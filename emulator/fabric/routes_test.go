@@ -118,6 +118,7 @@ func TestRouteEditRefusals(t *testing.T) {
 		{RouteEdit{Op: RouteReplace, Table: "app", Destination: p("192.0.2.0/24"), Target: "igw"}, true, "no route for 192.0.2.0/24 to replace"},
 		{RouteEdit{Op: RouteDelete, Table: "app", Destination: p("192.0.2.0/24")}, true, "no route for"},
 		{RouteEdit{Op: RouteDelete, Table: "app", Destination: p("10.0.0.0/16")}, false, "cannot be deleted"},
+		{RouteEdit{Op: RouteDelete, Table: "app", Destination: p("0.0.0.0/0"), Target: "igw"}, false, "not to igw: nothing deleted"},
 		{RouteEdit{Op: RouteAdd, Table: "app", Destination: p("192.0.2.7/24"), Target: "igw"}, false, "host bits"},
 		{RouteEdit{Op: RouteAdd, Table: "app", Destination: p("2001:db8::/32"), Target: "igw"}, false, "no IPv6 cidr"},
 		{RouteEdit{Op: RouteAdd, Table: "app", Destination: p("192.0.2.0/24"), Target: "nat-9"}, false, `"nat-9" is not defined`},
