@@ -37,6 +37,9 @@ type Daemon struct {
 	ports   []PortInfo
 	// checkers are the health checkers of each GWLB node.
 	checkers map[*gwlb.Node]*health.Checker
+	// editsPath keeps the runtime edits for the next emulator (edits.go).
+	editsMu   sync.Mutex
+	editsPath string
 }
 
 // PortInfo describes one attached node interface.

@@ -53,6 +53,9 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		if err != nil {
 			return nil, apiError(err)
 		}
+		if err := d.saveEdits(); err != nil {
+			return nil, err
+		}
 		return api.HealthOverrideResult{Target: name, Fail: in.Fail, Nodes: nodes}, nil
 	})
 	s.Handle("GET /v1/routes", func(*http.Request) (any, error) {
@@ -77,6 +80,9 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		if err != nil {
 			return nil, apiError(err)
 		}
+		if err := d.saveEdits(); err != nil {
+			return nil, err
+		}
 		return tableOut(t), nil
 	})
 }
@@ -84,6 +90,9 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 func (d *Daemon) setLink(node string, imp fabric.LinkImpairment) (any, error) {
 	if err := d.fabric.SetLink(node, imp); err != nil {
 		return nil, apiError(err)
+	}
+	if err := d.saveEdits(); err != nil {
+		return nil, err
 	}
 	l, err := d.fabric.Link(node)
 	if err != nil {

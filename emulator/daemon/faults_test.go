@@ -3,13 +3,19 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
+	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 func TestLinkAPI(t *testing.T) {
@@ -135,5 +141,77 @@ func TestRouteAPI(t *testing.T) {
 		if !errors.Is(err, bad.code) || !strings.Contains(err.Error(), bad.says) {
 			t.Errorf("%+v: %v", bad.in, err)
 		}
+	}
+}
+
+func TestEditsKeptForTheNextEmulator(t *testing.T) {
+	d, c, _ := startDaemon(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "runtime-edits.json")
+	if err := d.KeepEdits(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("edits file written before any edit: %v", err)
+	}
+	for _, step := range []func() error{
+		func() error { return c.Put(ctx, "/v1/links/web", api.LinkSettings{LossPercent: 5, Delay: "20ms"}, nil) },
+		func() error { return c.Put(ctx, "/v1/links/fw-1", api.LinkSettings{Down: true}, nil) },
+		func() error { return c.Delete(ctx, "/v1/links/fw-1", nil) },
+		func() error { return c.Put(ctx, "/v1/targets/fw-2/health", api.HealthOverride{Fail: true}, nil) },
+		func() error {
+			return c.Post(ctx, "/v1/routes/app", api.RouteEdit{Op: api.RouteAdd, Destination: "192.0.2.0/24", Target: "blackhole"}, nil)
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The next emulator of the lab, on the same configuration.
+	snap, err := config.Load("testdata/default-lab.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
+		a, _ := port.NewPipe(e.Node, e.MTU)
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.KeepEdits(path); err != nil {
+		t.Fatal(err)
+	}
+	f := next.Fabric()
+	for node, want := range map[string]fabric.LinkImpairment{
+		"web":  {LossPercent: 5, Delay: 20 * time.Millisecond},
+		"fw-1": {},
+	} {
+		if l, _ := f.Link(node); l.LinkImpairment != want {
+			t.Errorf("link of %s %+v, want %+v", node, l.LinkImpairment, want)
+		}
+	}
+	for _, th := range f.Targets() {
+		if th.ForcedFailure != (th.Target == "fw-2") {
+			t.Errorf("target %+v", th)
+		}
+	}
+	found := false
+	for _, tbl := range f.RouteTables() {
+		for _, r := range tbl.Routes {
+			found = found || (tbl.Name == "app" && r.Destination.String() == "192.0.2.0/24" && r.Kind == config.TargetBlackhole)
+		}
+	}
+	if !found {
+		t.Errorf("route not restored: %+v", f.RouteTables())
+	}
+
+	// A file that does not parse is reported, and the emulator runs on.
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.KeepEdits(path); err == nil || !strings.Contains(err.Error(), "runs without them") {
+		t.Fatalf("damaged edits file: %v", err)
 	}
 }

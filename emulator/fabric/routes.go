@@ -342,3 +342,27 @@ func vpcOf(s *config.Snapshot, name string) string {
 	}
 	return ""
 }
+
+// RestoreRoutes sets the routes of a table of vpc (those a topology file
+// lists: not the implicit local ones) to routes, as they were when an
+// emulator that ran before saved them. They are checked as a whole, as a
+// configuration is, not route by route.
+func (f *Fabric) RestoreRoutes(vpc, table string, routes []config.Route) error {
+	f.edits.Lock()
+	defer f.edits.Unlock()
+	cur := f.lab.Load().snap
+	vi, ti, err := findTable(cur, vpc, table)
+	if err != nil {
+		return err
+	}
+	next := withRoutes(cur, vi, ti, slices.Clone(routes))
+	if err := next.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	l, err := compile(next, f.rt)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	f.lab.Store(l)
+	return nil
+}

@@ -13,9 +13,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// lostOnRestart ends the help of every runtime edit.
-const lostOnRestart = `Runtime edits live in the running emulator: ` + "`gwlb-lab emulator restart`" + ` and
-down/up start again from the topology file, without them.`
+// lostOnRestart ends the help of every runtime edit: how long edits last.
+const lostOnRestart = `Runtime edits last until changed or cleared. The emulator keeps them in the lab's
+state (/run/gwlb-lab/<lab>/runtime-edits.json), so ` + "`gwlb-lab emulator restart`" + ` applies
+them again; down removes them with the lab, and up starts from the topology
+file alone.`
 
 func newLinkCmd(env Env) *cobra.Command {
 	ref := labRef{env: env}
