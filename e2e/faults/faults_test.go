@@ -267,3 +267,24 @@ timeout 5 cat <&3 | grep -q '^node client' || exit 20`, goFile)
 		Expect(len(flowsTo(l, "198.51.100.20:80"))).To(BeNumerically(">", len(before)))
 	})
 })
+
+var _ = Describe("runtime edits and emulator restart", func() {
+	It("applies the edits in force again when the emulator restarts", func() {
+		l := harness.Up(defaultLab())
+		cli(l, "link", "set", "web", "--loss", "100")
+		cli(l, "route", "add", "--table", "app", "192.0.2.0/24", "blackhole")
+		cli(l, "targets", "fail-health", "fw-2")
+		Expect(cli(l, "emulator", "restart")).To(ContainSubstring("runtime edits apply again"))
+		Eventually(func() int {
+			return harness.Run(time.Minute, "link", "show", "--name", l.Name).Code
+		}, 20*time.Second, 100*time.Millisecond).Should(Equal(0))
+		web := links(l)["web"]
+		Expect(web.LossPercent).To(Equal(100.0))
+		Expect(cli(l, "route", "show", "--table", "app")).To(MatchRegexp(`192\.0\.2\.0/24\s+blackhole`))
+		Expect(l.Targets()["fw-2"].ForcedFailure).To(BeTrue())
+		_, received, _ := ping(l, "client", "203.0.113.10", 5, "0.2")
+		Expect(received).To(Equal(0), "web's link still loses everything")
+		cli(l, "link", "clear", "web")
+		l.Ping("client", "203.0.113.10")
+	})
+})
