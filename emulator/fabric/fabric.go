@@ -246,6 +246,17 @@ type PortCounters struct {
 	// TAPError says why it could not be read.
 	TAP      *port.QueueDrops `json:"tap_drops,omitempty"`
 	TAPError string           `json:"tap_error,omitempty"`
+	// Link is the link's impairment (gwlb-lab link set), nil when it has
+	// none.
+	Link *PortLink `json:"link,omitempty"`
+}
+
+// PortLink is a port's LinkImpairment as status shows it.
+type PortLink struct {
+	Down        bool    `json:"down,omitempty"`
+	LossPercent float64 `json:"loss_percent,omitempty"`
+	Delay       string  `json:"delay,omitempty"`
+	Jitter      string  `json:"jitter,omitempty"`
 }
 
 // Counters returns the current counters. Drop reasons are all listed, zero
@@ -260,6 +271,15 @@ func (f *Fabric) Counters() Counters {
 		pc := PortCounters{
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
+		}
+		if imp := ps.imp.Load(); imp != nil {
+			pc.Link = &PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
+			if imp.cfg.Delay > 0 {
+				pc.Link.Delay = imp.cfg.Delay.String()
+			}
+			if imp.cfg.Jitter > 0 {
+				pc.Link.Jitter = imp.cfg.Jitter.String()
+			}
 		}
 		if q, ok := ps.p.(queueDropper); ok {
 			if d, err := q.QueueDrops(); err != nil {

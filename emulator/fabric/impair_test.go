@@ -239,3 +239,18 @@ func TestSetLinkRefusesBadValues(t *testing.T) {
 		t.Errorf("unknown node: %v", err)
 	}
 }
+
+func TestCountersShowImpairedLinks(t *testing.T) {
+	h := newHarness(t, plainVPC())
+	if err := h.f.SetLink("web", LinkImpairment{LossPercent: 2.5, Delay: 30 * time.Millisecond, Jitter: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range h.f.Counters().Ports {
+		switch {
+		case pc.Node == "web" && (pc.Link == nil || *pc.Link != PortLink{LossPercent: 2.5, Delay: "30ms", Jitter: "1ms"}):
+			t.Errorf("web's link %+v", pc.Link)
+		case pc.Node != "web" && pc.Link != nil:
+			t.Errorf("%s shows an impairment %+v", pc.Node, pc.Link)
+		}
+	}
+}

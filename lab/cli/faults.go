@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/spf13/cobra"
 )
 
@@ -233,6 +234,21 @@ func describeLink(s api.LinkSettings) string {
 		return "no impairment"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// printImpairedLinks lists the nodes whose link is impaired (link set), so
+// that status explains the drops they cause.
+func printImpairedLinks(w io.Writer, ports []fabric.PortCounters) {
+	var out []string
+	for _, p := range ports {
+		if l := p.Link; l != nil {
+			s := api.LinkSettings{Down: l.Down, LossPercent: l.LossPercent, Delay: l.Delay, Jitter: l.Jitter}
+			out = append(out, fmt.Sprintf("%s (%s)", p.Node, describeLink(s)))
+		}
+	}
+	if len(out) > 0 {
+		fmt.Fprintf(w, "impaired links: %s\n", strings.Join(out, ", "))
+	}
 }
 
 // healthCmds are the targets subcommands that force health checks to
