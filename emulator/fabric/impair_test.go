@@ -144,11 +144,11 @@ func TestLinkDownDropsBothWays(t *testing.T) {
 }
 
 func TestLinkDelayOnTheFabricClock(t *testing.T) {
-	// The lab clock runs 10 times faster than real time: 300 ms of lab
-	// time pass in 30 ms.
+	// The lab clock runs 10 times faster than real time: 2 s of lab time
+	// pass in 200 ms.
 	c := clock.NewScaled(10)
 	h := newHarnessWith(t, plainVPC(), Options{Clock: c, Seed: 7})
-	const delay, jitter = 300 * time.Millisecond, 100 * time.Millisecond
+	const delay, jitter = 2 * time.Second, 500 * time.Millisecond
 	if err := h.f.SetLink("web", LinkImpairment{Delay: delay, Jitter: jitter}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestLinkDelayOnTheFabricClock(t *testing.T) {
 			if elapsed < delay-jitter {
 				t.Fatalf("frame %d after %s of lab time, want at least %s", i, elapsed, delay-jitter)
 			}
-			if elapsed > delay+jitter+2*time.Second {
+			if elapsed > delay+jitter+10*time.Second { // a busy machine, not the delay
 				t.Fatalf("frame %d after %s of lab time", i, elapsed)
 			}
 			ip := checkIP(t, f, macWeb, "198.51.100.10", "10.0.1.10")
