@@ -13,7 +13,7 @@ import (
 )
 
 // newHarnessWith is newHarness with the fabric's options in the test's hands.
-func newHarnessWith(t *testing.T, s *config.Snapshot, opts Options) *harness {
+func newHarnessWith(t testing.TB, s *config.Snapshot, opts Options) *harness {
 	t.Helper()
 	h := &harness{t: t, ports: map[string]*fakePort{}}
 	opts.Ports = map[string]Port{}
@@ -252,5 +252,30 @@ func TestCountersShowImpairedLinks(t *testing.T) {
 		case pc.Node != "web" && pc.Link != nil:
 			t.Errorf("%s shows an impairment %+v", pc.Node, pc.Link)
 		}
+	}
+}
+
+// BenchmarkForwardImpairment is the cost of forwarding one TCP segment from
+// the internet to an instance, with no impairment on the instance's link
+// and with a loss setting (which draws a number per frame).
+func BenchmarkForwardImpairment(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		imp  LinkImpairment
+	}{{"none", LinkImpairment{}}, {"loss", LinkImpairment{LossPercent: 0.001}}} {
+		b.Run(c.name, func(b *testing.B) {
+			h := newHarness(b, plainVPC())
+			if err := h.f.SetLink("web", c.imp); err != nil {
+				b.Fatal(err)
+			}
+			frame := tcpFrame(macRouterInet, macClient, "198.51.100.10", "203.0.113.10", 40000, 80)
+			buf := make([]byte, Headroom+len(frame)+64)
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(buf[Headroom:], frame)
+				h.w.receive("client", buf, Headroom, len(frame))
+				h.delivered("web")
+			}
+		})
 	}
 }
