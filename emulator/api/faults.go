@@ -6,20 +6,31 @@ package api
 
 // LinkSettings is the impairment of one node's link (its eth0 port), the
 // body of PUT /v1/links/{node}, which replaces the link's whole setting
-// (DELETE /v1/links/{node} clears it). Down drops every frame to and from
-// the node; loss, delay and jitter apply to the frames delivered to it.
+// (DELETE /v1/links/{node} clears it; PATCH changes some fields, see
+// LinkChange). Down drops every frame to and from the node; loss, delay and
+// jitter apply to the frames delivered to it.
 type LinkSettings struct {
 	Down bool `json:"down"`
 	// LossPercent is the chance, 0 to 100, that a frame to the node is lost.
 	LossPercent float64 `json:"loss_percent"`
 	// Delay and Jitter are Go durations ("40ms"), in lab time; empty means
 	// none. Each frame is held for Delay, give or take a uniformly drawn
-	// Jitter, and frames keep their order.
+	// Jitter (at most Delay), and frames keep their order.
 	Delay  string `json:"delay,omitempty"`
 	Jitter string `json:"jitter,omitempty"`
 }
 
-// Link is one node's link as GET /v1/links and GET or PUT
+// LinkChange is the body of PATCH /v1/links/{node}: the fields given
+// change, the others keep their value. Delay "0s" (or "") removes the delay;
+// a link whose delay goes loses its jitter unless the change sets one.
+type LinkChange struct {
+	Down        *bool    `json:"down,omitempty"`
+	LossPercent *float64 `json:"loss_percent,omitempty"`
+	Delay       *string  `json:"delay,omitempty"`
+	Jitter      *string  `json:"jitter,omitempty"`
+}
+
+// Link is one node's link as GET /v1/links and GET, PUT or PATCH
 // /v1/links/{node} answer.
 type Link struct {
 	Node string `json:"node"`
@@ -42,9 +53,13 @@ type LinkDrops struct {
 
 // HealthOverride is the body of PUT /v1/targets/{name}/health: Fail forces
 // every health check of the target (a name or an address) to fail, from
-// every GWLB node that checks it or from Node alone; false clears it.
+// every GWLB node that checks it, or only from those of GWLB or from Node;
+// false clears it.
 type HealthOverride struct {
-	Fail bool   `json:"fail"`
+	Fail bool `json:"fail"`
+	// GWLB limits the change to one load balancer's nodes, for a target
+	// registered with several; Node to one GWLB node (<gwlb>-<az>).
+	GWLB string `json:"gwlb,omitempty"`
 	Node string `json:"node,omitempty"`
 }
 

@@ -68,7 +68,7 @@ func (d *Daemon) KeepEdits(path string) error {
 		}
 	}
 	for _, h := range s.Health {
-		if _, err := d.fabric.ForceHealthFailure(h.Target, h.Node, true); err != nil {
+		if _, err := d.fabric.ForceHealthFailure("", h.Target, h.Node, true); err != nil {
 			errs = append(errs, fmt.Errorf("health checks of %q from %q: %w", h.Target, h.Node, err))
 		}
 	}

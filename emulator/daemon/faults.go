@@ -40,6 +40,36 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		}
 		return d.setLink(r.PathValue("node"), imp)
 	})
+	s.Handle("PATCH /v1/links/{node}", func(r *http.Request) (any, error) {
+		var in api.LinkChange
+		if err := control.Decode(r, &in); err != nil {
+			return nil, err
+		}
+		node := r.PathValue("node")
+		var perr error
+		err := d.fabric.UpdateLink(node, func(cur fabric.LinkImpairment) fabric.LinkImpairment {
+			next, err := linkChange(cur, in)
+			perr = err
+			if err != nil {
+				return cur
+			}
+			return next
+		})
+		if perr != nil {
+			return nil, control.BadRequest(perr)
+		}
+		if err != nil {
+			return nil, apiError(err)
+		}
+		if err := d.saveEdits(); err != nil {
+			return nil, err
+		}
+		l, err := d.fabric.Link(node)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		return linkOut(l), nil
+	})
 	s.Handle("DELETE /v1/links/{node}", func(r *http.Request) (any, error) {
 		return d.setLink(r.PathValue("node"), fabric.LinkImpairment{})
 	})
@@ -49,7 +79,7 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 			return nil, err
 		}
 		name := r.PathValue("name")
-		nodes, err := d.fabric.ForceHealthFailure(name, in.Node, in.Fail)
+		nodes, err := d.fabric.ForceHealthFailure(in.GWLB, name, in.Node, in.Fail)
 		if err != nil {
 			return nil, apiError(err)
 		}
@@ -128,6 +158,39 @@ func linkIn(in api.LinkSettings) (fabric.LinkImpairment, error) {
 		*f.dst = v
 	}
 	return imp, imp.Validate()
+}
+
+// linkChange applies a PATCH to a link's impairment.
+func linkChange(cur fabric.LinkImpairment, c api.LinkChange) (fabric.LinkImpairment, error) {
+	next := cur
+	if c.Down != nil {
+		next.Down = *c.Down
+	}
+	if c.LossPercent != nil {
+		next.LossPercent = *c.LossPercent
+	}
+	for _, f := range []struct {
+		name string
+		val  *string
+		dst  *time.Duration
+	}{{"delay", c.Delay, &next.Delay}, {"jitter", c.Jitter, &next.Jitter}} {
+		if f.val == nil {
+			continue
+		}
+		*f.dst = 0
+		if *f.val == "" {
+			continue
+		}
+		v, err := time.ParseDuration(*f.val)
+		if err != nil {
+			return cur, fmt.Errorf("%s %q is not a duration (such as 40ms or 1.5s)", f.name, *f.val)
+		}
+		*f.dst = v
+	}
+	if next.Delay == 0 && c.Jitter == nil {
+		next.Jitter = 0 // no delay left to vary
+	}
+	return next, next.Validate()
 }
 
 func linkOut(l fabric.LinkStatus) api.Link {

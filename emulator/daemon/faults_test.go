@@ -215,3 +215,53 @@ func TestEditsKeptForTheNextEmulator(t *testing.T) {
 		t.Fatalf("damaged edits file: %v", err)
 	}
 }
+
+func TestLinkPatchChangesOnlyWhatItNames(t *testing.T) {
+	_, c, _ := startDaemon(t)
+	ctx := context.Background()
+	pf := func(f float64) *float64 { return &f }
+	ps := func(s string) *string { return &s }
+	pb := func(b bool) *bool { return &b }
+	steps := []struct {
+		change api.LinkChange
+		want   api.LinkSettings
+	}{
+		{api.LinkChange{Delay: ps("40ms"), Jitter: ps("10ms")}, api.LinkSettings{Delay: "40ms", Jitter: "10ms"}},
+		{api.LinkChange{LossPercent: pf(5)}, api.LinkSettings{LossPercent: 5, Delay: "40ms", Jitter: "10ms"}},
+		{api.LinkChange{Down: pb(true)}, api.LinkSettings{Down: true, LossPercent: 5, Delay: "40ms", Jitter: "10ms"}},
+		{api.LinkChange{Down: pb(false), Delay: ps("0s")}, api.LinkSettings{LossPercent: 5}},
+		{api.LinkChange{LossPercent: pf(0)}, api.LinkSettings{}},
+	}
+	for i, s := range steps {
+		var l api.Link
+		if err := c.Patch(ctx, "/v1/links/fw-1", s.change, &l); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if l.LinkSettings != s.want {
+			t.Fatalf("step %d: %+v, want %+v", i, l.LinkSettings, s.want)
+		}
+	}
+	err := c.Patch(ctx, "/v1/links/fw-1", api.LinkChange{Jitter: ps("1ms")}, nil)
+	if !errors.Is(err, control.ErrBadRequest) || !strings.Contains(err.Error(), "set a delay too") {
+		t.Fatalf("jitter without a delay: %v", err)
+	}
+	err = c.Patch(ctx, "/v1/links/fw-1", api.LinkChange{Delay: ps("10ms"), Jitter: ps("20ms")}, nil)
+	if !errors.Is(err, control.ErrBadRequest) || !strings.Contains(err.Error(), "longer than the delay") {
+		t.Fatalf("jitter over the delay: %v", err)
+	}
+	if err := c.Patch(ctx, "/v1/links/nope", api.LinkChange{Down: pb(true)}, nil); !errors.Is(err, control.ErrNotFound) {
+		t.Fatalf("unknown node: %v", err)
+	}
+}
+
+func TestHealthOverrideByGWLB(t *testing.T) {
+	_, c, _ := startDaemon(t)
+	ctx := context.Background()
+	var res api.HealthOverrideResult
+	if err := c.Put(ctx, "/v1/targets/fw-1/health", api.HealthOverride{Fail: true, GWLB: "gwlb-1"}, &res); err != nil || len(res.Nodes) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := c.Put(ctx, "/v1/targets/fw-1/health", api.HealthOverride{Fail: true, GWLB: "gwlb-9"}, nil); !errors.Is(err, control.ErrNotFound) || !strings.Contains(err.Error(), `gwlb "gwlb-9"`) {
+		t.Fatalf("unknown gwlb: %v", err)
+	}
+}

@@ -26,8 +26,8 @@ type LinkImpairment struct {
 	// lost (link_loss).
 	LossPercent float64
 	// Delay holds each frame to the node for Delay, give or take a
-	// uniformly drawn Jitter, in lab time. Frames keep their order: a frame
-	// never leaves before the one queued ahead of it.
+	// uniformly drawn Jitter (at most Delay), in lab time. Frames keep their
+	// order: a frame never leaves before the one queued ahead of it.
 	Delay, Jitter time.Duration
 }
 
@@ -54,10 +54,12 @@ func (l LinkImpairment) Validate() error {
 		return fmt.Errorf("%w: loss must be a percentage from 0 to 100, got %v", ErrInvalid, l.LossPercent)
 	case l.Delay < 0 || l.Delay > MaxLinkDelay:
 		return fmt.Errorf("%w: delay must be from 0 to %s, got %s", ErrInvalid, MaxLinkDelay, l.Delay)
-	case l.Jitter < 0 || l.Jitter > MaxLinkDelay:
-		return fmt.Errorf("%w: jitter must be from 0 to %s, got %s", ErrInvalid, MaxLinkDelay, l.Jitter)
+	case l.Jitter < 0:
+		return fmt.Errorf("%w: jitter must not be negative, got %s", ErrInvalid, l.Jitter)
 	case l.Jitter > 0 && l.Delay == 0:
 		return fmt.Errorf("%w: jitter varies a delay: set a delay too", ErrInvalid)
+	case l.Jitter > l.Delay:
+		return fmt.Errorf("%w: jitter %s is longer than the delay %s it varies", ErrInvalid, l.Jitter, l.Delay)
 	}
 	return nil
 }
@@ -80,15 +82,23 @@ type linkCounters struct {
 // SetLink sets the impairment of node's link; a zero one clears it. Frames
 // already delayed still leave at their time.
 func (f *Fabric) SetLink(node string, l LinkImpairment) error {
+	return f.UpdateLink(node, func(LinkImpairment) LinkImpairment { return l })
+}
+
+// UpdateLink sets the impairment of node's link to what change makes of
+// the current one, in one step: concurrent updates of one link do not
+// lose each other's changes.
+func (f *Fabric) UpdateLink(node string, change func(LinkImpairment) LinkImpairment) error {
 	ps, ok := f.ports[node]
 	if !ok {
 		return fmt.Errorf("node %q: %w", node, ErrNotFound)
 	}
+	ps.impMu.Lock()
+	defer ps.impMu.Unlock()
+	l := change(ps.impCfg)
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	ps.impMu.Lock()
-	defer ps.impMu.Unlock()
 	if l.IsZero() {
 		ps.imp.Store(nil)
 		ps.impCfg = LinkImpairment{}
@@ -185,9 +195,8 @@ func (w *worker) impaired(ps *portState, imp *impairment, frame []byte) bool {
 	}
 	d := imp.cfg.Delay
 	if j := imp.cfg.Jitter; j > 0 {
-		// Uniform in [delay-jitter, delay+jitter], never negative.
+		// Uniform in [delay-jitter, delay+jitter]; jitter <= delay.
 		d += time.Duration(w.rng.Uint64()%uint64(2*j+1)) - j
-		d = max(d, 0)
 	}
 	if !imp.dq.push(frame, d) {
 		ps.link.queueFull.Add(1)

@@ -230,6 +230,7 @@ func TestSetLinkRefusesBadValues(t *testing.T) {
 	for _, l := range []LinkImpairment{
 		{LossPercent: -1}, {LossPercent: 100.5}, {LossPercent: math.NaN()},
 		{Delay: -time.Second}, {Delay: 2 * MaxLinkDelay}, {Jitter: time.Millisecond},
+		{Delay: time.Millisecond, Jitter: 2 * time.Millisecond}, {Delay: time.Second, Jitter: -time.Millisecond},
 	} {
 		if err := h.f.SetLink("web", l); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: %v, want ErrInvalid", l, err)

@@ -39,7 +39,7 @@ The emulator does it itself, so no netem is needed in the kernel:
 Loss and delay apply to what the node receives, not to what it sends: to impair
 both directions of a conversation, impair both ends. Delay and jitter are lab
 time, as every emulator timer (lab.time_scale 10 makes a 100ms delay last
-10 ms), at most 1m each.
+10 ms); the delay is at most 1m, the jitter at most the delay.
 
 ` + lostOnRestart,
 		Args: cobra.NoArgs,
@@ -56,8 +56,8 @@ time, as every emulator timer (lab.time_scale 10 makes a 100ms delay last
 		Short: "Change a node's link impairment; flags not given keep their value",
 		Long: `Change the impairment of NODE's link. Only the flags given change: --loss 5 on
 a delayed link keeps the delay. --up takes a link that is down up again (its
-loss and delay stay); --loss 0 and --delay 0 remove them; ` + "`link clear`" + ` removes
-everything.
+loss and delay stay); --loss 0 and --delay 0 remove them (with the delay goes
+its jitter); ` + "`link clear`" + ` removes everything. The jitter is at most the delay.
 
 ` + lostOnRestart,
 		Example: `  gwlb-lab link set web --loss 20
@@ -75,36 +75,30 @@ everything.
 			if loss < 0 || loss > 100 {
 				return fmt.Errorf("--loss must be a percentage from 0 to 100, got %v", loss)
 			}
+			var change api.LinkChange
+			switch {
+			case down:
+				change.Down = &down
+			case up:
+				change.Down = new(bool)
+			}
+			if f.Changed("loss") {
+				change.LossPercent = &loss
+			}
+			if f.Changed("delay") {
+				d := durationSetting(delay)
+				change.Delay = &d
+			}
+			if f.Changed("jitter") {
+				j := durationSetting(jitter)
+				change.Jitter = &j
+			}
 			c, _, err := ref.control(cmd)
 			if err != nil {
 				return err
 			}
-			path := "/v1/links/" + url.PathEscape(args[0])
-			var cur api.Link
-			if err := c.Get(cmd.Context(), path, &cur); err != nil {
-				return err
-			}
-			s := cur.LinkSettings
-			switch {
-			case down:
-				s.Down = true
-			case up:
-				s.Down = false
-			}
-			if f.Changed("loss") {
-				s.LossPercent = loss
-			}
-			if f.Changed("delay") {
-				s.Delay = durationSetting(delay)
-				if delay == 0 && !f.Changed("jitter") {
-					s.Jitter = "" // no delay to vary
-				}
-			}
-			if f.Changed("jitter") {
-				s.Jitter = durationSetting(jitter)
-			}
 			var l api.Link
-			if err := c.Put(cmd.Context(), path, s, &l); err != nil {
+			if err := c.Patch(cmd.Context(), "/v1/links/"+url.PathEscape(args[0]), change, &l); err != nil {
 				return err
 			}
 			return output(cmd, asJSON, l, func(w io.Writer) error {
@@ -118,7 +112,7 @@ everything.
 	sf.BoolVar(&up, "up", false, "bring a link that is down up again")
 	sf.Float64Var(&loss, "loss", 0, "percent of the frames delivered to the node to lose (0 to 100)")
 	sf.DurationVar(&delay, "delay", 0, "hold each frame delivered to the node this long (lab time, such as 40ms)")
-	sf.DurationVar(&jitter, "jitter", 0, "vary the delay by up to this much either way, uniformly")
+	sf.DurationVar(&jitter, "jitter", 0, "vary the delay by up to this much either way, uniformly (at most the delay)")
 	sf.BoolVar(&asJSON, "json", false, "print the link as JSON")
 
 	var clearJSON bool
@@ -259,20 +253,21 @@ func healthCmds(ref *labRef) []*cobra.Command {
 		use, short, long string
 		fail             bool
 	}{
-		{"fail-health TARGET... [--node GWLB_NODE]", "Force a target's health checks to fail until cleared",
-			`Force every health check of each TARGET (a name or an address) to fail, from every
-GWLB node that checks it, or from --node alone: the node stops probing it and
+		{"fail-health TARGET... [--gwlb GWLB] [--node GWLB_NODE]", "Force a target's health checks to fail until cleared",
+			`Force every health check of each TARGET (a name or an address; GWLB/TARGET, or
+--gwlb, for a target registered with several GWLBs) to fail, from every GWLB
+node that checks it, or from --node alone: the node stops probing it and
 counts a failure each interval, so the target turns unhealthy after the target
 group's unhealthy_threshold failed checks, exactly as when the appliance stops
 answering (spec §4), and target_failover decides what happens to its flows.
 ` + "`targets`" + ` shows FORCED against it until ` + "`targets clear-health`" + `.
 
 ` + lostOnRestart, true},
-		{"clear-health TARGET... [--node GWLB_NODE]", "Let a target's health checks probe it again",
+		{"clear-health TARGET... [--gwlb GWLB] [--node GWLB_NODE]", "Let a target's health checks probe it again",
 			`Undo fail-health: the GWLB nodes probe each TARGET again, and it turns healthy
 after healthy_threshold answered checks.`, false},
 	} {
-		var node string
+		var node, lb string
 		fail := c.fail
 		cmd := &cobra.Command{
 			Use:   c.use,
@@ -285,8 +280,13 @@ after healthy_threshold answered checks.`, false},
 					return err
 				}
 				for _, t := range args {
+					in := api.HealthOverride{Fail: fail, GWLB: lb, Node: node}
+					target := t
+					if g, name, ok := strings.Cut(t, "/"); ok {
+						in.GWLB, target = g, name
+					}
 					var res api.HealthOverrideResult
-					if err := cl.Put(cmd.Context(), "/v1/targets/"+url.PathEscape(t)+"/health", api.HealthOverride{Fail: fail, Node: node}, &res); err != nil {
+					if err := cl.Put(cmd.Context(), "/v1/targets/"+url.PathEscape(target)+"/health", in, &res); err != nil {
 						return err
 					}
 					what := "health checks forced to fail"
@@ -299,6 +299,7 @@ after healthy_threshold answered checks.`, false},
 			},
 		}
 		cmd.Flags().StringVar(&node, "node", "", "only on this GWLB node (<gwlb>-<az>; default: every node that checks the target)")
+		cmd.Flags().StringVar(&lb, "gwlb", "", "only on the nodes of this GWLB (for a target registered with several)")
 		out = append(out, cmd)
 	}
 	return out
@@ -318,8 +319,8 @@ The emulator then swaps its configuration at once: new packets take the new
 routes, and established flows (GWLB flows, NAT gateway connections) that still
 route keep their appliance, cookie and translation.
 
-A table is named as in the topology file; --vpc is needed only when several
-VPCs have a table of that name. The VPC CIDR's local route can be replaced
+A table is named as in the topology file; when several VPCs have a table of
+that name, write VPC/TABLE or add --vpc. The VPC CIDR's local route can be replaced
 (with a GWLB endpoint or an instance) and restored (replace ... local), not
 deleted.
 
@@ -355,6 +356,10 @@ gateways, GWLB endpoints or instances. Prints the table as it then is.
 					return fmt.Errorf("--table is required: the route table to edit (gwlb-lab route show lists them)")
 				}
 				e := api.RouteEdit{Op: verb, VPC: vpc, Destination: args[0]}
+				name := table
+				if v, t, ok := strings.Cut(table, "/"); ok {
+					e.VPC, name = v, t
+				}
 				if len(args) > 1 {
 					e.Target = args[1]
 				}
@@ -363,13 +368,13 @@ gateways, GWLB endpoints or instances. Prints the table as it then is.
 					return err
 				}
 				var t api.RouteTable
-				if err := cl.Post(cmd.Context(), "/v1/routes/"+url.PathEscape(table), e, &t); err != nil {
+				if err := cl.Post(cmd.Context(), "/v1/routes/"+url.PathEscape(name), e, &t); err != nil {
 					return err
 				}
 				return output(cmd, asJSON, t, func(w io.Writer) error { return printTables(w, []api.RouteTable{t}) })
 			},
 		}
-		c.Flags().StringVar(&table, "table", "", "the route table to edit (required)")
+		c.Flags().StringVar(&table, "table", "", "the route table to edit (required; VPC/TABLE when several VPCs have one of that name)")
 		c.Flags().StringVar(&vpc, "vpc", "", "the table's vpc, when several have a table of that name")
 		c.Flags().BoolVar(&asJSON, "json", false, "print the table as JSON")
 		ref.register(c.Flags())
@@ -392,8 +397,12 @@ included (marked implicit).`,
 				return err
 			}
 			var out []api.RouteTable
+			name, v := table, vpc
+			if vv, t, ok := strings.Cut(table, "/"); ok {
+				v, name = vv, t
+			}
 			for _, t := range tables {
-				if (table == "" || t.Name == table) && (vpc == "" || t.VPC == vpc) {
+				if (name == "" || t.Name == name) && (v == "" || t.VPC == v) {
 					out = append(out, t)
 				}
 			}
