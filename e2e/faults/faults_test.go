@@ -119,6 +119,7 @@ var _ = Describe("link impairment", Ordered, func() {
 		Expect(web.Down).To(BeTrue())
 		Expect(web.Dropped.Down).To(BeNumerically(">=", 8))
 		Expect(l.Drops()["link_down"]).To(BeNumerically(">=", 8))
+		Expect(cli(l, "status")).To(ContainSubstring("impaired links: web (down)"))
 		cli(l, "link", "set", "web", "--up")
 		l.Ping("client", "203.0.113.10")
 		Expect(l.Curl("client", "http://203.0.113.10/")).To(ContainSubstring("node web"))
