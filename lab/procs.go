@@ -195,7 +195,7 @@ func (m *Manager) spawnEmulator(p Paths, st *State) (Proc, *handshake, error) {
 		return Proc{}, nil, fmt.Errorf("emulator hold file: %w", err)
 	}
 	defer hold.Close()
-	argv := []string{m.opts.Binary, "emulator", "--config", p.Config(), "--handshake-fd", strconv.Itoa(handshakeFD)}
+	argv := []string{m.opts.Binary, "emulator", "--config", p.Config(), "--edits", p.Edits(), "--handshake-fd", strconv.Itoa(handshakeFD)}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.ExtraFiles = []*os.File{h.r, hold}

@@ -73,6 +73,11 @@ func (p Paths) State() string    { return filepath.Join(p.Dir, "state.json") }
 func (p Paths) Resolved() string { return filepath.Join(p.Dir, "resolved.json") }
 func (p Paths) Config() string   { return filepath.Join(p.Dir, "emulator.json") }
 func (p Paths) Socket() string   { return filepath.Join(p.Dir, "control.sock") }
+
+// Edits is where the emulator keeps the runtime edits in force (links,
+// health checks forced to fail, route tables), for the next emulator of
+// the lab to apply again.
+func (p Paths) Edits() string { return filepath.Join(p.Dir, "runtime-edits.json") }
 func (p Paths) EmulatorLog() string {
 	return filepath.Join(p.Dir, "emulator.log")
 }

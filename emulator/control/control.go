@@ -161,6 +161,23 @@ func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 	return c.do(ctx, http.MethodPost, path, in, out)
 }
 
+// Put sends in as JSON to path with PUT and decodes the answer into out
+// (if non-nil).
+func (c *Client) Put(ctx context.Context, path string, in, out any) error {
+	return c.do(ctx, http.MethodPut, path, in, out)
+}
+
+// Patch sends in as JSON to path with PATCH and decodes the answer into out
+// (if non-nil).
+func (c *Client) Patch(ctx context.Context, path string, in, out any) error {
+	return c.do(ctx, http.MethodPatch, path, in, out)
+}
+
+// Delete sends DELETE to path and decodes the answer into out (if non-nil).
+func (c *Client) Delete(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodDelete, path, nil, out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

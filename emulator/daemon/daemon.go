@@ -37,6 +37,9 @@ type Daemon struct {
 	ports   []PortInfo
 	// checkers are the health checkers of each GWLB node.
 	checkers map[*gwlb.Node]*health.Checker
+	// editsPath keeps the runtime edits for the next emulator (edits.go).
+	editsMu   sync.Mutex
+	editsPath string
 }
 
 // PortInfo describes one attached node interface.
@@ -114,8 +117,10 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 			for _, t := range n.Candidates() {
 				targets = append(targets, health.Target{Index: t.Index(), IP: t.IP})
 			}
-			out[n] = health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
+			c := health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
 				d.clock.Now, d.clock.Wall, n.SetHealth)
+			c.SetOverride(n.Forced) // gwlb-lab targets fail-health
+			out[n] = c
 		}
 	}
 	return out
@@ -169,6 +174,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 		}
 		return map[string]string{"endpoint": name, "state": "available"}, nil
 	})
+	d.faultHandlers(s)
 }
 
 // Run forwards and serves the control socket (when the snapshot names one)

@@ -50,16 +50,25 @@ type owner struct {
 }
 
 // runtime is the state that outlives a compiled configuration: load
-// balancers with their flow tables, and endpoint acceptance.
+// balancers with their flow tables, NAT gateways' connection tables, and
+// endpoint acceptance. A configuration recompiled at run time (a route
+// edit, routes.go) takes them from here, so established flows go on.
 type runtime struct {
 	lbs      map[string]*gwlb.LB
 	accepted map[string]*atomic.Bool
+	nats     map[natName]*natTable
 }
 
-func newRuntime(s *config.Snapshot, epoch time.Time) (*runtime, error) {
-	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}}
+// natName names a NAT gateway: names are unique within a VPC.
+type natName struct{ vpc, name string }
+
+func newRuntime(s *config.Snapshot, epoch time.Time, timeouts natTimeouts) (*runtime, error) {
+	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}, nats: map[natName]*natTable{}}
 	byLB := map[string]map[string][]uint64{} // gwlb -> az -> endpoint numbers
 	for _, v := range s.VPCs {
+		for _, n := range v.NATGateways {
+			rt.nats[natName{v.Name, n.Name}] = newNATTable(timeouts)
+		}
 		for _, ep := range v.Endpoints {
 			a := &atomic.Bool{}
 			a.Store(ep.Accepted)
@@ -188,8 +197,9 @@ type endpoint struct {
 }
 
 // compile builds the lookup structures of a snapshot. State that must
-// outlive a configuration (load balancers, acceptance) comes from rt.
-func compile(s *config.Snapshot, timeouts natTimeouts, rt *runtime) (*lab, error) {
+// outlive a configuration (load balancers, NAT tables, acceptance) comes
+// from rt.
+func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 	l := &lab{
 		snap:      s,
 		endpoints: map[uint64]*endpoint{},
@@ -240,7 +250,11 @@ func compile(s *config.Snapshot, timeouts natTimeouts, rt *runtime) (*lab, error
 		}
 		nats := map[string]*natGW{}
 		for _, nc := range vc.NATGateways {
-			n := &natGW{cfg: nc, subnet: subnets[nc.Subnet], table: newNATTable(timeouts)}
+			table := rt.nats[natName{vc.Name, nc.Name}]
+			if table == nil {
+				return nil, fmt.Errorf("vpc %q: nat gateway %q is not in the running configuration", vc.Name, nc.Name)
+			}
+			n := &natGW{cfg: nc, subnet: subnets[nc.Subnet], table: table}
 			nats[nc.Name] = n
 			v.owners[nc.IP] = owner{kind: ownerNAT, nat: n}
 			l.public[nc.PublicIP] = publicAddr{vpc: v, private: nc.IP}

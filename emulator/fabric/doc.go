@@ -8,7 +8,13 @@
 // until it is written to a destination port or dropped. Nothing is queued
 // between hops, so there is no per-packet allocation and no reordering within
 // a flow; the price is that one port's goroutine does all the work for the
-// frames it received (a slow destination slows its sources).
+// frames it received (a slow destination slows its sources). The one
+// exception is a link with a delay set (impair.go): its frames wait, copied
+// once, in the link's bounded queue, which a timer empties.
+//
+// The configuration can change while frames flow: a route edit (routes.go)
+// compiles a new one against the state that outlives it (flow, NAT and
+// acceptance tables) and swaps it in atomically.
 //
 // Every drop is counted under a named reason instead of being logged; the
 // counters are what `gwlb-lab status` shows.

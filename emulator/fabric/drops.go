@@ -31,6 +31,9 @@ const (
 	DropEndpointLoop                      // the same packet kept entering GWLB endpoints: a route loop through appliances (loop.go)
 	DropARPNoOwner                        // ARP request for an address nobody owns: not answered, so the sender's packets to it go nowhere
 	DropNDPNoOwner                        // IPv6 Neighbor Solicitation for an address nobody owns: not answered, as with ARP
+	DropLinkDown                          // to or from a node whose link is set down (impair.go)
+	DropLinkLoss                          // lost on the way to a node by its link's loss setting
+	DropLinkQueueFull                     // the delay queue of a node's link was full
 	numReasons
 )
 
@@ -60,6 +63,9 @@ var reasonNames = [numReasons]string{
 	DropEndpointLoop:        "endpoint_loop",
 	DropARPNoOwner:          "arp_no_owner",
 	DropNDPNoOwner:          "ndp_no_owner",
+	DropLinkDown:            "link_down",
+	DropLinkLoss:            "link_loss",
+	DropLinkQueueFull:       "link_queue_full",
 }
 
 func (r Reason) String() string {

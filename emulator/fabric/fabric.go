@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,9 @@ type Options struct {
 	// Ports maps node names to their ports. The fabric owns them from New on
 	// and closes them when Run returns.
 	Ports map[string]Port
+	// Seed seeds the generators that decide link loss and jitter (one per
+	// port); 0 picks a random seed.
+	Seed uint64
 }
 
 // Fabric forwards frames between the ports of one lab.
@@ -68,6 +72,10 @@ type Fabric struct {
 	loops *loopGuard
 	// tracers want the story of some packets (gwlb-lab trace).
 	tracers subs[tracer]
+	// seed seeds each port's generator for link impairments (impair.go).
+	seed uint64
+	// edits serializes runtime configuration changes (routes.go).
+	edits sync.Mutex
 }
 
 type portState struct {
@@ -78,6 +86,13 @@ type portState struct {
 	txPkts  atomic.Uint64
 	txBytes atomic.Uint64
 	caps    captures
+	// imp is the link's impairment, nil when there is none: the only cost
+	// of the feature on an unimpaired port (impair.go).
+	imp    atomic.Pointer[impairment]
+	impMu  sync.Mutex // serializes SetLink; guards impCfg and dq
+	impCfg LinkImpairment
+	dq     *delayQueue // made with the first delay, kept for frames in flight
+	link   linkCounters
 }
 
 // New compiles the snapshot and takes ownership of the ports. Every ENI of
@@ -90,7 +105,10 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	if c == nil {
 		c = clock.NewScaled(snap.TimeScale)
 	}
-	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c)}
+	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c), seed: opts.Seed}
+	if f.seed == 0 {
+		f.seed = rand.Uint64()
+	}
 	for _, e := range snap.AllENIs() {
 		p, ok := opts.Ports[e.Node]
 		if !ok {
@@ -98,12 +116,12 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 		}
 		f.ports[e.Node] = &portState{node: e.Node, p: p}
 	}
-	rt, err := newRuntime(snap, c.Now())
+	rt, err := newRuntime(snap, c.Now(), defaultNATTimeouts)
 	if err != nil {
 		return nil, err
 	}
 	f.rt = rt
-	l, err := compile(snap, defaultNATTimeouts, rt)
+	l, err := compile(snap, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -178,12 +196,19 @@ func (f *Fabric) readLoop(ps *portState) error {
 	}
 	sizes := make([]int, batch)
 	w := newWorker(f)
+	w.seedRand(ps.node)
 	for {
 		n, err := ps.p.Read(bufs, sizes, Headroom)
 		for i := range n {
 			ps.rxPkts.Add(1)
 			ps.caps.tap(bufs[i][Headroom:Headroom+sizes[i]], false)
 			ps.rxBytes.Add(uint64(sizes[i]))
+			if imp := ps.imp.Load(); imp != nil && imp.cfg.Down {
+				// A link that is down carries nothing from the node either.
+				ps.link.down.Add(1)
+				f.drop(DropLinkDown)
+				continue
+			}
 			w.receive(ps.node, bufs[i], Headroom, sizes[i])
 		}
 		if err != nil {
@@ -221,6 +246,17 @@ type PortCounters struct {
 	// TAPError says why it could not be read.
 	TAP      *port.QueueDrops `json:"tap_drops,omitempty"`
 	TAPError string           `json:"tap_error,omitempty"`
+	// Link is the link's impairment (gwlb-lab link set), nil when it has
+	// none.
+	Link *PortLink `json:"link,omitempty"`
+}
+
+// PortLink is a port's LinkImpairment as status shows it.
+type PortLink struct {
+	Down        bool    `json:"down,omitempty"`
+	LossPercent float64 `json:"loss_percent,omitempty"`
+	Delay       string  `json:"delay,omitempty"`
+	Jitter      string  `json:"jitter,omitempty"`
 }
 
 // Counters returns the current counters. Drop reasons are all listed, zero
@@ -235,6 +271,15 @@ func (f *Fabric) Counters() Counters {
 		pc := PortCounters{
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
+		}
+		if imp := ps.imp.Load(); imp != nil {
+			pc.Link = &PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
+			if imp.cfg.Delay > 0 {
+				pc.Link.Delay = imp.cfg.Delay.String()
+			}
+			if imp.cfg.Jitter > 0 {
+				pc.Link.Jitter = imp.cfg.Jitter.String()
+			}
 		}
 		if q, ok := ps.p.(queueDropper); ok {
 			if d, err := q.QueueDrops(); err != nil {

@@ -118,14 +118,14 @@ func plainVPC() *config.Snapshot {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	f     *Fabric
 	ports map[string]*fakePort
 	w     *worker
 	clock *clock.Manual
 }
 
-func newHarness(t *testing.T, s *config.Snapshot) *harness {
+func newHarness(t testing.TB, s *config.Snapshot) *harness {
 	t.Helper()
 	h := &harness{t: t, ports: map[string]*fakePort{}, clock: clock.NewManual(time.Unix(1e9, 0))}
 	ports := map[string]Port{}

@@ -3,6 +3,7 @@ package fabric
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 
@@ -28,11 +29,14 @@ type worker struct {
 	// being carried has; heldBuf is where each is copied to travel.
 	held    []heldRelease
 	heldBuf []byte
+	// rng decides link loss and jitter for the frames this worker carries
+	// (impair.go); seeded per port.
+	rng *rand.PCG
 }
 
 func newWorker(f *Fabric) *worker {
 	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128),
-		held: make([]heldRelease, 0, 4)}
+		held: make([]heldRelease, 0, 4), rng: rand.NewPCG(f.seed, 0)}
 }
 
 // pkt is an IPv4 or IPv6 packet inside a read buffer: buf[off:off+n], with
@@ -422,13 +426,15 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	eth.SetSrc(srcMAC)
 	eth.SetType(p.etherType())
 	w.out[0] = p.buf[:p.off+p.n]
-	if _, err := ps.p.Write(w.out, start); err != nil {
-		w.drop(DropPortWrite)
+	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, w.out[0][start:]) {
+		return // dropped, or delayed: the link's queue writes it
+	}
+	if !w.f.write(ps, w.out, start) {
+		if w.tr != nil {
+			w.outcome("dropped: %s", DropPortWrite)
+		}
 		return
 	}
-	ps.txPkts.Add(1)
-	ps.txBytes.Add(uint64(packet.EthernetLen + p.n))
-	ps.caps.tap(w.out[0][start:], true)
 	if w.tr != nil {
 		w.outcome("delivered to %s", e.cfg.Node)
 	}
@@ -478,13 +484,10 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 func (w *worker) reply(e *eni, frame []byte) {
 	ps := w.f.ports[e.cfg.Node]
 	w.out[0] = frame
-	if _, err := ps.p.Write(w.out, 0); err != nil {
-		w.drop(DropPortWrite)
+	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, frame) {
 		return
 	}
-	ps.txPkts.Add(1)
-	ps.txBytes.Add(uint64(len(frame)))
-	ps.caps.tap(frame, true)
+	w.f.write(ps, w.out, 0)
 }
 
 // neighbor handles IPv6 that is about the link rather than for forwarding:

@@ -61,7 +61,10 @@ type Node struct {
 	notInUse []*Target
 	// health is each target's state (a health.State) as this node's checks
 	// decided, indexed like lb.targets; status holds the details.
-	health    []atomic.Uint32
+	health []atomic.Uint32
+	// failing marks the targets whose health checks from this node are
+	// forced to fail (ForceFail), indexed like lb.targets.
+	failing   []atomic.Bool
 	statusMu  sync.Mutex
 	status    []health.Status
 	tables    map[uint64]*flow.Table // by endpoint number
@@ -132,6 +135,7 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		// chosen while none is healthy is pinned and dropped; spec §4.2,
 		// §4.3, §11 q9).
 		n.health = make([]atomic.Uint32, len(lb.targets))
+		n.failing = make([]atomic.Bool, len(lb.targets))
 		n.status = make([]health.Status, len(lb.targets))
 		for i := range n.health {
 			n.health[i].Store(uint32(health.Initial))

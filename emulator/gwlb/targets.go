@@ -1,6 +1,7 @@
 package gwlb
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -64,6 +65,27 @@ func (lb *LB) target(name string) *Target {
 	}
 	return nil
 }
+
+// ErrForcedFailure is the result of a health check forced to fail.
+var ErrForcedFailure = errors.New("health check forced to fail (gwlb-lab targets clear-health)")
+
+// ForceFail makes every health check of the target (by index) from this
+// node fail, without probing, until cleared: the target goes unhealthy after
+// the unhealthy threshold, exactly as with a real failing check (spec §4).
+func (n *Node) ForceFail(index int, fail bool) { n.failing[index].Store(fail) }
+
+// Forced returns ErrForcedFailure when the target's checks are forced to
+// fail, else nil; the node's health checker asks before each probe.
+func (n *Node) Forced(index int) error {
+	if n.failing[index].Load() {
+		return ErrForcedFailure
+	}
+	return nil
+}
+
+// Target returns the load balancer's target by name or address, nil when
+// it has none.
+func (lb *LB) Target(name string) *Target { return lb.target(name) }
 
 // Candidates are the targets this node balances over.
 func (n *Node) Candidates() []*Target { return n.candidates }
@@ -133,6 +155,9 @@ type TargetHealth struct {
 	Reason    string `json:"reason,omitempty"`
 	LastProbe string `json:"last_probe,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+	// ForcedFailure says the node's checks of the target are forced to
+	// fail (gwlb-lab targets fail-health).
+	ForcedFailure bool `json:"forced_failure,omitempty"`
 }
 
 // Targets reports the health of each of the node's candidate targets.
@@ -144,7 +169,7 @@ func (n *Node) Targets(now time.Time) []TargetHealth {
 	for _, t := range n.candidates {
 		st := n.status[t.index]
 		th := TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
-			State: st.State.String(), LastError: st.LastError}
+			State: st.State.String(), LastError: st.LastError, ForcedFailure: n.failing[t.index].Load()}
 		if !st.LastProbe.IsZero() {
 			th.LastProbe = st.LastProbe.UTC().Format(time.RFC3339Nano)
 		}

@@ -203,3 +203,42 @@ func TestStartingLabFirstVerdict(t *testing.T) {
 		t.Fatalf("a registered target passed on one start probe: %v", got)
 	}
 }
+
+func TestCheckerOverrideFailsWithoutProbing(t *testing.T) {
+	fw1, fw2 := netip.MustParseAddr("10.20.1.11"), netip.MustParseAddr("10.20.1.12")
+	p := &fakeProber{down: map[netip.Addr]bool{}, seen: map[netip.Addr]int{}}
+	got := map[int]Status{}
+	hc := config.HealthCheck{Protocol: "TCP", Port: 80, Interval: 10, Timeout: 5, HealthyThreshold: 2, UnhealthyThreshold: 3}
+	c := NewChecker(hc, p, []Target{{0, fw1}, {1, fw2}}, Healthy, time.Now, func(d time.Duration) time.Duration { return d },
+		func(i int, st Status) { got[i] = st })
+	forced := errors.New("forced")
+	var failing sync.Map
+	failing.Store(1, true)
+	c.SetOverride(func(i int) error {
+		if _, ok := failing.Load(i); ok {
+			return forced
+		}
+		return nil
+	})
+	// The unhealthy threshold applies as to any failure.
+	for round := 1; round <= 3; round++ {
+		c.Round(context.Background())
+		want := Healthy
+		if round == 3 {
+			want = Unhealthy
+		}
+		if got[1].State != want || got[1].LastError != "forced" || got[0].State != Healthy {
+			t.Fatalf("round %d: %+v", round, got)
+		}
+	}
+	if p.seen[fw2] != 0 || p.seen[fw1] != 3 {
+		t.Fatalf("probes %v: a forced failure must not probe", p.seen)
+	}
+	failing.Delete(1)
+	for range 2 {
+		c.Round(context.Background())
+	}
+	if got[1].State != Healthy {
+		t.Fatalf("cleared: %+v", got[1])
+	}
+}

@@ -14,8 +14,8 @@ import (
 
 func newEmulatorCmd(env Env) *cobra.Command {
 	var (
-		cfgPath     string
-		handshakeFD int
+		cfgPath, editsPath string
+		handshakeFD        int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --config FILE",
@@ -24,7 +24,12 @@ func newEmulatorCmd(env Env) *cobra.Command {
 that gwlb-lab up wrote (/run/gwlb-lab/<lab>/emulator.json), attach to every
 node's TAP, forward like a VPC and answer on the control socket until SIGINT
 or SIGTERM. gwlb-lab up starts it in the background; run it yourself when the
-nodes live elsewhere (containers) or to watch its log.`,
+nodes live elsewhere (containers) or to watch its log.
+
+With --edits, the runtime edits (link set, targets fail-health, route add ...)
+are kept in that file as they are made, and applied again when an emulator
+starts with it: up passes /run/gwlb-lab/<lab>/runtime-edits.json, so emulator
+restart keeps them; down removes it with the lab.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab emulator"); err != nil {
@@ -47,6 +52,11 @@ nodes live elsewhere (containers) or to watch its log.`,
 			if err != nil {
 				return err
 			}
+			if editsPath != "" {
+				if err := d.KeepEdits(editsPath); err != nil {
+					log.Warn("runtime edits", "error", err)
+				}
+			}
 			log.Info("emulator running", "lab", snap.Lab, "ports", len(snap.AllENIs()), "control", snap.ControlSocket, "time_scale", snap.TimeScale)
 			err = d.Run(cmd.Context())
 			log.Info("emulator stopped", "error", err)
@@ -57,6 +67,7 @@ nodes live elsewhere (containers) or to watch its log.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the lab's emulator configuration (JSON)")
+	cmd.Flags().StringVar(&editsPath, "edits", "", "keep runtime edits in this file, and apply the ones it holds at start")
 	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (internal)")
 	_ = cmd.Flags().MarkHidden("handshake-fd")
 	_ = cmd.MarkFlagRequired("config")
@@ -78,7 +89,8 @@ What the old emulator held in memory is lost: GWLB flows (the next packet of
 an existing connection is hashed anew and may reach another appliance), NAT
 gateway mappings, target health (targets start initial again and turn healthy
 on their first answered check, as when a lab starts) and counters. Node
-programs keep running. Needs root.`,
+programs keep running. Runtime edits (link set, targets fail-health, route
+add|replace|delete) are kept and applied again. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, ref.name); err != nil {
@@ -95,7 +107,7 @@ programs keep running. Needs root.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lab %s: emulator restarted (pid %d); flows, NAT mappings, health states and counters start afresh\n", name, pr.PID)
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s: emulator restarted (pid %d); flows, NAT mappings, health states and counters start afresh; runtime edits apply again\n", name, pr.PID)
 			return nil
 		},
 	}

@@ -329,11 +329,14 @@ func newTargetsCmd(env Env) *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "targets [--name LAB] [--json]",
-		Short: "Show target health as each GWLB node sees it; deregister and register targets",
+		Use:     "targets [--name LAB] [--json]",
+		Aliases: []string{"target"},
+		Short:   "Show target health as each GWLB node sees it; deregister, register, fail health checks",
 		Long: `Show every target of every target group as each GWLB node sees it: its state
 (initial, healthy, unhealthy, draining, unused), AWS's reason code, and the last
-health check. Health is decided per node, so zones can disagree (spec §4.6).`,
+health check. Health is decided per node, so zones can disagree (spec §4.6).
+A state marked [forced] is a target whose checks from that node fail-health
+forces to fail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ts []gwlb.TargetHealth
@@ -344,7 +347,11 @@ health check. Health is decided per node, so zones can disagree (spec §4.6).`,
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "NODE\tTARGET\tIP\tAZ\tSTATE\tREASON\tLAST ERROR")
 				for _, t := range ts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Node, t.Target, t.IP, t.TargetAZ, t.State, dash(t.Reason), dash(t.LastError))
+					state := t.State
+					if t.ForcedFailure {
+						state += " [forced]"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Node, t.Target, t.IP, t.TargetAZ, state, dash(t.Reason), dash(t.LastError))
 				}
 				return tw.Flush()
 			})
@@ -360,6 +367,7 @@ health check. Health is decided per node, so zones can disagree (spec §4.6).`,
 		cmd.AddCommand(actionCmd(&ref, verb+" TARGET...", action.short,
 			"target", func(t string) string { return "/v1/targets/" + url.PathEscape(t) + "/" + verb }))
 	}
+	cmd.AddCommand(healthCmds(&ref)...)
 	return cmd
 }
 

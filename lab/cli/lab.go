@@ -460,6 +460,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
 		printTAPDrops(w, s.Counters.Ports)
+		printImpairedLinks(w, s.Counters.Ports)
 		for _, m := range s.Counters.GWLB {
 			fmt.Fprintf(w, "%s node %s (%s): ActiveFlowCount %d (of max_flows_per_node %d), NewFlowCount %d, ProcessedBytes %d, PeakBytesPerSecond %d, PeakPacketsPerSecond %d, HealthyHostCount %d, UnHealthyHostCount %d; drops: %s\n",
 				m.GWLB, m.Node, m.AZ, m.ActiveFlowCount, m.MaxFlows, m.NewFlowCount, m.ProcessedBytes, m.PeakBytesPerSecond, m.PeakPacketsPerSecond,

@@ -1,0 +1,5 @@
+// Package faults is the e2e suite of faults and runtime edits on the
+// default lab: a node's link impaired by the emulator (down, loss, delay),
+// a target's health checks forced to fail, and route table edits while
+// traffic flows, all through the gwlb-lab binary.
+package faults
