@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/appliance"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -163,23 +163,23 @@ func (l *Lab) FlowLog(node string) []appliance.FlowRecord {
 }
 
 // Flows returns the GWLB flows as `flows --json` prints them.
-func (l *Lab) Flows() []gwlb.Flow {
+func (l *Lab) Flows() []api.Flow {
 	r := Run(time.Minute, "flows", "--json", "--name", l.Name)
 	Expect(r.Code).To(Equal(0), "flows: %s", r.Stderr)
-	var out []gwlb.Flow
+	var out []api.Flow
 	Expect(json.Unmarshal([]byte(r.Stdout), &out)).To(Succeed())
 	return out
 }
 
 // Targets returns every target's health by target name, as `gwlb-lab
 // targets --json` reports it (the last node's view when several check it).
-func (l *Lab) Targets() map[string]gwlb.TargetHealth {
+func (l *Lab) Targets() map[string]api.TargetHealth {
 	GinkgoHelper()
 	r := Run(time.Minute, "targets", "--json", "--name", l.Name)
 	Expect(r.Code).To(Equal(0), "targets: %s", r.Stderr)
-	var list []gwlb.TargetHealth
+	var list []api.TargetHealth
 	Expect(json.Unmarshal([]byte(r.Stdout), &list)).To(Succeed())
-	out := map[string]gwlb.TargetHealth{}
+	out := map[string]api.TargetHealth{}
 	for _, t := range list {
 		out[t.Target] = t
 	}

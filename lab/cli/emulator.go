@@ -6,8 +6,6 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/spf13/cobra"
 )
@@ -41,9 +39,7 @@ nodes live elsewhere (containers) or to watch its log.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			d, err := daemon.New(snap, func(e config.ENI) (fabric.Port, error) {
-				return port.OpenTAP(e.NetNS, e.Interface)
-			})
+			d, err := daemon.New(snap, daemon.OpenTAP)
 			if err != nil {
 				return err
 			}

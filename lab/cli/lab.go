@@ -16,8 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/spf13/cobra"
@@ -425,7 +425,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 // printTAPDrops lists the nodes whose TAP dropped frames (the kernel's
 // counters of their eth0: tx_dropped, what the emulator did not read in
 // time; rx_dropped, what the node refused), and the TAPs it could not ask.
-func printTAPDrops(w io.Writer, ports []fabric.PortCounters) {
+func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 	var drops, errs []string
 	for _, p := range ports {
 		switch {
