@@ -67,3 +67,22 @@ type NodeStatus struct {
 	// Paused is set while `node pause` holds the program frozen.
 	Paused bool `json:"paused,omitempty"`
 }
+
+// FlowRecord is one line of a reference appliance's flow log (JSON lines,
+// logs/<node>.flows.jsonl in the lab's state directory). The appliance writes
+// one when it first sees a flow in a direction, and one when it first drops
+// a packet of a flow in a direction.
+type FlowRecord struct {
+	Time     time.Time `json:"time"`
+	Event    string    `json:"event"` // "flow" or "drop"
+	Src      string    `json:"src"`
+	Dst      string    `json:"dst"`
+	Proto    uint8     `json:"proto"`
+	SrcPort  uint16    `json:"sport,omitempty"`
+	DstPort  uint16    `json:"dport,omitempty"`
+	Dir      string    `json:"dir"` // original (from the first packet's sender) or reply
+	GWLB     string    `json:"gwlb"`
+	Endpoint string    `json:"endpoint"`
+	Cookie   string    `json:"cookie"`
+	Reason   string    `json:"reason,omitempty"`
+}
