@@ -203,9 +203,10 @@ func newUpCmd(env Env) *cobra.Command {
 		quiet      bool
 		foreground bool
 		noWait     bool
+		asJSON     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "up [-f FILE] [--name LAB] [--no-wait]",
+		Use:   "up [-f FILE] [--name LAB] [--no-wait] [--json]",
 		Short: "Bring up a lab (the default lab without -f)",
 		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
 eth0 wired to the emulator, the emulator process, and what each node runs.
@@ -218,7 +219,10 @@ logs and the control socket live in /run/gwlb-lab/<lab>. Needs root.
 Targets start initial, as on AWS, and take no flow before their first health
 check passes; up waits until every target has its first verdict (healthy, or
 unhealthy after unhealthy_threshold failed checks), showing progress, unless
---no-wait is given.`,
+--no-wait is given.
+
+With --json, up prints the lab's status as status --json does (nodes,
+addresses, state directory) once the lab is up, for programs that drive it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, name); err != nil {
@@ -241,10 +245,21 @@ unhealthy after unhealthy_threshold failed checks), showing progress, unless
 			if err := m.Up(cmd.Context(), l, source, keep); err != nil {
 				return err
 			}
+			if asJSON {
+				s, err := m.Status(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				if err := writeJSON(cmd.OutOrStdout(), s); err != nil {
+					return err
+				}
+			}
 			if foreground {
 				return holdLab(cmd, m, name)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
+			if !asJSON {
+				fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
+			}
 			return nil
 		},
 	}
@@ -253,6 +268,7 @@ unhealthy after unhealthy_threshold failed checks), showing progress, unless
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return without waiting for the targets' first health verdicts")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the lab's status as JSON once it is up (as status --json)")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
 	return cmd
 }
