@@ -54,6 +54,8 @@ type Options struct {
 	// NoWait makes Up return without waiting for every target's first
 	// health verdict (up --no-wait).
 	NoWait bool
+	// UpArgs are more arguments for gwlb-lab up (--keep-on-failure).
+	UpArgs []string
 	// Env is added to the binary's environment (KEY=VALUE).
 	Env []string
 	// Progress receives up's and down's progress lines; nil discards
@@ -151,6 +153,7 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.NoWait {
 		args = append(args, "--no-wait")
 	}
+	args = append(args, opts.UpArgs...)
 	res, err := l.Run(ctx, args...)
 	if err == nil {
 		err = res.Err()

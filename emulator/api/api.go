@@ -110,7 +110,7 @@ type GWLBMetrics struct {
 }
 
 // GWLBDrops sums the drop counters of every GWLB node.
-func (c *Counters) GWLBDrops() map[string]uint64 {
+func (c Counters) GWLBDrops() map[string]uint64 {
 	sum := map[string]uint64{}
 	for _, m := range c.GWLB {
 		for k, v := range m.Drops {
@@ -121,7 +121,7 @@ func (c *Counters) GWLBDrops() map[string]uint64 {
 }
 
 // Port returns the counters of one node's port, and whether it has one.
-func (c *Counters) Port(node string) (PortCounters, bool) {
+func (c Counters) Port(node string) (PortCounters, bool) {
 	for _, p := range c.Ports {
 		if p.Node == node {
 			return p, true
