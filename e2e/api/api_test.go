@@ -10,6 +10,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/gwlblab"
+	"github.com/gwlb-lab/gwlb-lab/gwlblab/matchers"
 	"github.com/gwlb-lab/gwlb-lab/scenarios"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -122,6 +123,23 @@ var _ = Describe("the default lab through gwlblab", Ordered, func() {
 		st, err := os.Stat(path)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st.Size()).To(BeNumerically(">", 24))
+	})
+
+	It("states what the lab does with the gwlblab matchers", func() {
+		Eventually(matchers.Target(l, "fw-1")).Should(matchers.BeInState(api.TargetHealthy))
+		noRoute := matchers.DropCounter(l, "internet_no_route")
+		notAccepted := matchers.DropCounter(l, "endpoint_not_accepted")
+
+		Expect(matchers.TCP(l, "client", "203.0.113.10", 80)).To(matchers.Reach())
+		Expect(matchers.UDP(l, "client", "203.0.113.10", 80)).To(matchers.Reach())
+		Expect(matchers.ICMP(l, "web", "198.51.100.10")).To(matchers.Reach())
+		// A private address is not routed on the internet.
+		Expect(matchers.ICMP(l, "client", "10.0.1.10")).To(matchers.BeBlocked())
+		Expect(noRoute).To(matchers.HaveRisen())
+		Expect(notAccepted).To(matchers.StayZero())
+
+		Eventually(matchers.Conn(l, "198.51.100.10", "10.0.1.10", "tcp")).WithTimeout(10 * time.Second).Should(matchers.BeSymmetric())
+		Eventually(matchers.Conn(l, "198.51.100.10", "10.0.1.10", "icmp")).WithTimeout(10 * time.Second).Should(matchers.BeSymmetric())
 	})
 
 	It("deregisters and registers a target", func(ctx SpecContext) {

@@ -28,7 +28,7 @@ type fakeLab struct {
 
 func (f *fakeLab) NodeInfo(_ context.Context, node string) (labapi.NodeStatus, error) {
 	if node == "client" {
-		return labapi.NodeStatus{Name: node, Address: "198.51.100.10"}, nil
+		return labapi.NodeStatus{Name: node, Address: "198.51.100.10/24"}, nil
 	}
 	return labapi.NodeStatus{}, gwlblab.ErrNotFound
 }

@@ -60,7 +60,8 @@ func (p Probe) run() (*attempt, error) {
 	hosts := []string{p.Addr}
 	if n, err := p.Lab.NodeInfo(ctx, p.Node); err == nil {
 		for _, a := range []string{n.Address, n.PublicIP} {
-			if a != "" {
+			// status shows the address with its prefix length.
+			if a, _, _ = strings.Cut(a, "/"); a != "" {
 				hosts = append(hosts, a)
 			}
 		}
