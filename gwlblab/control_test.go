@@ -284,3 +284,20 @@ func TestWaitTarget(t *testing.T) {
 		t.Fatalf("an unknown target: %v", err)
 	}
 }
+
+func TestNewControlClient(t *testing.T) {
+	f := newFake(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET "+api.PathTargets, apiJSON([]api.TargetHealth{{Target: "fw-1", State: "healthy"}}))
+	f.serve(mux)
+	l := NewControlClient(filepath.Join(f.stateDir, "control.sock"))
+	if ts, err := l.Targets(context.Background()); err != nil || len(ts) != 1 {
+		t.Fatalf("targets %+v, %v", ts, err)
+	}
+	if l.StateDir() != f.stateDir {
+		t.Fatalf("state dir %s, want %s", l.StateDir(), f.stateDir)
+	}
+	if _, err := l.Exec(context.Background(), "client", "true"); err == nil || !strings.Contains(err.Error(), "use Up or Open") {
+		t.Fatalf("exec without a binary: %v", err)
+	}
+}

@@ -279,6 +279,9 @@ func (l *Lab) Run(ctx context.Context, args ...string) (Result, error) {
 }
 
 func (l *Lab) run(ctx context.Context, stdin io.Reader, args ...string) (Result, error) {
+	if l.bin == "" {
+		return Result{}, errors.New("gwlblab: this Lab has no gwlb-lab binary (NewControlClient reads the emulator only; use Up or Open)")
+	}
 	cmd := exec.CommandContext(ctx, l.bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
