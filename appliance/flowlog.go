@@ -7,25 +7,12 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
+	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 )
 
-// FlowRecord is one line of the flow log (JSON lines). The appliance writes
-// one when it first sees a flow in a direction, and one when it first drops
-// a packet of a flow in a direction.
-type FlowRecord struct {
-	Time     time.Time `json:"time"`
-	Event    string    `json:"event"` // "flow" or "drop"
-	Src      string    `json:"src"`
-	Dst      string    `json:"dst"`
-	Proto    uint8     `json:"proto"`
-	SrcPort  uint16    `json:"sport,omitempty"`
-	DstPort  uint16    `json:"dport,omitempty"`
-	Dir      string    `json:"dir"` // original (from the first packet's sender) or reply
-	GWLB     string    `json:"gwlb"`
-	Endpoint string    `json:"endpoint"`
-	Cookie   string    `json:"cookie"`
-	Reason   string    `json:"reason,omitempty"`
-}
+// FlowRecord is one line of the flow log; it lives in lab/labapi so that
+// programs can read flow logs without the appliance.
+type FlowRecord = labapi.FlowRecord
 
 // FlowLog writes FlowRecords. Safe for concurrent use.
 //

@@ -20,13 +20,12 @@ import (
 	"time"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/docker"
 	"github.com/gwlb-lab/gwlb-lab/lab/backend/netns"
+	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/gwlb-lab/gwlb-lab/lab/wire"
@@ -492,9 +491,9 @@ func (m *Manager) waitReady(ctx context.Context, p Paths, st *State) error {
 	c := control.NewClient(p.Socket())
 	deadline := time.Now().Add(m.opts.ReadyTimeout)
 	for {
-		var s daemon.Status
+		var s api.Status
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := c.Get(cctx, "/v1/status", &s)
+		err := c.Get(cctx, api.PathStatus, &s)
 		cancel()
 		if err == nil {
 			return nil
@@ -669,67 +668,14 @@ func (m *Manager) List() ([]string, error) {
 	return out, nil
 }
 
-// Status is a lab's state as `gwlb-lab status` shows it.
-type Status struct {
-	Lab      string    `json:"lab"`
-	Phase    string    `json:"phase"`
-	Error    string    `json:"error,omitempty"`
-	File     string    `json:"file"`
-	Created  time.Time `json:"created"`
-	StateDir string    `json:"state_dir"`
-	// Degraded is set for a lab that is up but whose emulator is not
-	// running or not answering; Problems say what is wrong.
-	Degraded bool             `json:"degraded"`
-	Problems []string         `json:"problems,omitempty"`
-	Emulator EmulatorStatus   `json:"emulator"`
-	Nodes    []NodeStatus     `json:"nodes"`
-	Counters *fabric.Counters `json:"counters,omitempty"`
-}
-
-// EmulatorStatus is the emulator process's health.
-type EmulatorStatus struct {
-	PID       int     `json:"pid"`
-	Running   bool    `json:"running"`
-	Answering bool    `json:"answering"`
-	Error     string  `json:"error,omitempty"`
-	Uptime    string  `json:"uptime,omitempty"`
-	TimeScale float64 `json:"time_scale,omitempty"`
-	Log       string  `json:"log"`
-}
-
-// NodeStatus is one node.
-type NodeStatus struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Netns    string   `json:"netns"`
-	VPC      string   `json:"vpc,omitempty"`
-	Subnet   string   `json:"subnet,omitempty"`
-	AZ       string   `json:"az,omitempty"`
-	Address  string   `json:"address"`
-	PublicIP string   `json:"public_ip,omitempty"`
-	MAC      string   `json:"mac"`
-	Gateway  string   `json:"gateway"`
-	Program  []string `json:"program,omitempty"`
-	PID      int      `json:"pid,omitempty"`
-	Running  bool     `json:"running"`
-	// ExitCode is how the program ended, once it has: its exit status, or
-	// 128+N when signal N killed it (ExitSignal names it).
-	ExitCode   *int   `json:"exit_code,omitempty"`
-	ExitSignal string `json:"exit_signal,omitempty"`
-	Log        string `json:"log,omitempty"`
-	// Backend is what makes the node: netns or docker.
-	Backend string `json:"backend"`
-	// Container is a container node's container name and ContainerState
-	// Docker's word for its state ("running", "exited (1)", ...).
-	Container      string `json:"container,omitempty"`
-	ContainerState string `json:"container_state,omitempty"`
-	// Restarts counts how often the restart policy started the program
-	// again; ProgramPID is its current process (PID is its supervisor's).
-	Restarts   int `json:"restarts"`
-	ProgramPID int `json:"program_pid,omitempty"`
-	// Paused is set while `node pause` holds the program frozen.
-	Paused bool `json:"paused,omitempty"`
-}
+// Status, EmulatorStatus and NodeStatus are what `gwlb-lab status --json`
+// prints; they live in labapi so that programs can read them without
+// importing the lab.
+type (
+	Status         = labapi.Status
+	EmulatorStatus = labapi.EmulatorStatus
+	NodeStatus     = labapi.NodeStatus
+)
 
 // Status reports a lab: what the state file says, whether the recorded
 // processes still run, and the emulator's own status and counters.
@@ -802,13 +748,13 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 	}
 	if s.Emulator.Running {
 		c := control.NewClient(p.Socket())
-		var ds daemon.Status
-		if err := c.Get(ctx, "/v1/status", &ds); err != nil {
+		var ds api.Status
+		if err := c.Get(ctx, api.PathStatus, &ds); err != nil {
 			s.Emulator.Error = err.Error()
 		} else {
 			s.Emulator.Answering, s.Emulator.Uptime, s.Emulator.TimeScale = true, ds.Uptime, ds.TimeScale
-			var fc fabric.Counters
-			if err := c.Get(ctx, "/v1/counters", &fc); err == nil {
+			var fc api.Counters
+			if err := c.Get(ctx, api.PathCounters, &fc); err == nil {
 				s.Counters = &fc
 			}
 		}
@@ -1036,9 +982,9 @@ func (m *Manager) waitVerdicts(ctx context.Context, l *topology.Lab, p Paths) er
 	deadline := time.Now().Add(limit)
 	last := -1
 	for {
-		var ts []gwlb.TargetHealth
+		var ts []api.TargetHealth
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := c.Get(cctx, "/v1/targets", &ts)
+		err := c.Get(cctx, api.PathTargets, &ts)
 		cancel()
 		waiting := map[string]bool{}
 		total := map[string]bool{}

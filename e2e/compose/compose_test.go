@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/appliance"
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -184,7 +184,7 @@ var _ = Describe("docker-compose.yml", func() {
 		// The flow went to an appliance, which returned its packets.
 		r = p.lab("flows", "--json", "--host", "198.51.100.10")
 		Expect(r.Code).To(Equal(0), r.Stderr)
-		var flows []gwlb.Flow
+		var flows []api.Flow
 		Expect(json.Unmarshal([]byte(r.Stdout), &flows)).To(Succeed())
 		Expect(flows).NotTo(BeEmpty())
 		f := flows[0]

@@ -180,8 +180,8 @@ func newFlowTargets(l *harness.Lab, n int) map[string]int {
 }
 
 // flowsTo returns the GWLB flows whose responder is dst (addr:port).
-func flowsTo(l *harness.Lab, dst string) []gwlb.Flow {
-	var out []gwlb.Flow
+func flowsTo(l *harness.Lab, dst string) []api.Flow {
+	var out []api.Flow
 	for _, f := range l.Flows() {
 		if f.Dst == dst {
 			out = append(out, f)
@@ -215,8 +215,8 @@ timeout 5 cat <&3 | grep -q '^node client' || exit 20`, goFile)
 		Expect(cmd.Start()).To(Succeed())
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		var established gwlb.Flow
-		Eventually(func() []gwlb.Flow {
+		var established api.Flow
+		Eventually(func() []api.Flow {
 			fl := flowsTo(l, "198.51.100.10:80")
 			if len(fl) == 1 {
 				established = fl[0]

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -110,7 +110,7 @@ var _ = Describe("health checks", func() {
 // unhealthy, and sends a second request on the same connection. It returns
 // the flow as it was before, what the client printed, and the client's
 // error: nil when the second answer came back.
-func keepAliveThroughFailover(l *harness.Lab) (gwlb.Flow, string, error) {
+func keepAliveThroughFailover(l *harness.Lab) (api.Flow, string, error) {
 	goFile := filepath.Join(GinkgoT().TempDir(), "go")
 	script := fmt.Sprintf(`exec 3<>/dev/tcp/203.0.113.10/80
 printf 'GET / HTTP/1.1\r\nHost: web\r\n\r\n' >&3
@@ -124,7 +124,7 @@ timeout 5 cat <&3 | grep -q '^node web' || exit 20`, goFile)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	Expect(cmd.Start()).To(Succeed())
-	var flow gwlb.Flow
+	var flow api.Flow
 	Eventually(func() int {
 		fl := l.Flows()
 		if len(fl) == 1 {

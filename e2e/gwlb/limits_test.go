@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -47,7 +47,7 @@ var _ = Describe("the GWLB node's flow limit", Ordered, func() {
 
 		r = harness.Run(time.Minute, "flows", "--name", l.Name, "--json", "--proto", "icmp", "--host", "198.51.100.0/24")
 		Expect(r.Code).To(Equal(0), r.Stderr)
-		var icmp []gwlb.Flow
+		var icmp []api.Flow
 		Expect(json.Unmarshal([]byte(r.Stdout), &icmp)).To(Succeed())
 		Expect(icmp).To(ConsistOf(HaveField("Src", "198.51.100.10")))
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -32,10 +32,10 @@ var _ = Describe("gwlb-lab trace", func() {
 
 		// One SYN: curl gives up before retransmitting.
 		l.Exec("client", "curl", "-s", "--max-time", "0.5", "http://203.0.113.10/")
-		var traces []fabric.Trace
+		var traces []api.Trace
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			var t fabric.Trace
+			var t api.Trace
 			Expect(json.Unmarshal(sc.Bytes(), &t)).To(Succeed())
 			traces = append(traces, t)
 		}

@@ -3,20 +3,22 @@ package harness
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gwlb-lab/gwlb-lab/appliance"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/gwlblab"
 	"github.com/gwlb-lab/gwlb-lab/lab"
+	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -60,23 +62,11 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// RandomName returns a lab name no other run uses: "t" and 6 random
-// lowercase letters and digits.
-func RandomName() string {
-	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = chars[int(b[i])%len(chars)]
-	}
-	return "t" + string(b)
-}
+// RandomName returns a lab name no other run uses (gwlblab.RandomName).
+func RandomName() string { return gwlblab.RandomName() }
 
 // Result is a finished command.
-type Result struct {
-	Stdout, Stderr string
-	Code           int
-}
+type Result = gwlblab.Result
 
 // Run runs the binary with args and returns what it printed and its exit
 // code; it fails the spec only if the binary could not run at all.
@@ -87,7 +77,7 @@ func Run(timeout time.Duration, args ...string) Result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	r := Result{Args: append([]string{"gwlb-lab"}, args...), Stdout: out.String(), Stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.Code = ee.ExitCode()
 	} else {
@@ -96,155 +86,202 @@ func Run(timeout time.Duration, args ...string) Result {
 	return r
 }
 
-// Lab is a lab brought up by a spec.
+// Lab is a lab brought up by a spec: a Ginkgo layer over gwlblab.Lab that
+// fails the spec on errors. A Lab made as &Lab{Name: n} opens the lab n on
+// first use.
 type Lab struct {
 	Name string
+	g    *gwlblab.Lab
+}
+
+// G is the gwlblab lab underneath, for what the harness does not wrap.
+func (l *Lab) G() *gwlblab.Lab {
+	GinkgoHelper()
+	if l.g == nil {
+		g, err := with(time.Minute, func(c context.Context) (*gwlblab.Lab, error) {
+			return gwlblab.Open(c, gwlblab.Options{Name: l.Name, Bin: Binary()})
+		})
+		Expect(err).NotTo(HaveOccurred(), "open lab %s", l.Name)
+		l.g = g
+	}
+	return l.g
+}
+
+// with runs fn with a context that ends after d.
+func with[T any](d time.Duration, fn func(context.Context) (T, error)) (T, error) {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return fn(c)
+}
+
+// commandOutput is the whole output of a failed command, for failure
+// messages.
+func commandOutput(err error) string {
+	var ce *gwlblab.CommandError
+	if errors.As(err, &ce) {
+		return ce.Stdout + ce.Stderr
+	}
+	return ""
 }
 
 // Up brings up the topology file (relative to the calling suite's
 // directory, or absolute) under a random name, and registers its removal.
+// extra are more arguments of up (--no-wait).
 func Up(file string, extra ...string) *Lab {
+	GinkgoHelper()
 	RequireRoot()
 	l := &Lab{Name: RandomName()}
 	DeferCleanup(func() {
 		r := Run(2*time.Minute, "down", "--name", l.Name)
 		Expect(r.Code).To(Equal(0), "down: %s%s", r.Stdout, r.Stderr)
 	})
-	args := append([]string{"up", "-f", file, "--name", l.Name}, extra...)
-	r := Run(3*time.Minute, args...)
-	Expect(r.Code).To(Equal(0), "up failed:\n%s%s", r.Stdout, r.Stderr)
+	opts := gwlblab.Options{File: file, Name: l.Name, Bin: Binary()}
+	for _, a := range extra {
+		if a == "--no-wait" {
+			opts.NoWait = true
+		} else {
+			opts.UpArgs = append(opts.UpArgs, a)
+		}
+	}
+	g, err := with(3*time.Minute, func(c context.Context) (*gwlblab.Lab, error) { return gwlblab.Up(c, opts) })
+	Expect(err).NotTo(HaveOccurred(), "up failed:\n%s", commandOutput(err))
+	l.g = g
 	return l
 }
 
 // Exec runs argv in node and returns the result.
 func (l *Lab) Exec(node string, argv ...string) Result {
-	return Run(time.Minute, append([]string{"exec", "--name", l.Name, node, "--"}, argv...)...)
+	GinkgoHelper()
+	r, err := with(time.Minute, func(c context.Context) (Result, error) { return l.G().Exec(c, node, argv...) })
+	Expect(err).NotTo(HaveOccurred(), "exec in %s: %v", node, argv)
+	return r
 }
 
 // Status returns the lab's status as `status --json` prints it.
 func (l *Lab) Status() *lab.Status {
-	r := Run(time.Minute, "status", "--json", "--name", l.Name)
-	Expect(r.Code).To(Equal(0), "status: %s", r.Stderr)
-	var s lab.Status
-	Expect(json.Unmarshal([]byte(r.Stdout), &s)).To(Succeed())
-	return &s
+	GinkgoHelper()
+	s, err := with(time.Minute, l.G().Status)
+	Expect(err).NotTo(HaveOccurred(), "status")
+	return s
+}
+
+// Counters returns the emulator's counters.
+func (l *Lab) Counters() api.Counters {
+	GinkgoHelper()
+	c, err := with(time.Minute, l.G().Counters)
+	Expect(err).NotTo(HaveOccurred(), "the emulator's counters")
+	return c
 }
 
 // Drops returns the emulator's drop counters.
 func (l *Lab) Drops() map[string]uint64 {
-	s := l.Status()
-	Expect(s.Counters).NotTo(BeNil(), "the emulator is not answering: %+v", s.Emulator)
-	return s.Counters.Drops
+	GinkgoHelper()
+	return l.Counters().Drops
 }
 
 // PortCounters returns one node port's counters.
 func (l *Lab) PortCounters(node string) (rx, tx uint64) {
-	s := l.Status()
-	Expect(s.Counters).NotTo(BeNil())
-	for _, p := range s.Counters.Ports {
-		if p.Node == node {
-			return p.RxPkts, p.TxPkts
-		}
-	}
-	Fail("no port counters for node " + node)
-	return 0, 0
+	GinkgoHelper()
+	p, ok := l.Counters().Port(node)
+	Expect(ok).To(BeTrue(), "no port counters for node %s", node)
+	return p.RxPkts, p.TxPkts
 }
 
 // StateDir is the lab's state directory.
-func (l *Lab) StateDir() string { return filepath.Join("/run/gwlb-lab", l.Name) }
+func (l *Lab) StateDir() string { return filepath.Join(lab.DefaultStateRoot, l.Name) }
 
 // FlowLog reads a reference appliance's flow log (empty if it has none
 // yet): the rotated generation, then the current one, so a rotation keeps
 // the latest records readable.
-func (l *Lab) FlowLog(node string) []appliance.FlowRecord {
-	out, err := appliance.ReadFlowLog(filepath.Join(l.StateDir(), "logs", node+".flows.jsonl"))
+func (l *Lab) FlowLog(node string) []labapi.FlowRecord {
+	GinkgoHelper()
+	out, err := with(time.Minute, func(c context.Context) ([]labapi.FlowRecord, error) { return l.G().FlowLog(c, node) })
 	Expect(err).NotTo(HaveOccurred())
 	return out
 }
 
-// Flows returns the GWLB flows as `flows --json` prints them.
-func (l *Lab) Flows() []gwlb.Flow {
-	r := Run(time.Minute, "flows", "--json", "--name", l.Name)
-	Expect(r.Code).To(Equal(0), "flows: %s", r.Stderr)
-	var out []gwlb.Flow
-	Expect(json.Unmarshal([]byte(r.Stdout), &out)).To(Succeed())
+// Flows returns every GWLB flow.
+func (l *Lab) Flows() []api.Flow {
+	GinkgoHelper()
+	out, err := with(time.Minute, func(c context.Context) ([]api.Flow, error) { return l.G().Flows(c, api.FlowFilter{}) })
+	Expect(err).NotTo(HaveOccurred(), "flows")
 	return out
 }
 
-// Targets returns every target's health by target name, as `gwlb-lab
-// targets --json` reports it (the last node's view when several check it).
-func (l *Lab) Targets() map[string]gwlb.TargetHealth {
+// Targets returns every target's health by target name (the last node's
+// view when several check it).
+func (l *Lab) Targets() map[string]api.TargetHealth {
 	GinkgoHelper()
-	r := Run(time.Minute, "targets", "--json", "--name", l.Name)
-	Expect(r.Code).To(Equal(0), "targets: %s", r.Stderr)
-	var list []gwlb.TargetHealth
-	Expect(json.Unmarshal([]byte(r.Stdout), &list)).To(Succeed())
-	out := map[string]gwlb.TargetHealth{}
+	list, err := with(time.Minute, l.G().Targets)
+	Expect(err).NotTo(HaveOccurred(), "targets")
+	out := map[string]api.TargetHealth{}
 	for _, t := range list {
 		out[t.Target] = t
 	}
 	return out
 }
 
-// WaitTarget waits up to 30 s for target to reach state.
+// WaitTarget waits up to 30 s for target to reach state on every GWLB node
+// that checks it.
 func (l *Lab) WaitTarget(target, state string) {
 	GinkgoHelper()
-	Eventually(func() string { return l.Targets()[target].State }, 30*time.Second, 100*time.Millisecond).
-		Should(Equal(state), "target %s", target)
+	g := l.G()
+	_, err := with(30*time.Second, func(c context.Context) (struct{}, error) { return struct{}{}, g.WaitTarget(c, target, state) })
+	Expect(err).NotTo(HaveOccurred())
 }
 
 // GWLBDrops returns the drop counters of all GWLB nodes, summed.
 func (l *Lab) GWLBDrops() map[string]uint64 {
-	s := l.Status()
-	Expect(s.Counters).NotTo(BeNil(), "the emulator is not answering: %+v", s.Emulator)
-	sum := map[string]uint64{}
-	for _, m := range s.Counters.GWLB {
-		for k, v := range m.Drops {
-			sum[k] += v
-		}
-	}
-	return sum
+	GinkgoHelper()
+	return l.Counters().GWLBDrops()
 }
 
 // Curl fetches url from node, retrying while the path comes up, and
 // returns the body.
 func (l *Lab) Curl(node, url string) string {
+	GinkgoHelper()
 	var out string
-	Eventually(func() error {
-		r := l.Exec(node, "curl", "-s", "--max-time", "3", url)
-		if r.Code != 0 {
-			return fmt.Errorf("curl %s from %s: exit %d %s", url, node, r.Code, r.Stderr)
-		}
-		out = r.Stdout
-		return nil
+	Eventually(func() (err error) {
+		out, err = with(time.Minute, func(c context.Context) (string, error) { return l.G().Curl(c, node, url) })
+		return err
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	return out
 }
 
 // Fails asserts that node cannot fetch url.
 func (l *Lab) Fails(node, url string) {
-	r := l.Exec(node, "curl", "-s", "--max-time", "2", url)
-	Expect(r.Code).NotTo(Equal(0), "curl %s from %s answered: %s", url, node, r.Stdout)
+	GinkgoHelper()
+	out, err := with(time.Minute, func(c context.Context) (string, error) { return l.G().Curl(c, node, url, "--max-time", "2") })
+	var te *gwlblab.TrafficError
+	Expect(errors.As(err, &te)).To(BeTrue(), "curl %s from %s answered: %s (%v)", url, node, out, err)
 }
 
 // Ping pings addr from node until one answer comes back.
 func (l *Lab) Ping(node, addr string, extra ...string) {
-	args := append([]string{"ping", "-n", "-c", "1", "-W", "2"}, extra...)
-	Eventually(func() int {
-		return l.Exec(node, append(args, addr)...).Code
-	}, 20*time.Second, 200*time.Millisecond).Should(Equal(0), "ping %s from %s", addr, node)
+	GinkgoHelper()
+	Eventually(func() error {
+		_, err := with(time.Minute, func(c context.Context) (struct{}, error) { return struct{}{}, l.G().Ping(c, node, addr, extra...) })
+		return err
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed(), "ping %s from %s", addr, node)
 }
 
-// ProbeUDP sends a UDP probe from node to addr and returns the echo.
+// ProbeUDP sends a UDP probe from node to addr (host:port) and returns the
+// echo.
 func (l *Lab) ProbeUDP(node, addr string) string {
+	GinkgoHelper()
 	return l.ProbeUDPMessage(node, addr, "probe")
 }
 
 // ProbeUDPMessage is ProbeUDP with the message to send.
 func (l *Lab) ProbeUDPMessage(node, addr, msg string) string {
-	r := l.Exec(node, Binary(), "probe", "--timeout", "10s", "--message", msg, addr)
-	Expect(r.Code).To(Equal(0), "udp probe %s from %s: %s", addr, node, r.Stderr)
-	return r.Stdout
+	GinkgoHelper()
+	host, port, err := net.SplitHostPort(addr)
+	Expect(err).NotTo(HaveOccurred())
+	p, err := strconv.Atoi(port)
+	Expect(err).NotTo(HaveOccurred())
+	out, err := with(time.Minute, func(c context.Context) (string, error) { return l.G().UDP(c, node, host, p, msg) })
+	Expect(err).NotTo(HaveOccurred(), "udp probe %s from %s", addr, node)
+	return out
 }
 
 // Variant writes a copy of a topology file with each old string replaced

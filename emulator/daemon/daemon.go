@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
@@ -34,32 +35,12 @@ type Daemon struct {
 	clock   *clock.Scaled
 	fabric  *fabric.Fabric
 	started time.Time
-	ports   []PortInfo
+	ports   []api.Port
 	// checkers are the health checkers of each GWLB node.
 	checkers map[*gwlb.Node]*health.Checker
 	// editsPath keeps the runtime edits for the next emulator (edits.go).
 	editsMu   sync.Mutex
 	editsPath string
-}
-
-// PortInfo describes one attached node interface.
-type PortInfo struct {
-	Node      string `json:"node"`
-	NetNS     string `json:"netns"`
-	Interface string `json:"interface"`
-	MAC       string `json:"mac"`
-	IP        string `json:"ip"`
-}
-
-// Status is what GET /v1/status answers.
-type Status struct {
-	Lab       string     `json:"lab"`
-	PID       int        `json:"pid"`
-	Started   time.Time  `json:"started"`
-	Uptime    string     `json:"uptime"`
-	TimeScale float64    `json:"time_scale"`
-	LabTime   time.Time  `json:"lab_time"`
-	Ports     []PortInfo `json:"ports"`
 }
 
 // New opens every port of the snapshot and builds the fabric. On error,
@@ -79,7 +60,7 @@ func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 			return nil, fmt.Errorf("open port of node %q: %w", e.Node, err)
 		}
 		ports[e.Node] = p
-		d.ports = append(d.ports, PortInfo{Node: e.Node, NetNS: e.NetNS, Interface: e.Interface, MAC: e.MAC.String(), IP: e.IP.String()})
+		d.ports = append(d.ports, api.Port{Node: e.Node, NetNS: e.NetNS, Interface: e.Interface, MAC: e.MAC.String(), IP: e.IP.String()})
 	}
 	f, err := fabric.New(snap, fabric.Options{Clock: d.clock, Ports: ports})
 	if err != nil {
@@ -130,8 +111,8 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 func (d *Daemon) Fabric() *fabric.Fabric { return d.fabric }
 
 // Status reports the daemon's state.
-func (d *Daemon) Status() Status {
-	return Status{
+func (d *Daemon) Status() api.Status {
+	return api.Status{
 		Lab: d.snap.Lab, PID: os.Getpid(), Started: d.started,
 		Uptime:    time.Since(d.started).Round(time.Second).String(),
 		TimeScale: d.clock.Scale(), LabTime: d.clock.Now(), Ports: d.ports,
@@ -140,18 +121,18 @@ func (d *Daemon) Status() Status {
 
 // Handlers registers the control API on s.
 func (d *Daemon) Handlers(s *control.Server) {
-	s.Handle("GET /v1/status", func(*http.Request) (any, error) { return d.Status(), nil })
-	s.Handle("GET /v1/counters", func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
-	s.HandleStream("GET /v1/flows", d.serveFlows)
-	s.Handle("GET /v1/endpoints", func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
-	s.HandleStream("GET /v1/capture", d.serveCapture)
-	s.HandleStream("GET /v1/trace", d.serveTrace)
-	s.Handle("GET /v1/targets", func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
+	s.Handle("GET "+api.PathStatus, func(*http.Request) (any, error) { return d.Status(), nil })
+	s.Handle("GET "+api.PathCounters, func(*http.Request) (any, error) { return d.fabric.Counters(), nil })
+	s.HandleStream("GET "+api.PathFlows, d.serveFlows)
+	s.Handle("GET "+api.PathEndpoints, func(*http.Request) (any, error) { return d.fabric.Endpoints(), nil })
+	s.HandleStream("GET "+api.PathCapture, d.serveCapture)
+	s.HandleStream("GET "+api.PathTrace, d.serveTrace)
+	s.Handle("GET "+api.PathTargets, func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
 	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
 		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
 			return nil, notFound(err)
 		}
-		return map[string]string{"target": r.PathValue("name"), "state": "draining"}, nil
+		return api.TargetChange{Target: r.PathValue("name"), State: api.TargetDraining}, nil
 	})
 	s.Handle("POST /v1/targets/{name}/register", func(r *http.Request) (any, error) {
 		regs, err := d.fabric.Register(r.PathValue("name"))
@@ -165,14 +146,14 @@ func (d *Daemon) Handlers(s *control.Server) {
 				}
 			}
 		}
-		return map[string]string{"target": r.PathValue("name"), "state": "initial"}, nil
+		return api.TargetChange{Target: r.PathValue("name"), State: api.TargetInitial}, nil
 	})
 	s.Handle("POST /v1/endpoints/{name}/accept", func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if err := d.fabric.AcceptEndpoint(name); err != nil {
 			return nil, notFound(err)
 		}
-		return map[string]string{"endpoint": name, "state": "available"}, nil
+		return api.EndpointChange{Endpoint: name, State: api.EndpointAvailable}, nil
 	})
 	d.faultHandlers(s)
 }
@@ -313,7 +294,7 @@ func streamLimits(r *http.Request) (context.Context, int, context.CancelFunc) {
 
 // serveFlows streams the GWLB nodes' flows as JSON lines, each written as
 // the flow tables are walked, and ends with a summary line
-// ({"summary":{...}}, gwlb.FlowLine). Query: gwlb, node, endpoint (name or
+// ({"summary":{...}}, api.FlowLine). Query: gwlb, node, endpoint (name or
 // id), target (name or address), host (repeatable; an address or a prefix,
 // matching either end of a flow), proto (a number, or tcp, udp, icmp,
 // icmpv6), offset (matching flows to skip) and limit (most flows to send;
@@ -346,8 +327,8 @@ type flowPage struct{ offset, limit int }
 // last, and returns the summary. Its memory does not grow with the number
 // of flows: one chunk of copied entries, one line buffer, one write buffer.
 // Nothing is written when the query names something the lab lacks.
-func (d *Daemon) writeFlows(ctx context.Context, w io.Writer, q fabric.FlowQuery, page flowPage) (gwlb.FlowSummary, error) {
-	sum := gwlb.FlowSummary{Offset: page.offset, Limit: max(page.limit, 0)}
+func (d *Daemon) writeFlows(ctx context.Context, w io.Writer, q fabric.FlowQuery, page flowPage) (api.FlowSummary, error) {
+	sum := api.FlowSummary{Offset: page.offset, Limit: max(page.limit, 0)}
 	bw := bufio.NewWriterSize(w, 32<<10)
 	line := make([]byte, 0, 1024)
 	var werr error
@@ -373,7 +354,7 @@ func (d *Daemon) writeFlows(ctx context.Context, w io.Writer, q fabric.FlowQuery
 	if werr != nil {
 		return sum, werr
 	}
-	b, err := json.Marshal(gwlb.FlowLine{Summary: &sum})
+	b, err := json.Marshal(api.FlowLine{Summary: &sum})
 	if err != nil {
 		return sum, err
 	}
@@ -388,14 +369,14 @@ func parseFlowQuery(v url.Values) (fabric.FlowQuery, flowPage, error) {
 	q := fabric.FlowQuery{GWLB: v.Get("gwlb"), Node: v.Get("node"), Endpoint: v.Get("endpoint"), Target: v.Get("target")}
 	page := flowPage{limit: -1}
 	for _, h := range v["host"] {
-		p, err := gwlb.ParseHost(h)
+		p, err := api.ParseHost(h)
 		if err != nil {
 			return q, page, err
 		}
 		q.Hosts = append(q.Hosts, p)
 	}
 	if p := v.Get("proto"); p != "" {
-		n, err := gwlb.ParseProto(p)
+		n, err := api.ParseProto(p)
 		if err != nil {
 			return q, page, err
 		}

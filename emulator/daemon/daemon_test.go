@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 	"github.com/gwlb-lab/gwlb-lab/emulator/pcap"
 	"github.com/gwlb-lab/gwlb-lab/emulator/port"
@@ -63,7 +63,7 @@ func startDaemon(t testing.TB) (*Daemon, *control.Client, map[string]port.Port) 
 	c := control.NewClient(snap.ControlSocket)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var s Status
+		var s api.Status
 		if err := c.Get(ctx, "/v1/status", &s); err == nil {
 			if s.Lab != "fixture" || len(s.Ports) != 5 {
 				t.Fatalf("status %+v", s)
@@ -93,14 +93,14 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("no ARP reply: %v", err)
 	}
 
-	var counters fabric.Counters
+	var counters api.Counters
 	if err := c.Get(ctx, "/v1/counters", &counters); err != nil || len(counters.Ports) != 5 || len(counters.GWLB) != 1 {
 		t.Fatalf("counters %+v %v", counters, err)
 	}
 	if flows, sum := listFlows(t, c, ""); len(flows) != 0 || sum.Matched != 0 {
 		t.Fatalf("flows %+v %+v", flows, sum)
 	}
-	var eps []fabric.EndpointStatus
+	var eps []api.Endpoint
 	if err := c.Get(ctx, "/v1/endpoints", &eps); err != nil || len(eps) != 1 || eps[0].State != "available" {
 		t.Fatalf("endpoints %+v %v", eps, err)
 	}
@@ -109,7 +109,7 @@ func TestControlAPI(t *testing.T) {
 	}
 
 	state := func(target string) string {
-		var ts []gwlb.TargetHealth
+		var ts []api.TargetHealth
 		if err := c.Get(ctx, "/v1/targets", &ts); err != nil {
 			t.Fatal(err)
 		}

@@ -81,7 +81,7 @@ func TestHealthOverrideAPI(t *testing.T) {
 	for range 3 { // the fixture's unhealthy threshold
 		chk.Round(ctx)
 	}
-	var ts []gwlb.TargetHealth
+	var ts []api.TargetHealth
 	if err := c.Get(ctx, "/v1/targets", &ts); err != nil {
 		t.Fatal(err)
 	}

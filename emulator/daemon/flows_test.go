@@ -8,16 +8,16 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
 // listFlows reads a flow listing over the control socket.
-func listFlows(t *testing.T, c *control.Client, query string) ([]gwlb.Flow, gwlb.FlowSummary) {
+func listFlows(t *testing.T, c *control.Client, query string) ([]api.Flow, api.FlowSummary) {
 	t.Helper()
 	flows, sum, err := tryListFlows(c, query)
 	if err != nil {
@@ -26,14 +26,14 @@ func listFlows(t *testing.T, c *control.Client, query string) ([]gwlb.Flow, gwlb
 	return flows, sum
 }
 
-func tryListFlows(c *control.Client, query string) ([]gwlb.Flow, gwlb.FlowSummary, error) {
+func tryListFlows(c *control.Client, query string) ([]api.Flow, api.FlowSummary, error) {
 	body, err := c.Stream(context.Background(), "/v1/flows?"+query)
 	if err != nil {
-		return nil, gwlb.FlowSummary{}, err
+		return nil, api.FlowSummary{}, err
 	}
 	defer body.Close()
-	var flows []gwlb.Flow
-	sum, err := gwlb.ReadFlows(body, func(f gwlb.Flow) error {
+	var flows []api.Flow
+	sum, err := api.ReadFlows(body, func(f api.Flow) error {
 		flows = append(flows, f)
 		return nil
 	})
@@ -86,7 +86,7 @@ func TestFlowListing(t *testing.T) {
 	ep := d.Fabric().Endpoints()[0]
 
 	all, sum := listFlows(t, c, "")
-	if len(all) != 305 || sum != (gwlb.FlowSummary{Matched: 305, Listed: 305}) {
+	if len(all) != 305 || sum != (api.FlowSummary{Matched: 305, Listed: 305}) {
 		t.Fatalf("unfiltered: %d flows, summary %+v", len(all), sum)
 	}
 	for _, f := range all {
@@ -141,7 +141,7 @@ func TestFlowListing(t *testing.T) {
 	for offset := 0; offset < 400; offset += 100 {
 		flows, sum := listFlows(t, c, fmt.Sprintf("offset=%d&limit=100", offset))
 		want := min(100, max(305-offset, 0))
-		if len(flows) != want || sum != (gwlb.FlowSummary{Matched: 305, Listed: want, Offset: offset, Limit: 100}) {
+		if len(flows) != want || sum != (api.FlowSummary{Matched: 305, Listed: want, Offset: offset, Limit: 100}) {
 			t.Fatalf("page at %d: %d flows, summary %+v", offset, len(flows), sum)
 		}
 		for _, f := range flows {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
@@ -41,7 +42,7 @@ func TestCountersShowTAPQueueDrops(t *testing.T) {
 	for _, pc := range c.Ports {
 		switch pc.Node {
 		case "web":
-			if pc.TAP == nil || *pc.TAP != (port.QueueDrops{TxDropped: 7, RxDropped: 1}) {
+			if pc.TAP == nil || *pc.TAP != (api.QueueDrops{TxDropped: 7, RxDropped: 1}) {
 				t.Errorf("web: %+v", pc.TAP)
 			}
 		case "client":

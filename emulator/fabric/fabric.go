@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
@@ -220,60 +220,24 @@ func (f *Fabric) readLoop(ps *portState) error {
 	}
 }
 
-// Counters is a snapshot of the fabric's counters.
-type Counters struct {
-	Ports []PortCounters    `json:"ports"`
-	Drops map[string]uint64 `json:"drops"`
-	// NATConnections counts tracked connections per NAT gateway.
-	NATConnections map[string]int `json:"nat_connections,omitempty"`
-	// GWLB holds each GWLB node's metrics, named as CloudWatch names them.
-	GWLB []gwlb.Metrics `json:"gwlb,omitempty"`
-}
-
 // ErrNotFound is returned for a name the lab does not have.
 var ErrNotFound = errors.New("not found")
 
-// PortCounters are one node port's packet and byte counts, as the emulator
-// sees them (rx: from the node; tx: to the node).
-type PortCounters struct {
-	Node    string `json:"node"`
-	RxPkts  uint64 `json:"rx_packets"`
-	RxBytes uint64 `json:"rx_bytes"`
-	TxPkts  uint64 `json:"tx_packets"`
-	TxBytes uint64 `json:"tx_bytes"`
-	// TAP holds what the kernel dropped at the node's TAP since the
-	// emulator opened it (nil for ports without a kernel queue);
-	// TAPError says why it could not be read.
-	TAP      *port.QueueDrops `json:"tap_drops,omitempty"`
-	TAPError string           `json:"tap_error,omitempty"`
-	// Link is the link's impairment (gwlb-lab link set), nil when it has
-	// none.
-	Link *PortLink `json:"link,omitempty"`
-}
-
-// PortLink is a port's LinkImpairment as status shows it.
-type PortLink struct {
-	Down        bool    `json:"down,omitempty"`
-	LossPercent float64 `json:"loss_percent,omitempty"`
-	Delay       string  `json:"delay,omitempty"`
-	Jitter      string  `json:"jitter,omitempty"`
-}
-
 // Counters returns the current counters. Drop reasons are all listed, zero
 // or not, so scripts can rely on the keys.
-func (f *Fabric) Counters() Counters {
-	c := Counters{Drops: map[string]uint64{}, NATConnections: map[string]int{}}
+func (f *Fabric) Counters() api.Counters {
+	c := api.Counters{Drops: map[string]uint64{}, NATConnections: map[string]int{}}
 	for r := range numReasons {
 		c.Drops[r.String()] = f.drops[r].Load()
 	}
 	c.Drops[DropTAPQueue] = 0
 	for _, ps := range f.ports {
-		pc := PortCounters{
+		pc := api.PortCounters{
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
 		}
 		if imp := ps.imp.Load(); imp != nil {
-			pc.Link = &PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
+			pc.Link = &api.PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
 			if imp.cfg.Delay > 0 {
 				pc.Link.Delay = imp.cfg.Delay.String()
 			}
@@ -285,7 +249,7 @@ func (f *Fabric) Counters() Counters {
 			if d, err := q.QueueDrops(); err != nil {
 				pc.TAPError = err.Error()
 			} else {
-				pc.TAP = &d
+				pc.TAP = &api.QueueDrops{TxDropped: d.TxDropped, RxDropped: d.RxDropped}
 				c.Drops[DropTAPQueue] += d.TxDropped
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
@@ -22,7 +23,7 @@ type worker struct {
 	fp      [loopHeader + loopL4]byte // where loop fingerprints are gathered
 	// tr is the trace of the packet being carried, nil unless someone
 	// traces it; trTo are the tracers that want it.
-	tr   *Trace
+	tr   *api.Trace
 	trTo []*tracer
 	node string // the node whose frame is being carried
 	// held lists datagrams whose held fragments go out once the frame

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 )
@@ -77,9 +78,9 @@ func (f *Fabric) flowFilter(q FlowQuery) (gwlb.FlowFilter, error) {
 
 // Flows lists the live flows of every GWLB node, each node's oldest first
 // (in-process callers and tests; the control API streams with WalkFlows).
-func (f *Fabric) Flows() []gwlb.Flow {
+func (f *Fabric) Flows() []api.Flow {
 	now := f.clock.Now()
-	out := []gwlb.Flow{}
+	out := []api.Flow{}
 	for _, name := range sortedKeys(f.rt.lbs) {
 		for _, n := range f.rt.lbs[name].Nodes() {
 			out = append(out, n.Flows(now)...)
@@ -89,9 +90,9 @@ func (f *Fabric) Flows() []gwlb.Flow {
 }
 
 // GWLBMetrics returns every GWLB node's metrics.
-func (f *Fabric) GWLBMetrics() []gwlb.Metrics {
+func (f *Fabric) GWLBMetrics() []api.GWLBMetrics {
 	now := f.clock.Now()
-	var out []gwlb.Metrics
+	var out []api.GWLBMetrics
 	for _, name := range sortedKeys(f.rt.lbs) {
 		for _, n := range f.rt.lbs[name].Nodes() {
 			out = append(out, n.Metrics(now))
@@ -100,24 +101,11 @@ func (f *Fabric) GWLBMetrics() []gwlb.Metrics {
 	return out
 }
 
-// EndpointStatus is a GWLB endpoint as `gwlb-lab endpoints` shows it.
-type EndpointStatus struct {
-	Name    string `json:"name"`
-	ID      string `json:"id"`
-	Subnet  string `json:"subnet"`
-	AZ      string `json:"az"`
-	Service string `json:"service"`
-	GWLB    string `json:"gwlb,omitempty"`
-	Node    string `json:"gwlb_node,omitempty"`
-	// State is available or pendingAcceptance, as AWS names them.
-	State string `json:"state"`
-}
-
 // Endpoints lists the GWLB endpoints.
-func (f *Fabric) Endpoints() []EndpointStatus {
-	var out []EndpointStatus
+func (f *Fabric) Endpoints() []api.Endpoint {
+	var out []api.Endpoint
 	for _, ep := range f.lab.Load().endpoints {
-		st := EndpointStatus{Name: ep.cfg.Name, ID: ep.cfg.ID, Subnet: ep.cfg.Subnet, AZ: ep.cfg.AZ,
+		st := api.Endpoint{Name: ep.cfg.Name, ID: ep.cfg.ID, Subnet: ep.cfg.Subnet, AZ: ep.cfg.AZ,
 			Service: ep.cfg.Service, GWLB: ep.cfg.GWLB, Node: ep.cfg.GWLBNode, State: "available"}
 		if !ep.accepted.Load() {
 			st.State = "pendingAcceptance"
@@ -161,9 +149,9 @@ func (f *Fabric) LBs() []*gwlb.LB {
 func (f *Fabric) Now() time.Time { return f.clock.Now() }
 
 // Targets reports every target's health as each GWLB node sees it.
-func (f *Fabric) Targets() []gwlb.TargetHealth {
+func (f *Fabric) Targets() []api.TargetHealth {
 	now := f.clock.Now()
-	out := []gwlb.TargetHealth{}
+	out := []api.TargetHealth{}
 	for _, lb := range f.LBs() {
 		for _, n := range lb.Nodes() {
 			out = append(out, n.Targets(now)...)

@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"errors"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"math"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func TestLinkDelayOnTheFabricClock(t *testing.T) {
 	if st.Delayed != n || st.Queued != 0 {
 		t.Fatalf("link status %+v", st)
 	}
-	var web PortCounters
+	var web api.PortCounters
 	for _, pc := range h.f.Counters().Ports {
 		if pc.Node == "web" {
 			web = pc
@@ -248,7 +249,7 @@ func TestCountersShowImpairedLinks(t *testing.T) {
 	}
 	for _, pc := range h.f.Counters().Ports {
 		switch {
-		case pc.Node == "web" && (pc.Link == nil || *pc.Link != PortLink{LossPercent: 2.5, Delay: "30ms", Jitter: "1ms"}):
+		case pc.Node == "web" && (pc.Link == nil || *pc.Link != api.PortLink{LossPercent: 2.5, Delay: "30ms", Jitter: "1ms"}):
 			t.Errorf("web's link %+v", pc.Link)
 		case pc.Node != "web" && pc.Link != nil:
 			t.Errorf("%s shows an impairment %+v", pc.Node, pc.Link)

@@ -8,26 +8,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
-
-// Trace is the story of one packet through the lab: where it came in, each
-// decision taken for it, and how it ended.
-type Trace struct {
-	Time time.Time `json:"time"`
-	// From is the node whose port the packet came in on.
-	From string `json:"from"`
-	// Packet describes the packet as it arrived.
-	Packet string   `json:"packet"`
-	Hops   []string `json:"hops"`
-	// Result is "delivered to NODE" or "dropped: REASON".
-	Result string `json:"result"`
-}
 
 // tracer is one subscriber to traces of packets to or from its hosts.
 type tracer struct {
 	hosts   []netip.Addr // empty: every packet
-	ch      chan Trace
+	ch      chan api.Trace
 	dropped atomic.Uint64
 }
 
@@ -48,8 +36,8 @@ func (t *tracer) matches(src, dst netip.Addr) bool {
 // empty), including the inner packets that appliances return in GENEVE.
 // Traces are built only while someone traces; a reader more than buffer
 // traces behind loses traces, never slows the lab.
-func (f *Fabric) Trace(ctx context.Context, hosts []netip.Addr, buffer int) <-chan Trace {
-	t := &tracer{hosts: hosts, ch: make(chan Trace, max(buffer, 1))}
+func (f *Fabric) Trace(ctx context.Context, hosts []netip.Addr, buffer int) <-chan api.Trace {
+	t := &tracer{hosts: hosts, ch: make(chan api.Trace, max(buffer, 1))}
 	f.tracers.add(t)
 	context.AfterFunc(ctx, func() { f.tracers.remove(t) })
 	return t.ch
@@ -72,7 +60,7 @@ func (w *worker) startTrace(node string, p *pkt, how string) {
 	if len(w.trTo) == 0 {
 		return
 	}
-	w.tr = &Trace{Time: time.Now(), From: node, Packet: describe(p.buf[p.off:p.off+p.n]) + how}
+	w.tr = &api.Trace{Time: time.Now(), From: node, Packet: describe(p.buf[p.off:p.off+p.n]) + how}
 }
 
 // note adds a hop to the current trace. Callers check w.tr first, so that

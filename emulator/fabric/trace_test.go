@@ -7,21 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
 
-func nextTrace(t *testing.T, ch <-chan Trace) Trace {
+func nextTrace(t *testing.T, ch <-chan api.Trace) api.Trace {
 	t.Helper()
 	select {
 	case tr := <-ch:
 		return tr
 	default:
 		t.Fatal("no trace")
-		return Trace{}
+		return api.Trace{}
 	}
 }
 
-func hasHop(tr Trace, want string) bool {
+func hasHop(tr api.Trace, want string) bool {
 	for _, h := range tr.Hops {
 		if strings.Contains(h, want) {
 			return true

@@ -3,44 +3,18 @@ package gwlb
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
-
-// Flow is one flow as `gwlb-lab flows` shows it, and one line of the
-// control API's flow listing.
-type Flow struct {
-	GWLB     string `json:"gwlb"`
-	Node     string `json:"node"`
-	AZ       string `json:"az"`
-	Endpoint string `json:"endpoint"`
-	// Src and Dst are the initiator's side and the responder's.
-	Src       string `json:"src"`
-	Dst       string `json:"dst"`
-	Proto     uint8  `json:"proto"`
-	Target    string `json:"target"`
-	TargetIP  string `json:"target_ip"`
-	Cookie    string `json:"cookie"`
-	OuterPort uint16 `json:"outer_port"`
-	Age       string `json:"age"`
-	Idle      string `json:"idle"`
-	// Packets and bytes from the initiator (Orig) and towards it (Reply).
-	OrigPackets  uint64 `json:"orig_packets"`
-	OrigBytes    uint64 `json:"orig_bytes"`
-	ReplyPackets uint64 `json:"reply_packets"`
-	ReplyBytes   uint64 `json:"reply_bytes"`
-}
 
 // FlowFilter selects flows of a listing. The zero value selects every flow;
 // each field set narrows the selection.
@@ -53,15 +27,6 @@ type FlowFilter struct {
 	// of the prefixes; a single address is a /32 or /128.
 	Hosts []netip.Prefix
 	Proto int // IP protocol number; 0 for any
-}
-
-// FlowSummary ends a flow listing: Matched counts every live flow the filter
-// selected, Listed those sent (after Offset, at most Limit).
-type FlowSummary struct {
-	Matched int `json:"matched"`
-	Listed  int `json:"listed"`
-	Offset  int `json:"offset,omitempty"`
-	Limit   int `json:"limit,omitempty"`
 }
 
 // FlowRef is a flow met while walking a node's tables: the entry is the
@@ -135,8 +100,8 @@ func (lb *LB) HasTarget(nameOrIP string) bool {
 }
 
 // Flow returns the flow as the listing shows it.
-func (r FlowRef) Flow() Flow {
-	var out Flow
+func (r FlowRef) Flow() api.Flow {
+	var out api.Flow
 	// One encoder, so the two forms cannot disagree; the listing's JSON is
 	// always valid, so this cannot fail.
 	if err := json.Unmarshal(r.AppendJSON(nil), &out); err != nil {
@@ -145,7 +110,7 @@ func (r FlowRef) Flow() Flow {
 	return out
 }
 
-// AppendJSON appends the flow as one JSON object, the encoding of Flow,
+// AppendJSON appends the flow as one JSON object, the encoding of api.Flow,
 // without allocating once b has room: a listing of any length costs the
 // emulator no garbage per flow.
 func (r FlowRef) AppendJSON(b []byte) []byte {
@@ -272,9 +237,9 @@ func appendDuration(b []byte, d time.Duration) []byte {
 
 // Flows lists the node's live flows, oldest first (in-process callers and
 // tests; the control API streams with WalkFlows instead).
-func (n *Node) Flows(now time.Time) []Flow {
+func (n *Node) Flows(now time.Time) []api.Flow {
 	type aged struct {
-		f       Flow
+		f       api.Flow
 		created time.Duration
 	}
 	var all []aged
@@ -283,72 +248,9 @@ func (n *Node) Flows(now time.Time) []Flow {
 		return true
 	})
 	slices.SortStableFunc(all, func(a, b aged) int { return cmp.Compare(a.created, b.created) })
-	out := make([]Flow, len(all))
+	out := make([]api.Flow, len(all))
 	for i, a := range all {
 		out[i] = a.f
 	}
 	return out
-}
-
-// FlowLine is one line of the control API's flow listing (JSON lines): a
-// flow, or, last, the summary.
-type FlowLine struct {
-	Flow
-	Summary *FlowSummary `json:"summary,omitempty"`
-}
-
-// ErrNoSummary says a flow listing ended before its summary line: the
-// emulator stopped, or the connection broke, part way.
-var ErrNoSummary = errors.New("flow listing ended without its summary")
-
-// ReadFlows reads a flow listing as the control API streams it, calling fn
-// with each flow as it arrives, and returns the summary that ends it.
-func ReadFlows(r io.Reader, fn func(Flow) error) (FlowSummary, error) {
-	dec := json.NewDecoder(r)
-	for {
-		var line FlowLine
-		if err := dec.Decode(&line); err != nil {
-			if errors.Is(err, io.EOF) {
-				return FlowSummary{}, ErrNoSummary
-			}
-			return FlowSummary{}, fmt.Errorf("flow listing: %w", err)
-		}
-		if line.Summary != nil {
-			return *line.Summary, nil
-		}
-		if err := fn(line.Flow); err != nil {
-			return FlowSummary{}, err
-		}
-	}
-}
-
-// ParseHost reads a host filter: an address (a /32 or /128) or a prefix.
-func ParseHost(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("host %q is not an address or a prefix", s)
-	}
-	return p.Masked(), nil
-}
-
-// ParseProto reads a protocol filter: a name the listing shows, or a number.
-func ParseProto(s string) (int, error) {
-	switch strings.ToLower(s) {
-	case "tcp":
-		return packet.ProtoTCP, nil
-	case "udp":
-		return packet.ProtoUDP, nil
-	case "icmp":
-		return packet.ProtoICMP, nil
-	case "icmpv6":
-		return packet.ProtoICMPv6, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 255 {
-		return 0, fmt.Errorf("proto %q is not tcp, udp, icmp, icmpv6 or a protocol number (1-255)", s)
-	}
-	return n, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
@@ -434,32 +435,11 @@ func (n *Node) Expire(now time.Time) {
 	}
 }
 
-// Metrics are a node's counters under their CloudWatch names (spec §7.1),
-// plus drops by reason.
-type Metrics struct {
-	GWLB               string `json:"gwlb"`
-	Node               string `json:"node"`
-	AZ                 string `json:"az"`
-	ActiveFlowCount    int    `json:"ActiveFlowCount"`
-	NewFlowCount       uint64 `json:"NewFlowCount"`
-	ProcessedBytes     uint64 `json:"ProcessedBytes"`
-	HealthyHostCount   int    `json:"HealthyHostCount"`
-	UnHealthyHostCount int    `json:"UnHealthyHostCount"`
-	// PeakBytesPerSecond and PeakPacketsPerSecond are the highest 10-second
-	// averages, in lab seconds, since the emulator started.
-	PeakBytesPerSecond   int64 `json:"PeakBytesPerSecond"`
-	PeakPacketsPerSecond int64 `json:"PeakPacketsPerSecond"`
-	// MaxFlows is the node's flow limit (max_flows_per_node); new flows
-	// beyond it are dropped as flow_limit.
-	MaxFlows int               `json:"max_flows"`
-	Drops    map[string]uint64 `json:"drops"`
-}
-
 // Metrics returns the node's counters. NewFlowCount and ProcessedBytes count
 // since the emulator started (CloudWatch sums them per period).
-func (n *Node) Metrics(now time.Time) Metrics {
+func (n *Node) Metrics(now time.Time) api.GWLBMetrics {
 	at := n.lb.since(now)
-	m := Metrics{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, NewFlowCount: n.newFlows.Load(),
+	m := api.GWLBMetrics{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, NewFlowCount: n.newFlows.Load(),
 		ProcessedBytes: n.processedBytes.Load(), Drops: map[string]uint64{}}
 	for _, ft := range n.tables {
 		m.ActiveFlowCount += ft.Live(at)

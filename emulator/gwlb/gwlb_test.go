@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
@@ -360,7 +361,7 @@ func TestTargetInDisabledAZIsNotInUse(t *testing.T) {
 			t.Fatalf("flow %d went to fw-3, a target in an AZ the GWLB does not enable", i)
 		}
 	}
-	var fw3 *TargetHealth
+	var fw3 *api.TargetHealth
 	for _, th := range n.Targets(epoch) {
 		if th.Target == "fw-3" {
 			fw3 = &th

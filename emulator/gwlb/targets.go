@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 )
 
@@ -142,33 +143,15 @@ func (n *Node) choose(h uint64, at time.Duration) (t *Target, pinned bool) {
 	return all[h%uint64(len(all))], true
 }
 
-// TargetHealth is one target as one node sees it, as `gwlb-lab targets`
-// shows it.
-type TargetHealth struct {
-	GWLB      string `json:"gwlb"`
-	Node      string `json:"node"`
-	AZ        string `json:"az"`
-	Target    string `json:"target"`
-	IP        string `json:"ip"`
-	TargetAZ  string `json:"target_az"`
-	State     string `json:"state"`
-	Reason    string `json:"reason,omitempty"`
-	LastProbe string `json:"last_probe,omitempty"`
-	LastError string `json:"last_error,omitempty"`
-	// ForcedFailure says the node's checks of the target are forced to
-	// fail (gwlb-lab targets fail-health).
-	ForcedFailure bool `json:"forced_failure,omitempty"`
-}
-
 // Targets reports the health of each of the node's candidate targets.
-func (n *Node) Targets(now time.Time) []TargetHealth {
+func (n *Node) Targets(now time.Time) []api.TargetHealth {
 	at := n.lb.since(now)
 	n.statusMu.Lock()
 	defer n.statusMu.Unlock()
-	var out []TargetHealth
+	var out []api.TargetHealth
 	for _, t := range n.candidates {
 		st := n.status[t.index]
-		th := TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
+		th := api.TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
 			State: st.State.String(), LastError: st.LastError, ForcedFailure: n.failing[t.index].Load()}
 		if !st.LastProbe.IsZero() {
 			th.LastProbe = st.LastProbe.UTC().Format(time.RFC3339Nano)
@@ -189,7 +172,7 @@ func (n *Node) Targets(now time.Time) []TargetHealth {
 		out = append(out, th)
 	}
 	for _, t := range n.notInUse {
-		out = append(out, TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
+		out = append(out, api.TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
 			State: "unused", Reason: "Target.NotInUse"})
 	}
 	return out

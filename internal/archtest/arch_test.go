@@ -92,10 +92,22 @@ func TestImportBoundaries(t *testing.T) {
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 		for _, d := range deps(all, pkg) {
 			switch {
-			case rel == "emulator/packet":
+			case rel == "emulator/packet" || rel == "emulator/api":
 				// Standard library only: no dot in the first path element.
-				if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
-					t.Errorf("%s imports %s: emulator/packet must use the standard library only", pkg, d)
+				if !stdlib(d) {
+					t.Errorf("%s imports %s: %s must use the standard library only", pkg, d, rel)
+				}
+			case rel == "lab/labapi":
+				if !stdlib(d) && d != module+"/emulator/api" {
+					t.Errorf("%s imports %s: lab/labapi may use the standard library and emulator/api only", pkg, d)
+				}
+			case rel == "gwlblab" || strings.HasPrefix(rel, "gwlblab/"):
+				// What users' modules import: it must stay light.
+				light := stdlib(d) || d == module+"/emulator/api" || d == module+"/lab/labapi" ||
+					strings.HasPrefix(d, module+"/gwlblab") ||
+					(strings.HasPrefix(rel, "gwlblab/matchers") && (strings.HasPrefix(d, "github.com/onsi/gomega")))
+				if !light {
+					t.Errorf("%s imports %s: gwlblab may use the standard library, emulator/api and lab/labapi only", pkg, d)
 				}
 			case strings.HasPrefix(rel, "emulator"):
 				for _, banned := range []string{module + "/lab", "github.com/vishvananda/netlink", "github.com/docker", "github.com/moby", "yaml", "github.com/spf13/cobra"} {
@@ -116,6 +128,55 @@ func TestImportBoundaries(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// stdlib reports whether an import path is the standard library's: no dot
+// in its first element.
+func stdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// TestLabDecodesAPITypes: the lab and its commands read the emulator's
+// answers as emulator/api types, never through the data plane's own
+// packages. Only the command that runs the emulator (lab/cli/emulator.go)
+// imports emulator/daemon, to run it.
+func TestLabDecodesAPITypes(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]string{"lab/cli/emulator.go": module + "/emulator/daemon"}
+	banned := []string{"emulator/fabric", "emulator/gwlb", "emulator/daemon", "emulator/health", "emulator/flow", "emulator/port"}
+	fset := token.NewFileSet()
+	checked := 0
+	err = filepath.WalkDir(filepath.Join(root, "lab"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			for _, b := range banned {
+				if p == module+"/"+b && allowed[rel] != p {
+					t.Errorf("%s imports %s: decode the emulator's answers into emulator/api types", rel, p)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d files under lab/", checked)
 	}
 }
 

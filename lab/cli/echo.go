@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/echo"
@@ -33,14 +34,31 @@ func newProbeCmd(env Env) *cobra.Command {
 		msg     string
 		timeout time.Duration
 		every   time.Duration
+		tcp     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "probe HOST:PORT",
-		Short: "Send a UDP message to an echo server and print its answer",
-		Args:  cobra.ExactArgs(1),
+		Use:   "probe [--tcp] HOST:PORT",
+		Short: "Send a UDP message to an echo server and print its answer, or open a TCP connection",
+		Long: `Send a UDP message to an echo server and print its answer, sending again
+every --retry until one comes or --timeout passes.
+
+With --tcp, open a TCP connection to HOST:PORT instead (one attempt, bounded
+by --timeout), print "connected" and close it: exit status 0 says the
+three-way handshake completed.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if tcp {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, "tcp", args[0])
+				if err != nil {
+					return fmt.Errorf("tcp probe: %w", err)
+				}
+				c.Close()
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), "connected")
+				return err
+			}
 			ans, err := echo.ProbeUDP(ctx, args[0], msg, every)
 			if err != nil {
 				return err
@@ -51,6 +69,7 @@ func newProbeCmd(env Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&msg, "message", "probe", "payload to send")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	cmd.Flags().BoolVar(&tcp, "tcp", false, "open a TCP connection instead of sending UDP")
 	cmd.Flags().DurationVar(&every, "retry", 500*time.Millisecond, "send again when no answer came within this long")
 	return cmd
 }

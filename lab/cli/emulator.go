@@ -6,8 +6,6 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 	"github.com/gwlb-lab/gwlb-lab/lab/supervise"
 	"github.com/spf13/cobra"
 )
@@ -46,9 +44,7 @@ restart keeps them; down removes it with the lab.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			d, err := daemon.New(snap, func(e config.ENI) (fabric.Port, error) {
-				return port.OpenTAP(e.NetNS, e.Interface)
-			})
+			d, err := daemon.New(snap, daemon.OpenTAP)
 			if err != nil {
 				return err
 			}

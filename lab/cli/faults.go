@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/spf13/cobra"
 )
 
@@ -232,7 +231,7 @@ func describeLink(s api.LinkSettings) string {
 
 // printImpairedLinks lists the nodes whose link is impaired (link set), so
 // that status explains the drops they cause.
-func printImpairedLinks(w io.Writer, ports []fabric.PortCounters) {
+func printImpairedLinks(w io.Writer, ports []api.PortCounters) {
 	var out []string
 	for _, p := range ports {
 		if l := p.Link; l != nil {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 )
 
 func TestDescribeLink(t *testing.T) {
@@ -26,12 +25,12 @@ func TestDescribeLink(t *testing.T) {
 
 func TestStatusNamesImpairedLinks(t *testing.T) {
 	var b strings.Builder
-	printImpairedLinks(&b, []fabric.PortCounters{{Node: "client"}, {Node: "web", Link: &fabric.PortLink{LossPercent: 20}}, {Node: "fw-1", Link: &fabric.PortLink{Down: true}}})
+	printImpairedLinks(&b, []api.PortCounters{{Node: "client"}, {Node: "web", Link: &api.PortLink{LossPercent: 20}}, {Node: "fw-1", Link: &api.PortLink{Down: true}}})
 	if got, want := b.String(), "impaired links: web (loss 20%), fw-1 (down)\n"; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
 	b.Reset()
-	printImpairedLinks(&b, []fabric.PortCounters{{Node: "client"}})
+	printImpairedLinks(&b, []api.PortCounters{{Node: "client"}})
 	if b.Len() != 0 {
 		t.Fatalf("printed %q for no impaired link", b.String())
 	}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
@@ -85,7 +85,7 @@ func fakeEmulator(t *testing.T, flows int, release <-chan struct{}) (*control.Cl
 			listed = 0
 		}
 		for i := range listed {
-			_ = enc.Encode(gwlb.Flow{GWLB: "g", Node: "g-az1", Src: fmt.Sprintf("10.0.1.10:%d", 1000+i), Dst: "198.51.100.10:53", Proto: 17, Target: "fw-1", Cookie: "0000beef"})
+			_ = enc.Encode(api.Flow{GWLB: "g", Node: "g-az1", Src: fmt.Sprintf("10.0.1.10:%d", 1000+i), Dst: "198.51.100.10:53", Proto: 17, Target: "fw-1", Cookie: "0000beef"})
 			if i == 0 {
 				w.(http.Flusher).Flush()
 				if release != nil {
@@ -93,7 +93,7 @@ func fakeEmulator(t *testing.T, flows int, release <-chan struct{}) (*control.Cl
 				}
 			}
 		}
-		_ = enc.Encode(gwlb.FlowLine{Summary: &gwlb.FlowSummary{Matched: flows + 1, Listed: listed}})
+		_ = enc.Encode(api.FlowLine{Summary: &api.FlowSummary{Matched: flows + 1, Listed: listed}})
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -140,7 +140,7 @@ func TestFlowsStreams(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	var flows []gwlb.Flow
+	var flows []api.Flow
 	if err := json.Unmarshal([]byte(out.String()), &flows); err != nil || len(flows) != 3 {
 		t.Fatalf("output %q: %v", out.String(), err)
 	}

@@ -12,9 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/spf13/cobra"
 )
 
@@ -38,37 +37,17 @@ type flowsOpts struct {
 // query is the control API query for the flags; bad values are reported
 // here, before the emulator is asked.
 func (o *flowsOpts) query() (url.Values, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"gwlb": o.gwlb, "node": o.node, "endpoint": o.endpoint, "target": o.target} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	for _, h := range o.hosts {
-		if _, err := gwlb.ParseHost(h); err != nil {
-			return nil, err
-		}
-		q.Add("host", h)
-	}
-	if o.proto != "" {
-		if _, err := gwlb.ParseProto(o.proto); err != nil {
-			return nil, err
-		}
-		q.Set("proto", o.proto)
-	}
 	if o.limit < 0 || o.offset < 0 {
 		return nil, fmt.Errorf("--limit and --offset take a count (0 or more)")
 	}
-	if o.offset > 0 {
-		q.Set("offset", strconv.Itoa(o.offset))
-	}
+	f := api.FlowFilter{GWLB: o.gwlb, Node: o.node, Endpoint: o.endpoint, Target: o.target, Hosts: o.hosts, Proto: o.proto, Offset: o.offset}
 	switch {
 	case o.count:
-		q.Set("limit", "0")
+		f.Limit = new(int)
 	case o.limit > 0:
-		q.Set("limit", strconv.Itoa(o.limit))
+		f.Limit = &o.limit
 	}
-	return q, nil
+	return f.Query()
 }
 
 func newFlowsCmd(env Env) *cobra.Command {
@@ -123,7 +102,7 @@ match. The number of matching flows is printed on stderr after the listing.`,
 // The stream has no overall timeout: it lasts as long as the emulator has
 // flows to send, and ends with the command's context.
 func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpts, out, errw io.Writer) error {
-	body, err := c.Stream(ctx, "/v1/flows?"+q.Encode())
+	body, err := c.Stream(ctx, api.PathFlows+"?"+q.Encode())
 	if err != nil {
 		return err
 	}
@@ -131,15 +110,15 @@ func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpt
 	bw := &pacedWriter{Writer: bufio.NewWriterSize(out, 64<<10)}
 	defer bw.Flush()
 	var (
-		each   func(gwlb.Flow) error
+		each   func(api.Flow) error
 		finish func() error
 	)
 	switch {
 	case o.count:
-		each = func(gwlb.Flow) error { return nil }
+		each = func(api.Flow) error { return nil }
 	case o.asJSON:
 		n := 0
-		each = func(f gwlb.Flow) error {
+		each = func(f api.Flow) error {
 			b, err := json.MarshalIndent(f, "  ", "  ")
 			if err != nil {
 				return err
@@ -163,13 +142,13 @@ func listFlows(ctx context.Context, c *control.Client, q url.Values, o *flowsOpt
 		}
 	default:
 		t := newStreamTable(bw, "NODE", "ENDPOINT", "PROTO", "SRC", "DST", "TARGET", "COOKIE", "OUTER-PORT", "AGE", "IDLE", "PKTS ->/<-", "BYTES ->/<-")
-		each = func(f gwlb.Flow) error {
+		each = func(f api.Flow) error {
 			return t.row(f.Node, f.Endpoint, protoName(f.Proto), f.Src, f.Dst, f.Target, f.Cookie, strconv.Itoa(int(f.OuterPort)),
 				f.Age, f.Idle, fmt.Sprintf("%d/%d", f.OrigPackets, f.ReplyPackets), fmt.Sprintf("%d/%d", f.OrigBytes, f.ReplyBytes))
 		}
 		finish = t.flush
 	}
-	sum, err := gwlb.ReadFlows(body, each)
+	sum, err := api.ReadFlows(body, each)
 	if err != nil {
 		return err
 	}
@@ -301,7 +280,7 @@ func newEndpointsCmd(env Env) *cobra.Command {
 		Short: "List GWLB endpoints and their state; accept pending ones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var eps []fabric.EndpointStatus
+			var eps []api.Endpoint
 			if err := controlGet(cmd, &ref, "/v1/endpoints", &eps); err != nil {
 				return err
 			}
@@ -339,7 +318,7 @@ A state marked [forced] is a target whose checks from that node fail-health
 forces to fail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var ts []gwlb.TargetHealth
+			var ts []api.TargetHealth
 			if err := controlGet(cmd, &ref, "/v1/targets", &ts); err != nil {
 				return err
 			}

@@ -16,8 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/spf13/cobra"
@@ -203,9 +203,10 @@ func newUpCmd(env Env) *cobra.Command {
 		quiet      bool
 		foreground bool
 		noWait     bool
+		asJSON     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "up [-f FILE] [--name LAB] [--no-wait] [--foreground]",
+		Use:   "up [-f FILE] [--name LAB] [--no-wait] [--foreground] [--json]",
 		Short: "Bring up a lab (the default lab without -f)",
 		Long: `Bring up a lab: one network namespace per node (gwlb-<lab>-<node>) with a TAP
 eth0 wired to the emulator, the emulator process, and what each node runs.
@@ -224,7 +225,10 @@ With --foreground, up does not return once the lab is up: it prints the
 nodes and waits, as the main process of a container does (docker-compose.yml
 runs it so). On SIGINT or SIGTERM it removes the lab and exits 0; when the
 emulator dies it prints the end of the emulator's log, removes the lab and
-exits 1.`,
+exits 1.
+
+With --json, up prints the lab's status as status --json does (nodes,
+addresses, state directory) once the lab is up, for programs that drive it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkNameFlag(cmd, name); err != nil {
@@ -250,10 +254,21 @@ exits 1.`,
 				}
 				return err
 			}
+			if asJSON {
+				s, err := m.Status(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				if err := writeJSON(cmd.OutOrStdout(), s); err != nil {
+					return err
+				}
+			}
 			if foreground {
 				return holdLab(cmd, m, name, quiet)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
+			if !asJSON {
+				fmt.Fprintf(cmd.OutOrStdout(), "next: gwlb-lab status --name %s | gwlb-lab exec --name %s NODE -- CMD | gwlb-lab down --name %s\n", name, name, name)
+			}
 			return nil
 		},
 	}
@@ -262,6 +277,7 @@ exits 1.`,
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave a half-made lab in place for inspection (remove it with down)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return without waiting for the targets' first health verdicts")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the lab's status as JSON once it is up (as status --json)")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay in the foreground and remove the lab on SIGINT/SIGTERM, or when its emulator dies")
 	return cmd
 }
@@ -473,7 +489,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 // printTAPDrops lists the nodes whose TAP dropped frames (the kernel's
 // counters of their eth0: tx_dropped, what the emulator did not read in
 // time; rx_dropped, what the node refused), and the TAPs it could not ask.
-func printTAPDrops(w io.Writer, ports []fabric.PortCounters) {
+func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 	var drops, errs []string
 	for _, p := range ports {
 		switch {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/spf13/cobra"
 )
 
@@ -68,7 +68,7 @@ too. Run it, then send traffic from another shell.`,
 					fmt.Fprintln(out, sc.Text())
 					continue
 				}
-				var t fabric.Trace
+				var t api.Trace
 				if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
 					return fmt.Errorf("trace: %w", err)
 				}

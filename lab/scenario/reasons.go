@@ -1,28 +1,16 @@
 package scenario
 
-import (
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
-)
+import "github.com/gwlb-lab/gwlb-lab/emulator/api"
 
 // dropReasons returns the names of every drop counter the emulator keeps:
-// the fabric's and the GWLB nodes'. Both lists are read from the emulator,
-// so a reason added there is known here without a change.
+// the fabric's and the GWLB nodes'. emulator/api publishes both lists, and
+// the emulator's tests keep them equal to what it counts.
 func dropReasons() map[string]bool {
 	out := map[string]bool{}
-	for r := range 256 {
-		name := fabric.Reason(r).String()
-		if name == "unknown" {
-			break
+	for _, list := range [][]string{api.FabricDropReasons, api.GWLBDropReasons} {
+		for _, name := range list {
+			out[name] = true
 		}
-		out[name] = true
-	}
-	for r := range 256 {
-		name := gwlb.Reason(r).String()
-		if name == "unknown" {
-			break
-		}
-		out[name] = true
 	}
 	return out
 }
