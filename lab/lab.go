@@ -256,6 +256,9 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	}
 	m.progress("lab %s: emulator ready; starting node programs", l.Name)
 	var mu sync.Mutex // guards st while programs start in parallel
+	// When each container node's container started (each written by one
+	// goroutine): up checks that they stay up for a moment.
+	started := make([]time.Time, len(l.Nodes))
 	err = parallel(len(l.Nodes), func(i int) error {
 		n := &l.Nodes[i]
 		prog, ok, err := m.programOf(l, n, p)
@@ -274,6 +277,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 				}
 				return fmt.Errorf("node %q: %w", n.Name, err)
 			}
+			started[i] = time.Now()
 			m.crashPoint(CrashContainerStarted)
 			mu.Lock()
 			defer mu.Unlock()
@@ -309,7 +313,7 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 			return err
 		}
 	}
-	if err := m.checkContainers(ctx, l, nodes); err != nil {
+	if err := m.checkContainers(ctx, l, nodes, started); err != nil {
 		return err
 	}
 	st.Phase = PhaseUp
@@ -320,19 +324,37 @@ func (m *Manager) Up(ctx context.Context, l *topology.Lab, file string, keep boo
 	return nil
 }
 
+// containerSettle is how long a container node's container must have run
+// for up to count it started: a command that fails on a missing variable or
+// a bad argument exits well within it.
+const containerSettle = time.Second
+
 // checkContainers fails up when a container node's container is no longer
-// running: its command exited (a missing variable, a bad argument) between
-// its start and the end of up. A namespace node's program is watched by its
-// readiness check; a container node without a run section has none, and a
-// lab whose appliance died at start is not up.
-func (m *Manager) checkContainers(ctx context.Context, l *topology.Lab, nodes []backend.Node) error {
+// running: its command exited (a missing variable, a bad argument) after
+// its start. A namespace node's program is watched by its readiness check; a
+// container node without a run section has none, so up watches each
+// container until it has run for containerSettle (usually already the case
+// once the targets have their first verdicts). A lab whose appliance died at
+// start is not up.
+func (m *Manager) checkContainers(ctx context.Context, l *topology.Lab, nodes []backend.Node, started []time.Time) error {
 	for i := range l.Nodes {
 		n := &l.Nodes[i]
 		if n.Container == nil {
 			continue
 		}
-		if err := m.containerEnded(ctx, n, nodes[i]); err != nil {
-			return err
+		for {
+			if err := m.containerEnded(ctx, n, nodes[i]); err != nil {
+				return err
+			}
+			wait := containerSettle - time.Since(started[i])
+			if wait <= 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(wait, 100*time.Millisecond)):
+			}
 		}
 	}
 	return nil
