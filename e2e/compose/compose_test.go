@@ -102,12 +102,32 @@ func docker(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// traces is what of a running project can outlive it on the host: its
-// container's PID namespace and the network namespaces of the lab's nodes
-// (by inode).
+// traces is what of a running project could outlive it on the host: the
+// processes of its container (its PID namespace) and of its nodes' network
+// namespaces, each by PID and start time, and those namespaces (by inode).
+//
+// Namespace inodes are reused as soon as a namespace is freed, and other
+// suites make namespaces at the same time, so after down a process or mount
+// is the project's only if it is one recorded here (PID and start time) or
+// a mount at a path of the project's lab.
 type traces struct {
-	pidNS string   // "pid:[inode]"
-	netNS []string // "net:[inode]"
+	netNS []string       // "net:[inode]"
+	procs map[int]string // PID -> start time (field 22 of /proc/PID/stat)
+}
+
+// startTime is a process's start time in clock ticks since boot, "" when
+// it is gone.
+func startTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may hold spaces: count after its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
 }
 
 func (p *project) traces(id string) traces {
@@ -116,17 +136,31 @@ func (p *project) traces(id string) traces {
 	Expect(err).NotTo(HaveOccurred())
 	r := p.run(time.Minute, "exec", "-T", "lab", "sh", "-c", "stat -L -c %i /run/netns/*")
 	Expect(r.Code).To(Equal(0), r.Stderr)
-	t := traces{pidNS: pidNS}
+	t := traces{procs: map[int]string{}}
 	for _, ino := range strings.Fields(r.Stdout) {
 		t.netNS = append(t.netNS, "net:["+ino+"]")
 	}
 	Expect(t.netNS).To(HaveLen(5), "the default lab has 5 nodes")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		ps, _ := os.Readlink(dir + "/ns/pid")
+		ns, _ := os.Readlink(dir + "/ns/net")
+		if ps != pidNS && !contains(t.netNS, ns) {
+			continue
+		}
+		if n, err := strconv.Atoi(filepath.Base(dir)); err == nil {
+			if st := startTime(n); st != "" {
+				t.procs[n] = st
+			}
+		}
+	}
+	Expect(t.procs).NotTo(BeEmpty(), "the lab's processes")
 	return t
 }
 
 // leftovers lists what of the project is still on the host: containers,
-// networks and volumes with its label, processes in its PID namespace or in
-// its nodes' network namespaces, mounts of those namespaces.
+// networks and volumes with its label, the processes its container and
+// nodes ran, mounts of its nodes' namespaces at its lab's paths.
 func (p *project) leftovers(t traces) []string {
 	var left []string
 	label := "label=com.docker.compose.project=" + p.name
@@ -135,20 +169,20 @@ func (p *project) leftovers(t traces) []string {
 			left = append(left, fmt.Sprintf("docker %s: %s", what[0], ids))
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, dir := range procs {
-		if ns, err := os.Readlink(dir + "/ns/pid"); err == nil && ns == t.pidNS {
-			left = append(left, "process "+filepath.Base(dir)+" in the container's PID namespace")
-		}
-		if ns, err := os.Readlink(dir + "/ns/net"); err == nil && contains(t.netNS, ns) {
-			left = append(left, "process "+filepath.Base(dir)+" in a node's network namespace "+ns)
+	for pid, st := range t.procs {
+		if startTime(pid) == st {
+			left = append(left, fmt.Sprintf("process %d of the container or its nodes", pid))
 		}
 	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	Expect(err).NotTo(HaveOccurred())
-	for _, ns := range t.netNS {
-		if bytes.Contains(mounts, []byte(" "+ns+" ")) {
-			left = append(left, "a mount of "+ns)
+	for _, line := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(line)
+		// root (field 4) of an nsfs mount is "net:[inode]"; the mount
+		// point (field 5) of one of this lab's nodes, had it leaked to the
+		// host, would be the default lab's.
+		if len(f) > 4 && contains(t.netNS, f[3]) && strings.HasPrefix(f[4], "/run/netns/gwlb-default-") {
+			left = append(left, "a mount of "+f[3]+" at "+f[4])
 		}
 	}
 	return left
