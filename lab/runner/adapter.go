@@ -40,7 +40,7 @@ func (ml ManagerLauncher) Check(l *topology.Lab) error {
 			continue
 		}
 		if _, err := exec.LookPath(prog); err != nil {
-			return fmt.Errorf("node %s runs %s, which is not installed on this host (not on PATH): %w", n.Name, prog, ErrUnsupported)
+			return fmt.Errorf("node %s runs %s, which is not on PATH: %w", n.Name, prog, ErrNotInstalled)
 		}
 	}
 	return nil

@@ -20,6 +20,17 @@ import (
 // reported as an error with the reason, never as a pass.
 var ErrUnsupported = errors.New("not supported by this build")
 
+// ErrNotInstalled is wrapped by a Launcher's Check for a program the lab
+// runs that this host does not have. Like ErrUnsupported, the file is
+// reported as not run, never as a pass.
+var ErrNotInstalled = errors.New("not installed on this host")
+
+// Unsupported reports whether err says the build or the host lacks what a
+// scenario needs.
+func Unsupported(err error) bool {
+	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNotInstalled)
+}
+
 // Launcher brings labs up and down.
 type Launcher interface {
 	// Up brings the resolved lab up (source names its file in messages).
@@ -27,7 +38,7 @@ type Launcher interface {
 	// Down removes the lab named.
 	Down(ctx context.Context, name string) error
 	// Check says why the lab cannot be run on this host (a program that is
-	// not installed), wrapping ErrUnsupported; nil when it can.
+	// not installed), wrapping ErrNotInstalled; nil when it can.
 	Check(l *topology.Lab) error
 }
 

@@ -120,7 +120,7 @@ func (r *Runner) RunFile(ctx context.Context, path string) (fr *FileResult) {
 	}
 	if err := r.Launcher.Check(topo); err != nil {
 		fr.Status, fr.Error = StatusError, err.Error()
-		if errors.Is(err, ErrUnsupported) {
+		if Unsupported(err) {
 			fr.Unsupported = err.Error()
 		}
 		return fr
@@ -146,13 +146,16 @@ func (r *Runner) RunFile(ctx context.Context, path string) (fr *FileResult) {
 	// was there before is someone else's and is left alone.
 	if err != nil {
 		fr.Status, fr.Error = StatusNotUp, fmt.Sprintf("lab %s did not come up: %v", name, err)
-		if errors.Is(err, ErrUnsupported) {
+		if Unsupported(err) {
 			fr.Unsupported = err.Error()
 		}
 		return fr
 	}
 	rn := &run{r: r, f: f, lab: l, topo: topo, fr: fr, traffic: map[string]*trafficRun{}}
-	rn.steps(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rn.stop = cancel
+	rn.steps(sctx)
 	return fr
 }
 
@@ -167,6 +170,9 @@ type run struct {
 	// base is the drop counters at the previous expect step.
 	base map[string]uint64
 	bg   sync.WaitGroup
+	// stop ends the steps' context: background traffic stops when a step
+	// could not be done.
+	stop context.CancelFunc
 }
 
 func (rn *run) steps(ctx context.Context) {
@@ -196,7 +202,7 @@ func (rn *run) steps(ctx context.Context) {
 			if rn.fr.Error == "" {
 				rn.fr.Error = path + ": " + err.Error()
 			}
-			if errors.Is(err, ErrUnsupported) && rn.fr.Unsupported == "" {
+			if Unsupported(err) && rn.fr.Unsupported == "" {
 				rn.fr.Unsupported = path + ": " + err.Error()
 			}
 		case sr.Status == StatusFail:
@@ -205,6 +211,9 @@ func (rn *run) steps(ctx context.Context) {
 		if ctx.Err() != nil {
 			broken = true
 		}
+	}
+	if broken && rn.stop != nil {
+		rn.stop()
 	}
 	// The scenario's end waits for background traffic.
 	rn.bg.Wait()
