@@ -111,6 +111,7 @@ var nameCommands = map[string][]string{
 	"node restart":       {"node", "restart", "web"},
 	"node pause":         {"node", "pause", "web"},
 	"node unpause":       {"node", "unpause", "web"},
+	"scenario run":       {"scenario", "run", "FILE"},
 }
 
 func nameFlag(c *cobra.Command) *pflag.Flag {

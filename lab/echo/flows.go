@@ -128,7 +128,34 @@ func (r *FlowResult) fail(err error) {
 func tcpFlow(ctx context.Context, s FlowSpec) FlowResult {
 	remote := netip.AddrPortFrom(s.Dest, uint16(s.Port)).String()
 	r := FlowResult{Remote: remote}
-	d := net.Dialer{Timeout: s.Timeout}
+	// The socket is bound before it connects, so that a connection that
+	// fails still names its port (the address is the unspecified one then).
+	d := net.Dialer{Timeout: s.Timeout, Control: func(_, _ string, c syscall.RawConn) error {
+		var berr error
+		err := c.Control(func(fd uintptr) {
+			var sa syscall.Sockaddr = &syscall.SockaddrInet4{}
+			if s.Dest.Is6() {
+				sa = &syscall.SockaddrInet6{}
+			}
+			if berr = syscall.Bind(int(fd), sa); berr != nil {
+				return
+			}
+			got, err := syscall.Getsockname(int(fd))
+			if err != nil {
+				return
+			}
+			switch a := got.(type) {
+			case *syscall.SockaddrInet4:
+				r.Local = netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(a.Port)).String()
+			case *syscall.SockaddrInet6:
+				r.Local = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(a.Port)).String()
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return berr
+	}}
 	conn, err := d.DialContext(ctx, "tcp", remote)
 	if err != nil {
 		r.fail(err)

@@ -262,13 +262,16 @@ func containsEnd(set []netip.AddrPort, e netip.AddrPort, ports bool) bool {
 // localOf is a flow's own end: what the client reported, or (icmp) the
 // node's address of the destination's family.
 func localOf(t *trafficRun, fr *echo.FlowResult) netip.AddrPort {
-	if fr.Local != "" {
-		return parseEnd(fr.Local)
+	e := parseEnd(fr.Local)
+	if e.Addr().IsValid() && !e.Addr().IsUnspecified() {
+		return e
 	}
+	// A connection that failed names its port only.
+	a := t.from.Interface.Addr.Addr()
 	if t.dest.Is6() {
-		return netip.AddrPortFrom(t.from.Interface.Addr6.Addr(), 0)
+		a = t.from.Interface.Addr6.Addr()
 	}
-	return netip.AddrPortFrom(t.from.Interface.Addr.Addr(), 0)
+	return netip.AddrPortFrom(a, e.Port())
 }
 
 // match pairs each flow of a traffic run with the GWLB flows that are it.
@@ -300,11 +303,12 @@ func (rn *run) match(t *trafficRun) []*observed {
 }
 
 func flowLabel(t *trafficRun, fr *echo.FlowResult) string {
-	local := fr.Local
-	if local == "" {
-		local = localOf(t, fr).Addr().String()
+	local := localOf(t, fr)
+	l := local.String()
+	if local.Port() == 0 {
+		l = local.Addr().String()
 	}
-	return fmt.Sprintf("%s flow %s -> %s", fr.Protocol, local, fr.Remote)
+	return fmt.Sprintf("%s flow %s -> %s", fr.Protocol, l, fr.Remote)
 }
 
 // count applies an expectation's quantifier to flows that met it.
@@ -405,7 +409,11 @@ func (rn *run) pathEvidence(t *trafficRun, flows []*echo.FlowResult) []string {
 				how += ": " + fr.Detail
 			}
 		}
-		ev = append(ev, fmt.Sprintf("%s: %s (%d of %d exchanges answered)", flowLabel(t, fr), how, fr.Answered, fr.Exchanges))
+		line := fmt.Sprintf("%s: %s", flowLabel(t, fr), how)
+		if fr.Exchanges > 0 {
+			line += fmt.Sprintf(" (%d of %d exchanges answered)", fr.Answered, fr.Exchanges)
+		}
+		ev = append(ev, line)
 		lines := rn.traceOf(t, fr, xl)
 		if len(lines) == 0 {
 			ev = append(ev, "  trace: no packet of this flow was traced")
