@@ -1,10 +1,13 @@
 package scenarios
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -123,5 +126,43 @@ var _ = Describe("scenario run", func() {
 		Expect(c.Failure).NotTo(BeNil(), "case %s", c.Name)
 		Expect(c.Failure.Text).To(ContainSubstring("gwlb node gwlb-1-az1"))
 		Expect(suites.Suites[0].Cases[1].Failure).To(BeNil())
+	})
+
+	It("removes the lab when interrupted, and reports the step it stopped at", func() {
+		harness.RequireRoot()
+		name := harness.RandomName()
+		DeferCleanup(func() {
+			if _, err := os.Stat(filepath.Join("/run/gwlb-lab", name)); err == nil {
+				harness.Run(2*time.Minute, "down", "--name", name)
+			}
+		})
+		file := filepath.Join(harness.RepoRoot(), "scenarios", "seeds", "draining.yaml")
+		cmd := exec.Command(harness.Binary(), "scenario", "run", file, "--json", "--name", name)
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		stderr, err := cmd.StderrPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		exited := make(chan error, 1)
+		// Interrupt it while its background traffic runs.
+		lines := bufio.NewScanner(stderr)
+		interrupted := false
+		for lines.Scan() {
+			if !interrupted && strings.Contains(lines.Text(), "steps[5] wait") {
+				Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+				interrupted = true
+			}
+		}
+		go func() { exited <- cmd.Wait() }()
+		Eventually(exited, 2*time.Minute).Should(Receive())
+		Expect(interrupted).To(BeTrue(), "the run never reached steps[5]")
+		Expect(cmd.ProcessState.ExitCode()).To(Equal(1))
+		Expect(filepath.Join("/run/gwlb-lab", name)).NotTo(BeADirectory(), "the interrupted run left its lab up")
+		var rep runner.Report
+		Expect(json.Unmarshal(out.Bytes(), &rep)).To(Succeed(), out.String())
+		f := rep.Files[0]
+		Expect(f.Status).To(Equal(runner.StatusError))
+		Expect(f.Error).To(ContainSubstring("interrupted: interrupt signal received"))
+		Expect(f.Steps[len(f.Steps)-1].Status).To(Equal(runner.StatusSkipped))
 	})
 })

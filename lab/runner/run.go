@@ -195,6 +195,9 @@ func (rn *run) steps(ctx context.Context) {
 		start := time.Now()
 		err := rn.step(ctx, path, st, sr)
 		sr.Seconds = time.Since(start).Seconds()
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %v", context.Cause(ctx))
+		}
 		switch {
 		case err != nil:
 			sr.Status, sr.Error = StatusError, err.Error()
