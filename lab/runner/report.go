@@ -196,7 +196,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 				}
 				switch e.Status {
 				case StatusFail:
-					c.Failure = &junitProblem{Message: "expected " + e.Expected + ", observed " + e.Observed, Text: text}
+					c.Failure = &junitProblem{Message: text, Text: text}
 				case StatusError:
 					c.Error = &junitProblem{Message: e.Error, Text: text}
 				}

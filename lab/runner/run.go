@@ -367,6 +367,9 @@ func (rn *run) startTraffic(ctx context.Context, spec scenario.TrafficSpec) (*tr
 	if err != nil {
 		return nil, err
 	}
+	if from.Container != nil {
+		return nil, fmt.Errorf("traffic from %s: the traffic client runs from the host's gwlb-lab binary, which a container node does not have: %w", spec.From, ErrUnsupported)
+	}
 	dest, err := scenario.Destination(rn.topo, spec.From, spec.To)
 	if err != nil {
 		return nil, err
