@@ -29,8 +29,11 @@ func (rn *run) expectStep(ctx context.Context, path string, exps []scenario.Expe
 	sr.Status = StatusPass
 	for i, e := range exps {
 		ep := fmt.Sprintf("%s.expect[%d]", path, i)
-		er := rn.expect(ctx, e, now)
+		er, err := rn.expect(ctx, e, now)
 		er.Path, er.Line = ep, rn.f.Line(ep)
+		if Unsupported(err) && rn.fr.Unsupported == "" {
+			rn.fr.Unsupported = ep + ": " + err.Error()
+		}
 		sr.Expectations = append(sr.Expectations, er)
 		switch er.Status {
 		case StatusFail:
@@ -45,7 +48,7 @@ func (rn *run) expectStep(ctx context.Context, path string, exps []scenario.Expe
 	return nil
 }
 
-func (rn *run) expect(ctx context.Context, e scenario.ExpectationSpec, drops map[string]uint64) *ExpectResult {
+func (rn *run) expect(ctx context.Context, e scenario.ExpectationSpec, drops map[string]uint64) (*ExpectResult, error) {
 	er := &ExpectResult{}
 	var err error
 	switch {
@@ -82,7 +85,7 @@ func (rn *run) expect(ctx context.Context, e scenario.ExpectationSpec, drops map
 			er.Observed = "error: " + err.Error()
 		}
 	}
-	return er
+	return er, err
 }
 
 func judge(er *ExpectResult, ok bool) {

@@ -417,3 +417,22 @@ func TestJSONReport(t *testing.T) {
 		t.Errorf("expectation in JSON: %+v", e)
 	}
 }
+
+func TestFromTo(t *testing.T) {
+	f := newFake()
+	_, fr := runOne(t, f, `  - expect:
+      - reaches: {from: client, to: web}
+      - traverses: {from: client, to: web, directions: [both]}
+      - bypasses: {from: client, to: web}
+      - traverses: {from: client, to: web, port: 443}
+`)
+	want := []string{StatusPass, StatusPass, StatusFail, StatusFail}
+	for i, e := range expectations(fr) {
+		if e.Status != want[i] {
+			t.Errorf("%s %s %s: %s, want %s (observed %q)", e.Path, e.Kind, e.Spec, e.Status, want[i], e.Observed)
+		}
+	}
+	if len(f.sent) != 1 {
+		t.Errorf("reaches with from and to sent %d flows, want one probe", len(f.sent))
+	}
+}
