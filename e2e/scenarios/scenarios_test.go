@@ -101,8 +101,9 @@ var _ = Describe("scenario run", func() {
 		Expect(r.Stdout).To(ContainSubstring("FAIL  reaches {traffic: inbound}"))
 		for _, want := range []string{
 			"gwlbe-1 (vpce-", ", az az1): to gwlb node gwlb-1-az1", // the hop and its zone
-			"-> target fw-1",           // the appliance
-			"return_cookie_mismatch +", // the drop counter that moved
+			"-> target fw-1", // the appliance
+			"GENEVE from 10.20.1.11 refused: return_cookie_mismatch", // its return, refused
+			"return_cookie_mismatch +",                               // the drop counter that moved
 		} {
 			Expect(r.Stdout).To(ContainSubstring(want), "report:\n%s", r.Stdout)
 		}

@@ -453,7 +453,9 @@ func (rn *run) traceOf(t *trafficRun, fr *echo.FlowResult, xl map[netip.AddrPort
 	}
 	var out []string
 	n := 0
-	for _, tr := range t.traces() {
+	targets := map[string]bool{}
+	all := t.traces()
+	for _, tr := range all {
 		pkt := tr.Packet + " "
 		hit := false
 		for _, k := range keys {
@@ -470,13 +472,43 @@ func (rn *run) traceOf(t *trafficRun, fr *echo.FlowResult, xl map[netip.AddrPort
 			break
 		}
 		n++
-		out = append(out, fmt.Sprintf("  trace: from %s: %s", tr.From, tr.Packet))
+		out = append(out, traceLines(tr)...)
 		for _, h := range tr.Hops {
-			out = append(out, "      "+h)
+			if m := targetHop.FindStringSubmatch(h); m != nil {
+				targets[m[1]] = true
+			}
 		}
-		out = append(out, "      => "+tr.Result)
+	}
+	// What the appliances it went to returned and the GWLB refused (a
+	// refused return is traced by its outer addresses only).
+	refused := 0
+	for _, tr := range all {
+		if !targets[tr.From] || !strings.HasPrefix(tr.Result, "dropped by gwlb node") {
+			continue
+		}
+		if refused == maxRefused {
+			out = append(out, "  refused: (more left out)")
+			break
+		}
+		refused++
+		out = append(out, traceLines(tr)...)
 	}
 	return out
+}
+
+// maxRefused is how many refused returns of appliances a flow's evidence
+// shows.
+const maxRefused = 3
+
+var targetHop = regexp.MustCompile(`-> target (\S+), cookie`)
+
+// traceLines prints a trace as gwlb-lab trace does.
+func traceLines(tr Trace) []string {
+	out := []string{fmt.Sprintf("  trace: from %s: %s", tr.From, tr.Packet)}
+	for _, h := range tr.Hops {
+		out = append(out, "      "+h)
+	}
+	return append(out, "      => "+tr.Result)
 }
 
 // --- traverses, bypasses, symmetric, one_target

@@ -472,6 +472,13 @@ func (rn *run) hostsOf(from *topology.Node, dest netip.Addr) []netip.Addr {
 	for _, a := range rn.aliases(dest) {
 		add(a)
 	}
+	// The targets: GENEVE an appliance returns is traced only by its
+	// outer addresses when the GWLB node refuses it.
+	for _, g := range rn.topo.GWLBs {
+		for _, t := range g.TargetGroup.Targets {
+			add(t.Addr)
+		}
+	}
 	return hs
 }
 
