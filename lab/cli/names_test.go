@@ -120,6 +120,7 @@ var nameCommands = map[string][]string{
 	"route show":           {"route", "show"},
 	"targets fail-health":  {"targets", "fail-health", "fw-1"},
 	"targets clear-health": {"targets", "clear-health", "fw-1"},
+	"scenario run":         {"scenario", "run", "FILE"},
 }
 
 func nameFlag(c *cobra.Command) *pflag.Flag {

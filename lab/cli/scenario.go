@@ -10,12 +10,11 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
-// newScenarioCmd groups the scenario file's commands. Running a scenario
-// against a lab (scenario run) is to be added here, beside validate.
+// newScenarioCmd groups the scenario file's commands.
 func newScenarioCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scenario",
-		Short: "Check scenario files: a topology plus steps and expectations",
+		Short: "Check and run scenario files: a topology plus steps and expectations",
 		Long: `A scenario file describes a test of a lab: its topology (inline, a topology
 file, or a built-in lab) and steps: traffic, faults, route edits, waits and
 expectations (docs/scenarios.md). The files shipped in scenarios/seeds and
@@ -23,7 +22,7 @@ scenarios/mistakes are examples, and the catalogue of routing mistakes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newScenarioValidateCmd(env), newScenarioSchemaCmd(env))
+	cmd.AddCommand(newScenarioValidateCmd(env), newScenarioSchemaCmd(env), newScenarioRunCmd(env))
 	return cmd
 }
 
