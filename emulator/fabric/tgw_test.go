@@ -238,3 +238,26 @@ func (h *harness) which(nodes ...string) string {
 	h.t.Fatalf("nothing delivered to any of %v; drops %v", nodes, nonZeroDrops(h.f))
 	return ""
 }
+
+func TestTGWRouteEdit(t *testing.T) {
+	h := newHarness(t, tgwLab(false))
+	// The hub's az1 attachment subnet sends to the TGW instead of mb1: the
+	// hub table has no route for the internet address.
+	if _, err := h.f.EditRoute(RouteEdit{Op: RouteReplace, VPC: "hub", Table: "h1", Destination: p("0.0.0.0/0"), Target: "tgw"}); err != nil {
+		t.Fatal(err)
+	}
+	h.send("va1", tcpFrame(mac(0x11, 1), mac(0x11, 10), "10.1.1.10", "192.0.2.1", 40000, 80))
+	h.none("mb1")
+	if got := h.f.Drops(DropTGWNoRoute); got != 1 {
+		t.Errorf("tgw_no_route %d, want 1; drops %v", got, nonZeroDrops(h.f))
+	}
+	for _, e := range []RouteEdit{
+		{Op: RouteAdd, VPC: "a", Table: "a", Destination: p("10.1.2.0/24"), Target: "tgw"},
+		{Op: RouteReplace, VPC: "a", Table: "a", Destination: p("10.1.0.0/16"), Target: "tgw"},
+		{Op: RouteAdd, VPC: "a", Table: "a", Destination: p("192.0.2.0/24"), Target: "tgw-9"},
+	} {
+		if _, err := h.f.EditRoute(e); err == nil {
+			t.Errorf("%+v accepted", e)
+		}
+	}
+}
