@@ -124,6 +124,26 @@ var _ = Describe("transit gateway, centralized inspection (spec §6.5)", func() 
 		Expect(nodes).To(HaveLen(2), "the flow hash used one AZ only: %v", nodes)
 		Expect(l.GWLBDrops()["tcp_no_flow"]).To(BeZero())
 
+		// gwlb-lab tgw counts what crossed each attachment.
+		r := harness.Run(time.Minute, "tgw", "--json", "--name", l.Name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		var tgws []fabric.TGWStatus
+		Expect(json.Unmarshal([]byte(r.Stdout), &tgws)).To(Succeed())
+		Expect(tgws).To(HaveLen(1))
+		atts := map[string]fabric.TGWAttachmentStatus{}
+		for _, a := range tgws[0].Attachments {
+			atts[a.Name] = a
+		}
+		// Each connection enters through a spoke and twice through the
+		// inspection attachment (to the appliance's AZ, then back out).
+		Expect(atts["att-spoke-a"].InPackets).To(BeNumerically(">=", 3*len(ports)))
+		Expect(atts["att-inspection"].InPackets).To(BeNumerically(">=", atts["att-spoke-a"].InPackets))
+		Expect(atts["att-spoke-b"].OutPackets).To(BeNumerically(">=", 3*len(ports)))
+		Expect(atts["att-inspection"].Drops).To(HaveEach(BeZero()))
+		text := harness.Run(time.Minute, "tgw", "--name", l.Name)
+		Expect(text.Code).To(Equal(0), text.Stderr)
+		Expect(text.Stdout).To(ContainSubstring("route table spokes (associated: att-spoke-a, att-spoke-b)"))
+
 		// And one appliance per flow, in both directions' flow logs.
 		Eventually(func() map[int]map[string]bool { return appliancesSeeing(l, "10.1.1.10", ports) }, 10*time.Second, 200*time.Millisecond).
 			Should(HaveLen(len(ports)))

@@ -60,13 +60,14 @@ type runtime struct {
 	lbs      map[string]*gwlb.LB
 	accepted map[string]*atomic.Bool
 	nats     map[natName]*natTable
+	tgw      map[attKey]*attCounters // transit gateway attachments (tgwapi.go)
 }
 
 // natName names a NAT gateway: names are unique within a VPC.
 type natName struct{ vpc, name string }
 
 func newRuntime(s *config.Snapshot, epoch time.Time, timeouts natTimeouts) (*runtime, error) {
-	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}, nats: map[natName]*natTable{}}
+	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}, nats: map[natName]*natTable{}, tgw: newTGWCounters(s)}
 	byLB := map[string]map[string][]uint64{} // gwlb -> az -> endpoint numbers
 	for _, v := range s.VPCs {
 		for _, n := range v.NATGateways {
@@ -302,7 +303,7 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 			v.edge, v.edgeRT = tables[vc.EdgeRouteTable], vc.EdgeRouteTable
 		}
 	}
-	if err := compileTGWs(s, l, tgws); err != nil {
+	if err := compileTGWs(s, l, tgws, rt); err != nil {
 		return nil, err
 	}
 	for _, g := range s.GWLBs {

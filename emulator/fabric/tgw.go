@@ -32,6 +32,7 @@ type tgwAttachment struct {
 	tableName string
 	appliance bool
 	enis      []tgwENI // sorted by AZ
+	ctr       *attCounters
 }
 
 type tgwENI struct {
@@ -137,7 +138,7 @@ func newTGWs(s *config.Snapshot) map[string]*tgw {
 
 // compileTGWs fills in the attachments and route tables once every VPC is
 // compiled.
-func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw) error {
+func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw, rt *runtime) error {
 	vpcs := map[string]*vpc{}
 	for _, v := range l.vpcs {
 		vpcs[v.name] = v
@@ -150,7 +151,10 @@ func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw) error {
 			if v == nil {
 				return fmt.Errorf("transit gateway %q attachment %q: vpc %q is not defined", tc.Name, ac.Name, ac.VPC)
 			}
-			a := &tgwAttachment{name: ac.Name, tgw: t, appliance: ac.ApplianceMode, tableName: ac.RouteTable}
+			a := &tgwAttachment{name: ac.Name, tgw: t, appliance: ac.ApplianceMode, tableName: ac.RouteTable, ctr: rt.tgw[attKey{tc.Name, ac.Name}]}
+			if a.ctr == nil {
+				return fmt.Errorf("transit gateway %q attachment %q is not in the running configuration", tc.Name, ac.Name)
+			}
 			for _, ec := range ac.ENIs {
 				i := slices.IndexFunc(v.subnets, func(sn *subnet) bool { return sn.name == ec.Subnet })
 				if i < 0 {
@@ -169,11 +173,11 @@ func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw) error {
 		}
 		tables := map[string]*route.Table[tgwRoute]{}
 		for _, rc := range tc.RouteTables {
-			rt, err := compileTGWTable(rc, atts)
+			tbl, err := compileTGWTable(rc, atts)
 			if err != nil {
 				return fmt.Errorf("transit gateway %q: %w", tc.Name, err)
 			}
-			tables[rc.Name] = rt
+			tables[rc.Name] = tbl
 		}
 		for _, ac := range tc.Attachments {
 			if ac.RouteTable != "" {
@@ -238,10 +242,14 @@ func (w *worker) tgwIn(p *pkt, v *vpc, from *subnet, t *tgw) (stage, bool) {
 		if w.tr != nil {
 			w.note("transit gateway %s: attachment %s has no subnet in az %s, the AZ of subnet %s", t.name, in.name, from.az, from.name)
 		}
+		in.ctr.noAZ.Add(1)
 		w.drop(DropTGWNoAttachmentAZ)
 		return stage{}, false
 	}
+	in.ctr.inPkts.Add(1)
+	in.ctr.inBytes.Add(uint64(p.n))
 	if in.table == nil {
+		in.ctr.noRoute.Add(1)
 		if w.tr != nil {
 			w.note("transit gateway %s: attachment %s (az %s) is associated with no route table", t.name, in.name, from.az)
 		}
@@ -254,6 +262,7 @@ func (w *worker) tgwIn(p *pkt, v *vpc, from *subnet, t *tgw) (stage, bool) {
 		if w.tr != nil {
 			w.note("transit gateway %s: in through attachment %s (az %s); route table %s has no route to %s", t.name, in.name, from.az, in.tableName, dst)
 		}
+		in.ctr.noRoute.Add(1)
 		w.drop(DropTGWNoRoute)
 		return stage{}, false
 	}
@@ -261,10 +270,13 @@ func (w *worker) tgwIn(p *pkt, v *vpc, from *subnet, t *tgw) (stage, bool) {
 		if w.tr != nil {
 			w.note("transit gateway %s: in through attachment %s (az %s); route table %s: %s %s", t.name, in.name, from.az, in.tableName, pfx, r)
 		}
+		in.ctr.blackhole.Add(1)
 		w.drop(DropTGWBlackhole)
 		return stage{}, false
 	}
 	out, why := r.att.egress(from.az, p.buf[p.off:p.off+p.n])
+	r.att.ctr.outPkts.Add(1)
+	r.att.ctr.outBytes.Add(uint64(p.n))
 	if w.tr != nil {
 		w.note("transit gateway %s: in through attachment %s (az %s); route table %s: %s %s; out in az %s (%s), subnet %s of vpc %s",
 			t.name, in.name, from.az, in.tableName, pfx, r, out.az, why, out.sn.name, out.sn.vpc.name)

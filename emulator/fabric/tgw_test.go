@@ -261,3 +261,45 @@ func TestTGWRouteEdit(t *testing.T) {
 		}
 	}
 }
+
+func TestTGWCounters(t *testing.T) {
+	s := tgwLab(false)
+	// A static route of a propagated route's prefix: the propagated one is
+	// listed inactive.
+	hubTable := &s.TransitGateways[0].RouteTables[1]
+	hubTable.Routes = append(hubTable.Routes, config.TGWRoute{Destination: p("10.1.0.0/16"), Attachment: "att-a"})
+	h := newHarness(t, s)
+	fr := tcpFrame(mac(0x11, 1), mac(0x11, 10), "10.1.1.10", "10.2.2.10", 40000, 80)
+	h.send("va1", fr)
+	h.recv("mb1")
+	h.send("va1", tcpFrame(mac(0x11, 1), mac(0x11, 10), "10.1.1.10", "10.2.9.10", 1, 2)) // blackhole
+	// A route edit recompiles the configuration: counters go on.
+	if _, err := h.f.EditRoute(RouteEdit{Op: RouteAdd, VPC: "a", Table: "a", Destination: p("192.0.2.0/24"), Target: "blackhole"}); err != nil {
+		t.Fatal(err)
+	}
+	h.send("va3", tcpFrame(mac(0x13, 1), mac(0x13, 10), "10.1.3.10", "10.2.1.10", 1, 2)) // no attachment in az3
+	n := uint64(len(fr) - packet.EthernetLen)
+	got := map[string]TGWAttachmentStatus{}
+	tgws := h.f.TGWs()
+	if len(tgws) != 1 {
+		t.Fatalf("%d transit gateways", len(tgws))
+	}
+	for _, a := range tgws[0].Attachments {
+		got[a.Name] = a
+	}
+	a, hub := got["att-a"], got["att-hub"]
+	if a.InPackets != 2 || a.InBytes != 2*n || a.Drops["tgw_blackhole"] != 1 || a.Drops["tgw_no_attachment_in_az"] != 1 || a.OutPackets != 0 {
+		t.Errorf("att-a: %+v", a)
+	}
+	if hub.OutPackets != 1 || hub.OutBytes != n || hub.InPackets != 0 {
+		t.Errorf("att-hub: %+v", hub)
+	}
+	for _, rt := range tgws[0].RouteTables {
+		if rt.Name == "spokes" && (len(rt.Associations) != 2 || len(rt.Routes) != 2 || !rt.Routes[0].Active) {
+			t.Errorf("table spokes: %+v", rt)
+		}
+		if rt.Name == "hub" && (rt.Routes[0].Active || !rt.Routes[1].Active || !rt.Routes[2].Active) {
+			t.Errorf("table hub: %+v", rt)
+		}
+	}
+}
