@@ -195,4 +195,23 @@ var _ = Describe("transit gateway, centralized inspection (spec §6.5)", func() 
 		Expect(strings.Join(synack.Hops, "\n")).To(ContainSubstring("transit gateway tgw-1: in through attachment att-spoke-b (az az2); route table spokes: 0.0.0.0/0 static -> attachment att-inspection; out in az az2"))
 		Expect(synack.Result).To(Equal("dropped by gwlb node gwlb-1-az2: tcp_no_flow"))
 	})
+
+	It("#6 (spec §6.6): 2-tuple stickiness does not hold behind a transit gateway in appliance mode", func() {
+		l := harness.Up(harness.Variant(centralized,
+			"      health_check: {protocol: TCP, port: 80}", "      health_check: {protocol: TCP, port: 80}\n      stickiness: 2-tuple"))
+		l.Curl("a1", "http://10.2.2.10/")
+		ports := portRange(45000, 16)
+		Expect(connect(l, "a1", "http://10.2.2.10/", ports, 3)).To(Equal(len(ports)))
+		// One address pair, many connections: each GWLB node keeps the
+		// pair on one appliance, but the transit gateway hashes each
+		// connection by its 5-tuple onto either AZ, so the pair's
+		// connections meet both nodes and both appliances.
+		targets := map[string]bool{}
+		for _, f := range l.Flows() {
+			if f.Src == "10.1.1.10" && f.Dst == "10.2.2.10" || strings.HasPrefix(f.Src, "10.1.1.10:") {
+				targets[f.Target] = true
+			}
+		}
+		Expect(targets).To(Equal(map[string]bool{"fw-az1": true, "fw-az2": true}))
+	})
 })
