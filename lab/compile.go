@@ -121,6 +121,24 @@ func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket 
 		}
 		s.GWLBs = append(s.GWLBs, cg)
 	}
+	for _, t := range l.TransitGateways {
+		ct := config.TransitGateway{Name: t.Name}
+		for _, a := range t.Attachments {
+			ca := config.TGWAttachment{Name: a.Name, VPC: a.VPC, RouteTable: a.RouteTable, ApplianceMode: a.ApplianceModeSupport}
+			for _, e := range a.ENIs {
+				ca.ENIs = append(ca.ENIs, config.TGWENI{Subnet: e.Subnet, AZ: e.AZ, IP: e.Addr})
+			}
+			ct.Attachments = append(ct.Attachments, ca)
+		}
+		for _, rt := range t.RouteTables {
+			crt := config.TGWRouteTable{Name: rt.Name}
+			for _, r := range rt.Routes {
+				crt.Routes = append(crt.Routes, config.TGWRoute{Destination: r.Destination, Attachment: r.Attachment, Blackhole: r.Blackhole, Propagated: r.Propagated})
+			}
+			ct.RouteTables = append(ct.RouteTables, crt)
+		}
+		s.TransitGateways = append(s.TransitGateways, ct)
+	}
 	if len(l.Internet.Segments) > 0 {
 		s.Internet = &config.Internet{}
 		for _, seg := range l.Internet.Segments {
@@ -164,6 +182,8 @@ func targetKind(k topology.TargetKind) (string, error) {
 		return config.TargetEndpoint, nil
 	case topology.TargetInstance:
 		return config.TargetInstance, nil
+	case topology.TargetTransitGateway:
+		return config.TargetTGW, nil
 	}
 	return "", fmt.Errorf("unknown route target kind %q", k)
 }

@@ -10,7 +10,8 @@ var FabricDropReasons = []string{
 	"nat_no_mapping", "nat_ports_exhausted", "nat_unsupported", "endpoint_unavailable",
 	"endpoint_not_accepted", "endpoint_packet_too_big", "gwlb", "routing_loop",
 	"port_write_failed", "ipv6_link_local", "endpoint_loop", "arp_no_owner", "ndp_no_owner",
-	"link_down", "link_loss", "link_queue_full",
+	"link_down", "link_loss", "link_queue_full", "tgw_no_route", "tgw_blackhole",
+	"tgw_no_attachment_in_az",
 }
 
 // GWLBDropReasons names every drop counter of a GWLB node (the keys of

@@ -26,6 +26,8 @@ type Snapshot struct {
 	Internet *Internet `json:"internet,omitempty"`
 	GWLBs    []GWLB    `json:"gwlbs,omitempty"`
 	Services []Service `json:"endpoint_services,omitempty"`
+	// TransitGateways connect VPCs through their attachments (tgw.go).
+	TransitGateways []TransitGateway `json:"transit_gateways,omitempty"`
 }
 
 // VPC is one virtual private cloud.

@@ -156,6 +156,8 @@ func (s *Snapshot) Validate() error {
 					ok = endpoints[r.Target]
 				case TargetInstance:
 					ok = instances[r.Target]
+				case TargetTGW:
+					ok = true // validateTGWs
 				default:
 					bad("%s: unknown target kind %q", where, r.Kind)
 					continue
@@ -205,6 +207,7 @@ func (s *Snapshot) Validate() error {
 			}
 		}
 	}
+	s.validateTGWs(bad)
 	if s.Internet != nil {
 		for _, seg := range s.Internet.Segments {
 			where := fmt.Sprintf("internet segment %s", seg.CIDR)

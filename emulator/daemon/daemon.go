@@ -128,6 +128,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 	s.HandleStream("GET "+api.PathCapture, d.serveCapture)
 	s.HandleStream("GET "+api.PathTrace, d.serveTrace)
 	s.Handle("GET "+api.PathTargets, func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
+	s.Handle("GET /v1/tgws", func(*http.Request) (any, error) { return d.fabric.TGWs(), nil })
 	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
 		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
 			return nil, notFound(err)

@@ -21,6 +21,7 @@ const (
 	hopEndpoint
 	hopInstance
 	hopBlackhole
+	hopTGW
 )
 
 // hop is a compiled route target.
@@ -29,6 +30,7 @@ type hop struct {
 	nat  *natGW
 	ep   *endpoint
 	eni  *eni
+	tgw  *tgw
 }
 
 // addrKind says what owns an address inside a VPC.
@@ -39,6 +41,7 @@ const (
 	ownerNAT
 	ownerEndpoint
 	ownerGWLBNode
+	ownerTGW // a transit gateway attachment's ENI
 )
 
 type owner struct {
@@ -57,13 +60,14 @@ type runtime struct {
 	lbs      map[string]*gwlb.LB
 	accepted map[string]*atomic.Bool
 	nats     map[natName]*natTable
+	tgw      map[attKey]*attCounters // transit gateway attachments (tgwapi.go)
 }
 
 // natName names a NAT gateway: names are unique within a VPC.
 type natName struct{ vpc, name string }
 
 func newRuntime(s *config.Snapshot, epoch time.Time, timeouts natTimeouts) (*runtime, error) {
-	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}, nats: map[natName]*natTable{}}
+	rt := &runtime{lbs: map[string]*gwlb.LB{}, accepted: map[string]*atomic.Bool{}, nats: map[natName]*natTable{}, tgw: newTGWCounters(s)}
 	byLB := map[string]map[string][]uint64{} // gwlb -> az -> endpoint numbers
 	for _, v := range s.VPCs {
 		for _, n := range v.NATGateways {
@@ -207,6 +211,7 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 		public:    map[netip.Addr]publicAddr{},
 		inet:      map[netip.Addr]*eni{},
 	}
+	tgws := newTGWs(s)
 	for _, vc := range s.VPCs {
 		v := &vpc{
 			name:     vc.Name,
@@ -278,7 +283,7 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 		}
 		tables := map[string]*route.Table[hop]{}
 		for _, rc := range vc.RouteTables {
-			t, err := compileTable(v, rc, nats, eps, l.enis)
+			t, err := compileTable(v, rc, nats, eps, l.enis, tgws)
 			if err != nil {
 				return nil, fmt.Errorf("vpc %q: %w", vc.Name, err)
 			}
@@ -297,6 +302,9 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 		if vc.EdgeRouteTable != "" {
 			v.edge, v.edgeRT = tables[vc.EdgeRouteTable], vc.EdgeRouteTable
 		}
+	}
+	if err := compileTGWs(s, l, tgws, rt); err != nil {
+		return nil, err
 	}
 	for _, g := range s.GWLBs {
 		for _, v := range l.vpcs {
@@ -362,7 +370,7 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 // compileTable turns a route table into an LPM table. Like AWS, every table
 // has an implicit local route for each VPC CIDR, unless the table replaces it
 // with an explicit route for exactly that prefix (spec §6.4).
-func compileTable(v *vpc, rc config.RouteTable, nats map[string]*natGW, eps map[string]*endpoint, enis map[string]*eni) (*route.Table[hop], error) {
+func compileTable(v *vpc, rc config.RouteTable, nats map[string]*natGW, eps map[string]*endpoint, enis map[string]*eni, tgws map[string]*tgw) (*route.Table[hop], error) {
 	t := route.New[hop]()
 	explicit := map[netip.Prefix]bool{}
 	for _, r := range rc.Routes {
@@ -380,10 +388,12 @@ func compileTable(v *vpc, rc config.RouteTable, nats map[string]*natGW, eps map[
 			h.kind, h.eni = hopInstance, enis[r.Target]
 		case config.TargetBlackhole:
 			h.kind = hopBlackhole
+		case config.TargetTGW:
+			h.kind, h.tgw = hopTGW, tgws[r.Target]
 		default:
 			return nil, fmt.Errorf("route table %q: unknown target kind %q", rc.Name, r.Kind)
 		}
-		if (r.Kind == config.TargetNAT && h.nat == nil) || (r.Kind == config.TargetEndpoint && h.ep == nil) || (r.Kind == config.TargetInstance && h.eni == nil) {
+		if (r.Kind == config.TargetNAT && h.nat == nil) || (r.Kind == config.TargetEndpoint && h.ep == nil) || (r.Kind == config.TargetInstance && h.eni == nil) || (r.Kind == config.TargetTGW && h.tgw == nil) {
 			return nil, fmt.Errorf("route table %q: %s %q is not defined", rc.Name, r.Kind, r.Target)
 		}
 		if err := t.Insert(r.Destination.Masked(), h); err != nil {
@@ -414,6 +424,8 @@ func (h hop) String() string {
 		return "gwlb endpoint " + h.ep.cfg.Name
 	case hopInstance:
 		return "instance " + h.eni.cfg.Node
+	case hopTGW:
+		return "transit gateway " + h.tgw.name
 	}
 	return "blackhole"
 }

@@ -34,6 +34,9 @@ const (
 	DropLinkDown                          // to or from a node whose link is set down (impair.go)
 	DropLinkLoss                          // lost on the way to a node by its link's loss setting
 	DropLinkQueueFull                     // the delay queue of a node's link was full
+	DropTGWNoRoute                        // a transit gateway's route table has no route (or the attachment has no table)
+	DropTGWBlackhole                      // a transit gateway's matching route is a blackhole
+	DropTGWNoAttachmentAZ                 // routed to a transit gateway from an AZ where the VPC's attachment has no subnet (spec §6.5)
 	numReasons
 )
 
@@ -66,6 +69,9 @@ var reasonNames = [numReasons]string{
 	DropLinkDown:            "link_down",
 	DropLinkLoss:            "link_loss",
 	DropLinkQueueFull:       "link_queue_full",
+	DropTGWNoRoute:          "tgw_no_route",
+	DropTGWBlackhole:        "tgw_blackhole",
+	DropTGWNoAttachmentAZ:   "tgw_no_attachment_in_az",
 }
 
 func (r Reason) String() string {

@@ -53,6 +53,9 @@ type pkt struct {
 	// left is the GWLB endpoint the packet just came out of, if any: a
 	// route straight back into it is a loop (spec §6.3, §6.6 #3).
 	left *endpoint
+	// from is the subnet whose route table sent the packet on, if one
+	// did: a transit gateway takes it in through that subnet's AZ.
+	from *subnet
 }
 
 // ip is the packet as IPv4; only for !v6.
@@ -246,6 +249,7 @@ func (w *worker) atSubnet(p *pkt, sn *subnet) (stage, bool) {
 	if w.tr != nil {
 		w.note("subnet %s (vpc %s): route table %s: %s -> %s", sn.name, sn.vpc.name, sn.tableName, pfx, h)
 	}
+	p.from = sn
 	return w.apply(p, sn.vpc, h)
 }
 
@@ -295,6 +299,10 @@ func (w *worker) apply(p *pkt, v *vpc, h hop) (stage, bool) {
 	case hopInstance:
 		w.deliver(h.eni, p, h.eni.routerMAC())
 		return stage{}, false
+	case hopTGW:
+		from := p.from
+		p.from = nil
+		return w.tgwIn(p, v, from, h.tgw)
 	default: // hopBlackhole
 		w.drop(DropBlackhole)
 		return stage{}, false
@@ -367,6 +375,7 @@ func (w *worker) atIGWIn(p *pkt, v *vpc) (stage, bool) {
 	}
 	// The edge-associated route table decides where inbound traffic goes
 	// (spec §6.2); it always holds the VPC's local route(s).
+	p.from = nil
 	h, pfx, ok := v.edge.Lookup(private)
 	if !ok {
 		return w.local(p, v)

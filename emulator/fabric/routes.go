@@ -37,7 +37,8 @@ type RouteEdit struct {
 	Table       string
 	Destination netip.Prefix
 	// Target is local, blackhole, or the name of the VPC's internet
-	// gateway, or of one of its NAT gateways, GWLB endpoints or instances.
+	// gateway, of one of its NAT gateways, GWLB endpoints or instances, or
+	// of a transit gateway it is attached to.
 	// A delete needs none; one that names a target deletes the route only
 	// if it goes there.
 	Target string
@@ -248,7 +249,7 @@ func checkRouteEdit(s *config.Snapshot, v config.VPC, e RouteEdit) (config.Route
 	}
 	switch e.Target {
 	case "":
-		return bad("a target is required: local, blackhole, or the name of an internet gateway, NAT gateway, GWLB endpoint or instance of vpc %q", v.Name)
+		return bad("a target is required: local, blackhole, or the name of an internet gateway, NAT gateway, GWLB endpoint or instance of vpc %q, or of a transit gateway it is attached to", v.Name)
 	case config.TargetLocal:
 		r.Kind = config.TargetLocal
 	case config.TargetBlackhole:
@@ -259,7 +260,7 @@ func checkRouteEdit(s *config.Snapshot, v config.VPC, e RouteEdit) (config.Route
 			if other := vpcOf(s, e.Target); other != "" && other != v.Name {
 				return bad("target %q belongs to vpc %q, not to vpc %q", e.Target, other, v.Name)
 			}
-			return bad("target %q is not defined in vpc %q (local, blackhole, or the name of an internet gateway, NAT gateway, GWLB endpoint or instance)", e.Target, v.Name)
+			return bad("target %q is not defined in vpc %q (local, blackhole, or the name of an internet gateway, NAT gateway, GWLB endpoint, instance or transit gateway the vpc is attached to)", e.Target, v.Name)
 		}
 	}
 	if e.Op == RouteDelete {
@@ -282,11 +283,11 @@ func checkRouteEdit(s *config.Snapshot, v config.VPC, e RouteEdit) (config.Route
 	}
 	switch {
 	case isLocal:
-		if r.Kind == config.TargetIGW || r.Kind == config.TargetBlackhole {
+		if r.Kind == config.TargetIGW || r.Kind == config.TargetBlackhole || r.Kind == config.TargetTGW {
 			return bad("the vpc cidr %s can only be routed to local, a NAT gateway, a GWLB endpoint or an instance (spec §6.2)", block)
 		}
 	case inside:
-		if r.Kind == config.TargetIGW {
+		if r.Kind == config.TargetIGW || r.Kind == config.TargetTGW {
 			return bad("a route more specific than the vpc cidr %s must target a NAT gateway, a GWLB endpoint or an instance (spec §6.2)", block)
 		}
 		if !slices.ContainsFunc(v.Subnets, func(sn config.Subnet) bool { return sn.CIDR == d || sn.IPv6CIDR == d }) {
@@ -304,6 +305,11 @@ func targetKind(s *config.Snapshot, v config.VPC, name string) string {
 	}
 	if slices.ContainsFunc(v.NATGateways, func(n config.NATGateway) bool { return n.Name == name }) {
 		return config.TargetNAT
+	}
+	for _, t := range s.TransitGateways {
+		if t.Name == name && slices.ContainsFunc(t.Attachments, func(a config.TGWAttachment) bool { return a.VPC == v.Name }) {
+			return config.TargetTGW
+		}
 	}
 	if slices.ContainsFunc(v.Endpoints, func(ep config.Endpoint) bool { return ep.Name == name }) {
 		return config.TargetEndpoint

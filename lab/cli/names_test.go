@@ -98,6 +98,7 @@ var nameCommands = map[string][]string{
 	"exec":                 {"exec", "web", "--", "true"},
 	"flows":                {"flows"},
 	"endpoints":            {"endpoints"},
+	"tgw":                  {"tgw"},
 	"endpoints accept":     {"endpoints", "accept", "gwlbe-1"},
 	"targets":              {"targets"},
 	"targets deregister":   {"targets", "deregister", "fw-1"},

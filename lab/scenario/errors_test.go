@@ -99,7 +99,7 @@ func TestErrors(t *testing.T) {
 		{"unknown table", head + "  - route: {table: apps, action: add, destination: 10.9.0.0/16, target: gwlbe-1}\n  - expect: [{drop: {reason: gwlb, zero: true}}]\n",
 			[]finding{{"error", "steps[0].route.table", 4, `no route table "apps" in the topology (tables: consumer/app, consumer/edge, consumer/endpoint, security/main)`}}},
 		{"route target of another VPC", head + "  - route: {table: app, action: replace, destination: 0.0.0.0/0, target: fw-1}\n  - expect: [{drop: {reason: gwlb, zero: true}}]\n",
-			[]finding{{"error", "steps[0].route.target", 4, `target "fw-1" is not local, blackhole, or an internet gateway, NAT gateway, GWLB endpoint or instance of vpc "consumer"`}}},
+			[]finding{{"error", "steps[0].route.target", 4, `target "fw-1" is not local, blackhole, or an internet gateway, NAT gateway, GWLB endpoint or instance of vpc "consumer", or a transit gateway it is attached to`}}},
 		{"add an existing route", head + "  - route: {table: app, action: add, destination: 0.0.0.0/0, target: igw-consumer}\n  - expect: [{drop: {reason: gwlb, zero: true}}]\n",
 			[]finding{{"error", "steps[0].route.destination", 4, `route table "app" already has a route to 0.0.0.0/0 by then: use action replace`}}},
 		{"delete a deleted route", head + "  - route: {table: edge, action: delete, destination: 10.0.1.0/24}\n  - route: {table: edge, action: delete, destination: 10.0.1.0/24}\n  - expect: [{drop: {reason: gwlb, zero: true}}]\n",

@@ -497,10 +497,12 @@ func (c *checker) checkRouteTarget(path string, v *topology.VPC, t *topology.Rou
 			kind = topology.TargetNATGateway
 		} else if _, ok := v.Endpoint(target); ok {
 			kind = topology.TargetEndpoint
+		} else if tg, ok := c.lab.TransitGateway(target); ok && slices.ContainsFunc(tg.Attachments, func(a topology.TGWAttachment) bool { return a.VPC == v.Name }) {
+			kind = topology.TargetTransitGateway
 		}
 	}
 	if kind == "" {
-		c.errorf(path, "target %q is not local, blackhole, or an internet gateway, NAT gateway, GWLB endpoint or instance of vpc %q", target, v.Name)
+		c.errorf(path, "target %q is not local, blackhole, or an internet gateway, NAT gateway, GWLB endpoint or instance of vpc %q, or a transit gateway it is attached to", target, v.Name)
 		return
 	}
 	if t.EdgeAssociation != "" && kind != topology.TargetLocal && kind != topology.TargetEndpoint && kind != topology.TargetInstance {

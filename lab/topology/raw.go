@@ -20,6 +20,7 @@ type Topology struct {
 	GWLBs            map[string]GWLBSpec            `yaml:"gwlbs,omitempty" desc:"Gateway Load Balancers, by name."`
 	EndpointServices map[string]EndpointServiceSpec `yaml:"endpoint_services,omitempty" desc:"PrivateLink endpoint services fronting GWLBs, by name."`
 	Internet         InternetSpec                   `yaml:"internet,omitempty" desc:"The lab's internet: hosts outside every VPC."`
+	TransitGateways  map[string]TransitGatewaySpec  `yaml:"transit_gateways,omitempty" desc:"Transit gateways connecting VPCs, by name."`
 }
 
 // LabSpec holds lab-wide settings.
@@ -57,7 +58,7 @@ type RouteTableSpec struct {
 // RouteSpec is one route.
 type RouteSpec struct {
 	Destination string `yaml:"destination" desc:"Destination prefix, e.g. 0.0.0.0/0." schema:"required"`
-	Target      string `yaml:"target" desc:"local, blackhole (lab extra: drop and count), or the name of an internet gateway, NAT gateway, GWLB endpoint or instance of the same VPC." schema:"required"`
+	Target      string `yaml:"target" desc:"local, blackhole (lab extra: drop and count), the name of an internet gateway, NAT gateway, GWLB endpoint or instance of the same VPC, or of a transit gateway the VPC is attached to." schema:"required"`
 }
 
 // NATGatewaySpec is one public NAT gateway.

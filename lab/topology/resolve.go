@@ -102,6 +102,9 @@ func (r *resolver) resolve() *Lab {
 		slices.SortFunc(seg.IPv6, func(a, b SegmentIPv6) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
 		lab.Internet.Segments = append(lab.Internet.Segments, seg)
 	}
+	if len(c.t.TransitGateways) > 0 {
+		lab.TransitGateways = r.transitGateways()
+	}
 	lab.Nodes = r.nodes(lab)
 	return lab
 }

@@ -29,6 +29,8 @@ type Lab struct {
 	GWLBs            []GWLB            `json:"gwlbs"`
 	EndpointServices []EndpointService `json:"endpoint_services"`
 	Internet         Internet          `json:"internet"`
+	// TransitGateways connect VPCs (resolved_tgw.go).
+	TransitGateways []TransitGateway `json:"transit_gateways,omitempty"`
 	// Nodes are the lab's network namespaces: instances, internet hosts and
 	// GWLB nodes, one ENI each.
 	Nodes []Node `json:"nodes"`
@@ -150,6 +152,7 @@ const (
 	TargetNATGateway      TargetKind = "nat-gateway"
 	TargetEndpoint        TargetKind = "gwlb-endpoint"
 	TargetInstance        TargetKind = "instance"
+	TargetTransitGateway  TargetKind = "transit-gateway"
 )
 
 // NATGateway is a resolved public NAT gateway. It lives in the emulator; its

@@ -38,6 +38,7 @@ type checker struct {
 	services  map[string]*serviceInfo
 	tgNames   map[string]string // target group name -> gwlb
 	publicIPs map[netip.Addr]string
+	tgws      map[string]*tgwInfo
 }
 
 // objKind names the kinds of globally named objects, as messages say them.
@@ -169,6 +170,7 @@ func newChecker(f *File) *checker {
 		services:  map[string]*serviceInfo{},
 		tgNames:   map[string]string{},
 		publicIPs: map[netip.Addr]string{},
+		tgws:      map[string]*tgwInfo{},
 	}
 }
 
@@ -183,6 +185,7 @@ func (c *checker) run() {
 	c.checkVPCs()
 	c.checkGWLBs()
 	c.checkServices()
+	c.checkTGWs()
 	c.checkENIs()
 	c.checkEndpoints()
 	c.checkRouteTables()
@@ -192,6 +195,7 @@ func (c *checker) run() {
 	c.checkIPv6()
 	c.checkRuns()
 	c.checkRoutingPatterns()
+	c.checkTGWPatterns()
 	sortDiagnostics(c.diags)
 }
 
@@ -329,6 +333,7 @@ func (c *checker) checkNames() {
 		c.checkName(p, "internet host", n)
 		defs = append(defs, def{n, object{kindHost, p, ""}})
 	}
+	c.tgwNames(func(name string, o object) { defs = append(defs, def{name, o}) })
 	slices.SortStableFunc(defs, func(a, b def) int { return cmp.Compare(c.f.Line(a.obj.path), c.f.Line(b.obj.path)) })
 	for _, d := range defs {
 		if isReserved(d.name) {

@@ -43,6 +43,8 @@ var (
 	limitRules = countLimit{what: "firewall rules", per: "per appliance", soft: 1000,
 		softWhy: "the appliance checks every new flow against its rules in order, so each new flow then costs microseconds",
 		hard:    10000, hardWhy: "a linear scan of more would slow every new flow by tens of microseconds"}
+	limitTGWRoutes = countLimit{what: "routes", per: "per transit gateway route table", hard: 10000,
+		hardWhy: "AWS's quota of static routes per transit gateway"}
 	limitTargetsPerTG = countLimit{what: "targets", per: "per target group", hard: 1000,
 		hardWhy: "AWS's quota of targets per target group", spec: "§8"}
 )
@@ -94,6 +96,13 @@ func (c *checker) checkLimits() bool {
 		nodes += len(g.Subnets) // one GWLB node per enabled subnet
 		ok = c.checkCount(limitTargetsPerTG, childPath(childPath("gwlbs", gn), "target_group"), "targets", len(g.TargetGroup.Targets)) && ok
 	}
+	for _, tn := range keys(c, "transit_gateways", c.t.TransitGateways) {
+		rtp := childPath(childPath("transit_gateways", tn), "route_tables")
+		tables := c.t.TransitGateways[tn].RouteTables
+		for _, rn := range keys(c, rtp, tables) {
+			ok = c.checkCount(limitTGWRoutes, childPath(rtp, rn), "routes", len(tables[rn].Routes)) && ok
+		}
+	}
 	if !c.checkCount(limitNodes, "", "", nodes) {
 		ok = false
 	}
@@ -124,7 +133,7 @@ func (l countLimit) String() string {
 // CountLimits lists the limits as docs/topology.md shows them.
 func CountLimits() []string {
 	var out []string
-	for _, l := range []countLimit{limitNodes, limitSubnets, limitRouteTables, limitRoutes, limitRules, limitTargetsPerTG} {
+	for _, l := range []countLimit{limitNodes, limitSubnets, limitRouteTables, limitRoutes, limitRules, limitTargetsPerTG, limitTGWRoutes} {
 		out = append(out, l.String())
 	}
 	return out

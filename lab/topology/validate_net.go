@@ -358,6 +358,7 @@ const (
 	allocNAT
 	allocEndpoint
 	allocInstance
+	allocTGW
 )
 
 // checkENIs checks every given private address and allocates the missing
@@ -401,6 +402,7 @@ func (c *checker) checkENIs() {
 			all = append(all, g.nodes...)
 		}
 	}
+	all = append(all, c.tgwENIs()...)
 	slices.SortStableFunc(all, func(a, b *eniInfo) int {
 		return cmp.Compare(c.f.Line(linePath(a.path, a.field)), c.f.Line(linePath(b.path, b.field)))
 	})
@@ -408,7 +410,7 @@ func (c *checker) checkENIs() {
 	// Given addresses, in file order: the first use of an address wins.
 	used := map[string]map[netip.Addr]*eniInfo{} // vpc -> address -> owner
 	for _, e := range all {
-		if _, dup := c.enis[e.name]; !dup && e.kind != kindNode {
+		if _, dup := c.enis[e.name]; !dup && e.kind != kindNode && e.kind != kindTGWAtt {
 			c.enis[e.name] = e // the first of a reused name, as in c.objects
 		}
 		if e.subnet == "" {

@@ -15,6 +15,8 @@ func targetKindOf(k objKind) (TargetKind, bool) {
 		return TargetEndpoint, true
 	case kindInst:
 		return TargetInstance, true
+	case kindTGW:
+		return TargetTransitGateway, true
 	}
 	return "", false
 }
@@ -55,8 +57,14 @@ func (c *checker) routeTarget(v *vpcInfo, path, target string) TargetKind {
 	}
 	kind, ok := targetKindOf(o.kind)
 	if !ok {
-		c.errorf(path, "target", "target %q is %s, which cannot be a route target (use local, blackhole, an internet gateway, a NAT gateway, a GWLB endpoint or an instance)", target, article(o.kind))
+		c.errorf(path, "target", "target %q is %s, which cannot be a route target (use local, blackhole, an internet gateway, a NAT gateway, a GWLB endpoint, an instance or a transit gateway)", target, article(o.kind))
 		return ""
+	}
+	if kind == TargetTransitGateway {
+		if !c.tgwTarget(v, path, target) {
+			return ""
+		}
+		return kind
 	}
 	if o.vpc != v.name {
 		c.errorf(path, "target", "target %q is %s of vpc %q, not of vpc %q", target, article(o.kind), o.vpc, v.name)
@@ -110,11 +118,11 @@ func (c *checker) checkRoute(v *vpcInfo, t *tableInfo, r *routeInfo) {
 	}
 	switch {
 	case isLocal:
-		if r.kind == TargetInternetGateway || r.kind == TargetBlackhole {
+		if r.kind == TargetInternetGateway || r.kind == TargetBlackhole || r.kind == TargetTransitGateway {
 			c.specErrorf("§6.2", r.path, "target", "the vpc cidr %s can only be routed to local, a NAT gateway, a GWLB endpoint or an instance", block)
 		}
 	case inside:
-		if r.kind == TargetInternetGateway {
+		if r.kind == TargetInternetGateway || r.kind == TargetTransitGateway {
 			c.specErrorf("§6.2", r.path, "target", "a route more specific than the vpc cidr %s must target a NAT gateway, a GWLB endpoint or an instance", block)
 			return
 		}
@@ -134,6 +142,8 @@ func targetKindName(k TargetKind) string {
 		return "a GWLB endpoint"
 	case TargetInstance:
 		return "an instance"
+	case TargetTransitGateway:
+		return "a transit gateway"
 	default:
 		return string(k)
 	}
