@@ -9,8 +9,12 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 50000x
 LAB ?= default
 PREFIX ?= /usr/local
+# The example user suite: a module of its own, which `go test ./...` here
+# does not enter.
+EXAMPLE := examples/appliance-suite
+EXAMPLE_TEST = cd $(EXAMPLE) && GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m ./...
 
-.PHONY: help build images test-images install lab-up lab-down lab-deps test unit e2e fuzz-smoke bench reliability lint deps clean
+.PHONY: help build images test-images install lab-up lab-down lab-deps test unit e2e example fuzz-smoke bench reliability lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,9 +40,10 @@ install: build ## copy bin/gwlb-lab to $(PREFIX)/bin (default /usr/local)
 deps: ## install the Debian packages the tests need, when missing (waits for apt's lock)
 	@bash scripts/deps.sh test
 
-test: deps lint build test-images ## every test: fuzz smoke, unit, e2e (root for e2e)
+test: deps lint build test-images ## every test: fuzz smoke, unit, e2e, the example suite (root for e2e)
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+	$(EXAMPLE_TEST)
 
 # The images the container suites run, under their content tags only (a test
 # run never moves :latest). Built here, before the suites, so that the first
@@ -56,6 +61,9 @@ unit: ## unit tests only (no root needed)
 e2e: deps build test-images ## the Ginkgo suites that run labs for real (root)
 	GWLB_LAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./e2e/...
 
+example: build ## the example user suite, examples/appliance-suite, against bin/gwlb-lab (root)
+	$(EXAMPLE_TEST)
+
 fuzz-smoke: ## run every fuzz target for FUZZTIME each
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 
@@ -66,10 +74,11 @@ bench: build ## benchmarks: micro (any user), lab scale and data path (root); se
 reliability: build ## kill up (SIGKILL) at 50 moments, down after each, check nothing is left (root)
 	$(GO) run ./scripts/reliability -bin $(BIN)
 
-lint: ## gofmt check and go vet
+lint: ## gofmt check and go vet (the example suite's module too)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd $(EXAMPLE) && $(GO) vet ./...
 
 clean: ## remove build output
 	rm -rf bin

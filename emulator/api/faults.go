@@ -1,5 +1,7 @@
 package api
 
+import "net/url"
+
 // Faults and runtime edits: link impairments, health checks forced to fail
 // and route table edits. The emulator applies them at run time; they last
 // until changed, cleared, or the emulator restarts.
@@ -116,3 +118,22 @@ type Route struct {
 	// Implicit marks the local route every table has for the VPC's CIDRs.
 	Implicit bool `json:"implicit,omitempty"`
 }
+
+// Paths of the faults and runtime edits (see LinkPath, HealthPath and
+// RoutePath for those that name a node, a target or a table).
+const (
+	PathLinks  = "/v1/links"  // GET: []Link
+	PathRoutes = "/v1/routes" // GET: []RouteTable
+)
+
+// LinkPath is the path of one node's link: GET, PUT (LinkSettings), PATCH
+// (LinkChange) and DELETE answer a Link.
+func LinkPath(node string) string { return PathLinks + "/" + url.PathEscape(node) }
+
+// HealthPath is the path that forces a target's health checks to fail or
+// clears that: PUT a HealthOverride, answered by a HealthOverrideResult.
+func HealthPath(target string) string { return TargetPath(target, "health") }
+
+// RoutePath is the path that edits a route table: POST a RouteEdit,
+// answered by the RouteTable.
+func RoutePath(table string) string { return PathRoutes + "/" + url.PathEscape(table) }

@@ -32,6 +32,9 @@ func imports(t *testing.T) map[string][]string {
 			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin") {
 				return filepath.SkipDir
 			}
+			if path != root && nestedModule(path) {
+				return filepath.SkipDir // examples/: modules of their own
+			}
 			return nil
 		}
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -59,6 +62,13 @@ func imports(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// nestedModule reports whether dir holds a go.mod: a module of its own,
+// not a package of this one.
+func nestedModule(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "go.mod"))
+	return err == nil
 }
 
 // deps returns the transitive imports of pkg; packages outside the module are
@@ -185,5 +195,43 @@ func TestDepsFollowsTransitively(t *testing.T) {
 	got := deps(all, "a")
 	if strings.Join(got, ",") != "b,c" {
 		t.Fatalf("deps(a) = %v, want [b c]", got)
+	}
+}
+
+// TestExamplesUseThePublicAPI: the example suites are written as a user's
+// own repository would write them, with gwlblab, its matchers, Ginkgo and
+// Gomega, and nothing else of this module (test files included).
+func TestExamplesUseThePublicAPI(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{module + "/gwlblab": true, module + "/gwlblab/matchers": true}
+	fset := token.NewFileSet()
+	checked := 0
+	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		rel, _ := filepath.Rel(root, path)
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			ok := stdlib(p) || allowed[p] || strings.HasPrefix(p, "github.com/onsi/ginkgo/v2") || strings.HasPrefix(p, "github.com/onsi/gomega")
+			if !ok {
+				t.Errorf("%s imports %s: an example uses gwlblab, gwlblab/matchers, Ginkgo and Gomega only", filepath.ToSlash(rel), p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 {
+		t.Fatal("found no Go file under examples/")
 	}
 }
