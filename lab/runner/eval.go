@@ -400,11 +400,9 @@ func failKinds(fs []echo.FlowResult) string {
 func (rn *run) pathEvidence(t *trafficRun, flows []*echo.FlowResult) []string {
 	var ev []string
 	xl := rn.translations(t)
-	for i, fr := range flows {
-		if i == maxEvidenceFlows {
-			ev = append(ev, fmt.Sprintf("(%d more flows like these)", len(flows)-i))
-			break
-		}
+	shapes := map[string]bool{}
+	like := 0
+	for _, fr := range flows {
 		how := "answered"
 		if !fr.OK {
 			how = fr.Error
@@ -416,15 +414,36 @@ func (rn *run) pathEvidence(t *trafficRun, flows []*echo.FlowResult) []string {
 		if fr.Exchanges > 0 {
 			line += fmt.Sprintf(" (%d of %d exchanges answered)", fr.Answered, fr.Exchanges)
 		}
-		ev = append(ev, line)
 		lines := rn.traceOf(t, fr, xl)
 		if len(lines) == 0 {
-			ev = append(ev, "  trace: no packet of this flow was traced")
+			lines = []string{"  trace: no packet of this flow was traced"}
 		}
+		// Flows that went the same way (ports and retransmissions
+		// aside) are shown once.
+		shape := flowShape(how, lines)
+		if shapes[shape] || len(shapes) == maxEvidenceFlows {
+			like++
+			continue
+		}
+		shapes[shape] = true
+		ev = append(ev, line)
 		ev = append(ev, lines...)
+	}
+	if like > 0 {
+		ev = append(ev, fmt.Sprintf("(%d more flows like these)", like))
 	}
 	ev = append(ev, dropsLine(t.res.DropsMoved))
 	return ev
+}
+
+// portNumbers matches the port of an address:port, and a retransmission
+// count, which differ between flows that went the same way.
+var portNumbers = regexp.MustCompile(`(\d+\.\d+\.\d+\.\d+|\]):\d+|  \(seen \d+ times\)|cookie [0-9a-f]+`)
+
+// flowShape is a flow's evidence with what differs between flows of one
+// kind taken out: flows of one shape failed in the same way.
+func flowShape(how string, lines []string) string {
+	return portNumbers.ReplaceAllString(how+"\n"+strings.Join(lines, "\n"), "$1")
 }
 
 func dropsLine(m map[string]uint64) string {
@@ -451,8 +470,11 @@ func (rn *run) traceOf(t *trafficRun, fr *echo.FlowResult, xl map[netip.AddrPort
 			keys = append(keys, e.String()+" ")
 		}
 	}
+	// A retransmission traces exactly as the packet it repeats: each
+	// distinct trace is shown once, with how often it was seen.
 	var out []string
-	n := 0
+	var shown []*seenTrace
+	index := map[string]*seenTrace{}
 	targets := map[string]bool{}
 	all := t.traces()
 	for _, tr := range all {
@@ -467,17 +489,33 @@ func (rn *run) traceOf(t *trafficRun, fr *echo.FlowResult, xl map[netip.AddrPort
 		if !hit {
 			continue
 		}
-		if n == maxTraceLines {
-			out = append(out, "  trace: (more packets left out)")
-			break
-		}
-		n++
-		out = append(out, traceLines(tr)...)
 		for _, h := range tr.Hops {
 			if m := targetHop.FindStringSubmatch(h); m != nil {
 				targets[m[1]] = true
 			}
 		}
+		lines := traceLines(tr)
+		key := strings.Join(lines, "\n")
+		if st := index[key]; st != nil {
+			st.n++
+			continue
+		}
+		if len(shown) == maxTraceLines {
+			continue
+		}
+		st := &seenTrace{lines: lines, n: 1}
+		index[key] = st
+		shown = append(shown, st)
+	}
+	for _, st := range shown {
+		lines := slicesClone(st.lines)
+		if st.n > 1 {
+			lines[0] += fmt.Sprintf("  (seen %d times)", st.n)
+		}
+		out = append(out, lines...)
+	}
+	if len(shown) == maxTraceLines && len(index) > len(shown) {
+		out = append(out, "  trace: (more packets left out)")
 	}
 	// What the appliances it went to returned and the GWLB refused (a
 	// refused return is traced by its outer addresses only).
@@ -494,6 +532,12 @@ func (rn *run) traceOf(t *trafficRun, fr *echo.FlowResult, xl map[netip.AddrPort
 		out = append(out, traceLines(tr)...)
 	}
 	return out
+}
+
+// seenTrace is a distinct trace of a flow and how often it was seen.
+type seenTrace struct {
+	lines []string
+	n     int
 }
 
 // maxRefused is how many refused returns of appliances a flow's evidence
@@ -703,11 +747,10 @@ func (rn *run) oneTarget(ctx context.Context, f *scenario.FlowRefSpec, er *Expec
 func (rn *run) flowEvidence(ctx context.Context, obs []*observed) []string {
 	var ev []string
 	logs := map[string][]FlowLogRecord{}
-	for i, o := range obs {
-		if i == maxEvidenceFlows {
-			ev = append(ev, fmt.Sprintf("(%d more flows like these)", len(obs)-i))
-			break
-		}
+	shapes := map[string]bool{}
+	like := 0
+	for _, o := range obs {
+		start := len(ev)
 		head := o.label
 		if o.result != nil && !o.result.OK {
 			head += " (not answered: " + o.result.Error + ")"
@@ -738,6 +781,17 @@ func (rn *run) flowEvidence(ctx context.Context, obs []*observed) []string {
 		if o.t != nil && o.result != nil && len(o.entries) == 0 {
 			ev = append(ev, rn.traceOf(o.t, o.result, rn.translations(o.t))...)
 		}
+		// Flows that went the same way are shown once.
+		shape := flowShape("", ev[start+1:])
+		if shapes[shape] || len(shapes) == maxEvidenceFlows {
+			ev = ev[:start]
+			like++
+			continue
+		}
+		shapes[shape] = true
+	}
+	if like > 0 {
+		ev = append(ev, fmt.Sprintf("(%d more flows like these)", like))
 	}
 	return ev
 }

@@ -135,9 +135,12 @@ func (f *fakeLab) Trace(ctx context.Context, _ []netip.Addr, fn func(Trace)) (<-
 		sent := slices.Clone(f.sent)
 		f.mu.Unlock()
 		for _, r := range sent {
-			fn(Trace{From: "client", Packet: "tcp " + r.Local + " -> 203.0.113.10:80 [S], 60 bytes",
-				Hops:   []string{"internet gateway igw-consumer: edge route table edge: 10.0.1.0/24 -> gwlbe-1", "gwlb endpoint gwlbe-1 (vpce-1, az az1): to gwlb node gwlb-1-az1"},
-				Result: "dropped: tcp_no_flow"})
+			// The SYN and its retransmission.
+			for range 2 {
+				fn(Trace{From: "client", Packet: "tcp " + r.Local + " -> 203.0.113.10:80 [S], 60 bytes",
+					Hops:   []string{"internet gateway igw-consumer: edge route table edge: 10.0.1.0/24 -> gwlbe-1", "gwlb endpoint gwlbe-1 (vpce-1, az az1): to gwlb node gwlb-1-az1"},
+					Result: "dropped: tcp_no_flow"})
+			}
 		}
 	}()
 	return done, nil
@@ -239,6 +242,16 @@ func TestMismatchHasEvidence(t *testing.T) {
 	}
 	ev := strings.Join(reaches.Evidence, "\n")
 	for _, want := range []string{"198.51.100.10:40000", "gwlb node gwlb-1-az1", "az az1", "=> dropped: tcp_no_flow", "tcp_no_flow +2"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, ev)
+		}
+	}
+	// Flows that failed alike are shown once, a retransmission once with
+	// its count.
+	if n := strings.Count(ev, "trace: from client"); n != 1 {
+		t.Errorf("evidence shows %d traces, want the first flow's SYN once:\n%s", n, ev)
+	}
+	for _, want := range []string{"(seen 2 times)", "(2 more flows like these)"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("evidence lacks %q:\n%s", want, ev)
 		}
