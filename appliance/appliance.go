@@ -278,7 +278,9 @@ func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip
 	}
 	if a.tun != nil {
 		if err := a.tun.deliver(context.Background(), pkt, g, local, now); err != nil {
-			a.cfg.Log.Warn("tunnel delivery failed", "endpoint", opts.EndpointName(), "error", err)
+			if !errors.Is(err, errRecentFailure) {
+				a.cfg.Log.Warn("tunnel delivery failed", "endpoint", opts.EndpointName(), "error", err)
+			}
 			return
 		}
 		a.count(func(s *Stats) { s.Tunneled++ })

@@ -44,6 +44,10 @@ const (
 	tunnelRetry = time.Second
 )
 
+// errRecentFailure: the endpoint's devices could not be made less than
+// tunnelRetry ago (logged then, not again for every packet).
+var errRecentFailure = errors.New("tunnel devices not made (failed less than a second ago)")
+
 // HookCreate and HookDestroy are the hook's first argument.
 const (
 	HookCreate  = "CREATE"
@@ -166,7 +170,7 @@ func (t *tunnels) pair(ctx context.Context, eni uint64, now time.Time) (*tunPair
 	case closed:
 		return nil, errors.New("shutting down")
 	case failed && now.Sub(last) < tunnelRetry:
-		return nil, errors.New("tunnel devices not made (failed less than a second ago)")
+		return nil, errRecentFailure
 	}
 	p, err := t.makePair(ctx, eni)
 	t.mu.Lock()
