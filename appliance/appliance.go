@@ -42,15 +42,27 @@ type Config struct {
 	// StatsFile, when set, is where the counters are written as JSON (the
 	// whole file replaced) about once a second while they change.
 	StatsFile string
+	// Tunnel hands inner packets to the node's kernel through a TUN pair
+	// per GWLB endpoint and returns what the kernel routes back into them
+	// (tunnel.go), instead of returning each packet at once.
+	Tunnel bool
+	// Hook, in tunnel mode, is a shell command run with CREATE (or
+	// DESTROY), the inbound and outbound device names and the endpoint id
+	// appended, when an endpoint's devices are made (or removed); empty:
+	// none.
+	Hook string
 	// Log receives start-up and error messages; nil discards them.
 	Log *slog.Logger
 }
 
 // Stats counts what the appliance did. Received counts every datagram on
-// UDP 6081; each ends Returned, Dropped (by a handler), Malformed, Foreign
-// (not from a GWLB node of the appliance) or Control (the GENEVE O bit is
-// set: a control message, whose payload must not be forwarded, RFC 8926
-// §3.4), or failed to send (logged).
+// UDP 6081; each ends Returned (in tunnel mode: Tunneled, written to the
+// kernel), Dropped (by a handler), Malformed, Foreign (not from a GWLB
+// node of the appliance) or Control (the GENEVE O bit is set: a control
+// message, whose payload must not be forwarded, RFC 8926 §3.4), or failed
+// to send (logged). In tunnel mode Returned counts the packets read from
+// the tunnel devices and sent back, NoFlow those read for a flow the
+// appliance has no GENEVE header of (never received, or idled out).
 type Stats struct {
 	Received  uint64 `json:"received"`
 	Returned  uint64 `json:"returned"`
@@ -58,6 +70,8 @@ type Stats struct {
 	Malformed uint64 `json:"malformed"`
 	Foreign   uint64 `json:"foreign"`
 	Control   uint64 `json:"control"`
+	Tunneled  uint64 `json:"tunneled,omitempty"`
+	NoFlow    uint64 `json:"no_flow,omitempty"`
 }
 
 // Appliance is a running reference appliance.
@@ -71,6 +85,8 @@ type Appliance struct {
 	stats  Stats
 	// refusedFrom remembers the foreign senders already logged.
 	refusedFrom map[netip.Addr]bool
+	// tun is tunnel mode's state; nil in the other modes.
+	tun *tunnels
 }
 
 // New returns an appliance for cfg.
@@ -93,6 +109,9 @@ func New(cfg Config) *Appliance {
 	}
 	if cfg.FlowLog != nil {
 		a.flowLog = NewFlowLog(cfg.FlowLog)
+	}
+	if cfg.Tunnel {
+		a.tun = newTunnels(a)
 	}
 	return a
 }
@@ -177,7 +196,12 @@ func (a *Appliance) Run(ctx context.Context) error {
 		<-ctx.Done()
 		_ = pc.Close()
 	}()
-	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr)
+	if a.tun != nil {
+		// Returns come from the tunnel devices' readers until the
+		// devices are removed, after the receiving loop below.
+		defer a.tun.close()
+	}
+	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr, "tunnel", a.cfg.Tunnel)
 
 	buf := make([]byte, 65535)
 	out := make([]byte, 65535)
@@ -252,6 +276,16 @@ func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip
 		a.count(func(s *Stats) { s.Dropped++ })
 		return
 	}
+	if a.tun != nil {
+		if err := a.tun.deliver(context.Background(), pkt, g, local, now); err != nil {
+			if !errors.Is(err, errRecentFailure) {
+				a.cfg.Log.Warn("tunnel delivery failed", "endpoint", opts.EndpointName(), "error", err)
+			}
+			return
+		}
+		a.count(func(s *Stats) { s.Tunneled++ })
+		return
+	}
 	if err := a.send(out, g, gwlb, local); err != nil {
 		a.cfg.Log.Warn("return failed", "gwlb", gwlb.String(), "error", err)
 		return
@@ -262,13 +296,18 @@ func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip
 // send builds IPv4 + UDP + the echoed GENEVE header + the inner packet and
 // sends it to the GWLB node on UDP 6081 from the GWLB's own source port.
 func (a *Appliance) send(out []byte, g packet.Geneve, gwlb netip.AddrPort, local netip.Addr) error {
-	hl := g.HeaderLen()
-	inner := g.Payload()
+	return a.sendParts(out, g[:g.HeaderLen()], g.Payload(), gwlb, local)
+}
+
+// sendParts sends the GENEVE header hdr (with its options) and inner, in
+// IPv4 and UDP from local and the GWLB's source port, to the GWLB node.
+func (a *Appliance) sendParts(out, hdr, inner []byte, gwlb netip.AddrPort, local netip.Addr) error {
+	hl := len(hdr)
 	const hdrs = packet.IPv4Len + packet.UDPLen
-	if hdrs+len(g) > len(out) {
+	if hdrs+hl+len(inner) > len(out) {
 		return errors.New("packet too big")
 	}
-	copy(out[hdrs:], g[:hl])
+	copy(out[hdrs:], hdr)
 	hl = a.cfg.Misbehave.apply(out[hdrs : hdrs+hl])
 	copy(out[hdrs+hl:], inner)
 	total := hdrs + hl + len(inner)

@@ -17,6 +17,11 @@
 // never returned (RFC 8926). Its counters can be written to a file for
 // tests and users to read.
 //
+// In tunnel mode (tunnel.go) it works as AWS's tunnel handler, gwlbtun:
+// inner packets go to the node's kernel through a TUN device per GWLB
+// endpoint, a hook wires the kernel, and what the kernel routes back into
+// the endpoint's devices is returned with its flow's GENEVE header.
+//
 // Options make it misbehave on purpose for negative tests: altered cookie,
 // stripped option, non-zero VNI, replies from another port, the O bit set,
 // TCP reflected back to its sender (as Snort's gwlb DAQ does), slow health

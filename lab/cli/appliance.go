@@ -31,6 +31,12 @@ func newApplianceCmd(env Env) *cobra.Command {
 		Long: `Run the reference appliance: receive GENEVE on UDP 6081, pass or drop each inner
 packet (mode forward, or a stateful firewall), and return it to the GWLB node
 with the GENEVE header echoed byte for byte, from the GWLB's outer source port.
+In mode tunnel it hands each inner packet to the kernel instead, through a pair
+of TUN devices per GWLB endpoint (gwi-X in, gwo-X out, as AWS's gwlbtun names
+them; made on the endpoint's first packet, after which --hook runs through sh
+with CREATE, the two devices and the endpoint id appended), and returns what the
+kernel routes into either device with the GENEVE header of its flow; this needs
+CAP_NET_ADMIN and /dev/net/tun.
 Only GENEVE from the GWLB nodes (--gwlb-node, or gwlb_nodes in --config, where
 gwlb-lab up lists those that target the node) is returned; packets with the
 GENEVE O (control) bit are counted and not returned. A health responder answers
@@ -80,7 +86,8 @@ gwlb-lab up writes it; flags given on the command line override it.`,
 	f.StringVar(&cfgPath, "config", "", "appliance settings as JSON (the resolved topology's appliance block)")
 	f.StringVar(&flowLog, "flow-log", "", "append a JSON line per new flow and direction to this file")
 	f.IntVar(&spec.FlowLogMaxBytes, "flow-log-max-bytes", topology.DefaultFlowLogMaxBytes, "rotate the flow log to FILE.1 when it would grow past this size")
-	f.StringVar((*string)(&spec.Mode), "mode", "forward", "forward (pass everything) or firewall (apply rules)")
+	f.StringVar((*string)(&spec.Mode), "mode", "forward", "forward (pass everything), firewall (apply rules) or tunnel (through the kernel, by gwi-/gwo- TUN devices)")
+	f.StringVar(&spec.Hook, "hook", "", "tunnel: shell command run when an endpoint's devices are made or removed, with CREATE|DESTROY, gwi-X, gwo-X and the endpoint id (hex) appended")
 	f.IntVar(&spec.HealthPort, "health-port", 80, "TCP port of the health responder (0: none)")
 	f.StringVar(&spec.DefaultAction, "default-action", "allow", "firewall: action when no rule matches (allow or deny)")
 	f.DurationVar(&tcpTimeout, "session-timeout", time.Hour, "firewall: idle timeout of TCP connections (many firewalls default to an hour; spec §6.6 #10)")
@@ -102,6 +109,9 @@ func mergeAppliance(cmd *cobra.Command, spec *topology.Appliance, file topology.
 	set := cmd.Flags().Changed
 	if !set("mode") {
 		spec.Mode = file.Mode
+	}
+	if !set("hook") {
+		spec.Hook = file.Hook
 	}
 	if !set("health-port") {
 		spec.HealthPort = file.HealthPort
@@ -156,9 +166,15 @@ func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (applian
 		cfg.Misbehave = appliance.Misbehave{AlterCookie: m.AlterCookie, StripOption: m.StripOption, VNI: m.VNI, ReplyFromPort: uint16(m.ReplyFromPort),
 			ReflectTCP: m.ReflectTCP, HealthDelay: time.Duration(m.HealthDelayMS) * time.Millisecond, Control: m.Control}
 	}
+	if spec.Hook != "" && spec.Mode != topology.ApplianceTunnel {
+		return cfg, fmt.Errorf("a hook needs mode tunnel (mode is %q)", spec.Mode)
+	}
 	switch spec.Mode {
 	case "", topology.ApplianceForward:
 		cfg.Handler = appliance.Forward{}
+	case topology.ApplianceTunnel:
+		cfg.Handler = appliance.Forward{}
+		cfg.Tunnel, cfg.Hook = true, spec.Hook
 	case topology.ApplianceFirewall:
 		fw := &appliance.Firewall{DefaultAllow: spec.DefaultAction != "deny", TCPTimeout: tcpTimeout, OtherTimeout: 120 * time.Second}
 		for i, r := range spec.Rules {
@@ -178,7 +194,7 @@ func applianceConfig(spec topology.Appliance, tcpTimeout time.Duration) (applian
 		}
 		cfg.Handler = fw
 	default:
-		return cfg, fmt.Errorf("unknown appliance mode %q (forward or firewall)", spec.Mode)
+		return cfg, fmt.Errorf("unknown appliance mode %q (forward, firewall or tunnel)", spec.Mode)
 	}
 	return cfg, nil
 }

@@ -64,6 +64,7 @@ func TestInvalidFiles(t *testing.T) {
 		"hc-interval-range":           `gwlbs.gwlb-1.target_group.health_check: interval 301 is outside AWS's range 5-300 (set lab.lab_timings: true to allow it in the lab) (spec §4.1)`,
 		"hc-protocol":                 `gwlbs.gwlb-1.target_group.health_check: protocol "UDP" is not one of TCP, HTTP, HTTPS`,
 		"hc-threshold-range":          `gwlbs.gwlb-1.target_group.health_check: healthy_threshold 1 is outside AWS's range 2-10 (set lab.lab_timings: true to allow it in the lab) (spec §4.1)`,
+		"hook-without-tunnel":         `vpcs.security.instances.fw-1.run.appliance: hook needs mode tunnel`,
 		"idle-timeout-range":          `gwlbs.gwlb-1.listener: tcp_idle_timeout 30 is outside AWS's range 60-6000 (set lab.lab_timings: true to allow it in the lab) (spec §3.3)`,
 		"idle-timeout-stickiness":     `gwlbs.gwlb-1.listener: tcp_idle_timeout 600 can only be set with 5-tuple stickiness; with 3-tuple AWS fixes it at 350 (set lab.lab_timings: true to allow it in the lab) (spec §3.3)`,
 		"internet-host-private":       `internet.hosts.client: ip 10.1.2.3 is not a public address (internet hosts need one)`,

@@ -198,7 +198,8 @@ type HTTPEchoSpec struct {
 
 // ApplianceSpec configures the reference appliance.
 type ApplianceSpec struct {
-	Mode            string             `yaml:"mode,omitempty" desc:"forward: return every packet; firewall: apply rules." schema:"enum=forward|firewall,default=forward"`
+	Mode            string             `yaml:"mode,omitempty" desc:"forward: return every packet; firewall: apply rules; tunnel: hand inner packets to the node's kernel through a gwi-/gwo- TUN pair per GWLB endpoint and return what it routes into them, as AWS's gwlbtun does." schema:"enum=forward|firewall|tunnel,default=forward"`
+	Hook            string             `yaml:"hook,omitempty" desc:"Mode tunnel only: a shell command run (by sh, in the node's working directory) when an endpoint's tunnel devices are made, with gwlbtun's arguments appended: CREATE (DESTROY when the appliance stops), the inbound device gwi-X, the outbound device gwo-X and the endpoint id in hex, e.g. sh create-route.sh. Omitted: none."`
 	HealthPort      *int               `yaml:"health_port,omitempty" desc:"TCP/HTTP health responder port." schema:"default=80,min=1,max=65535"`
 	Rules           []FirewallRuleSpec `yaml:"rules,omitempty" desc:"Firewall rules, first match wins (mode firewall only)."`
 	DefaultAction   string             `yaml:"default_action,omitempty" desc:"Action when no rule matches (mode firewall only)." schema:"enum=allow|deny,default=allow"`

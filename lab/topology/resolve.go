@@ -378,6 +378,7 @@ func resolveProgram(spec *RunSpec) *Run {
 		HealthPort:    intOr(a.HealthPort, DefaultHealthPort),
 		DefaultAction: cmp.Or(a.DefaultAction, DefaultFirewallAction),
 		FlowLog:       a.FlowLog,
+		Hook:          a.Hook,
 	}
 	if a.FlowLog {
 		out.FlowLogMaxBytes = intOr(a.FlowLogMaxBytes, DefaultFlowLogMaxBytes)

@@ -457,6 +457,7 @@ type ApplianceMode string
 const (
 	ApplianceForward  ApplianceMode = "forward"
 	ApplianceFirewall ApplianceMode = "firewall"
+	ApplianceTunnel   ApplianceMode = "tunnel"
 )
 
 // Appliance is the reference appliance's configuration.
@@ -465,9 +466,11 @@ type Appliance struct {
 	HealthPort int            `json:"health_port"`
 	Rules      []FirewallRule `json:"rules,omitempty"`
 	// DefaultAction is allow or deny (firewall mode).
-	DefaultAction string     `json:"default_action"`
-	FlowLog       bool       `json:"flow_log"`
-	Misbehave     *Misbehave `json:"misbehave,omitempty"`
+	DefaultAction string `json:"default_action"`
+	// Hook is the tunnel mode's hook command.
+	Hook      string     `json:"hook,omitempty"`
+	FlowLog   bool       `json:"flow_log"`
+	Misbehave *Misbehave `json:"misbehave,omitempty"`
 	// FlowLogMaxBytes is the size at which the flow log rotates.
 	FlowLogMaxBytes int `json:"flow_log_max_bytes,omitempty"`
 	// GWLBNodes are the addresses of the GWLB nodes whose target group

@@ -18,6 +18,7 @@ func (c *checker) checkRuns() {
 				c.checkRun(childPath(childPath(ip, n), "run"), r)
 			}
 			c.checkContainer(childPath(childPath(ip, n), "container"), c.t.VPCs[vn].Instances[n].Container)
+			c.checkTunnelContainer(childPath(ip, n), c.t.VPCs[vn].Instances[n].Run, c.t.VPCs[vn].Instances[n].Container)
 		}
 	}
 	for _, n := range keys(c, "internet.hosts", c.t.Internet.Hosts) {
@@ -25,6 +26,18 @@ func (c *checker) checkRuns() {
 			c.checkRun(childPath(childPath("internet.hosts", n), "run"), r)
 		}
 		c.checkContainer(childPath(childPath("internet.hosts", n), "container"), c.t.Internet.Hosts[n].Container)
+	}
+}
+
+// checkTunnelContainer warns of a tunnel-mode appliance in a container that
+// cannot make its TUN devices.
+func (c *checker) checkTunnelContainer(p string, r *RunSpec, ct *ContainerSpec) {
+	if r == nil || r.Appliance == nil || r.Appliance.Mode != string(ApplianceTunnel) || ct == nil {
+		return
+	}
+	if !slices.ContainsFunc(ct.CapAdd, func(s string) bool { return strings.TrimPrefix(strings.ToUpper(s), "CAP_") == "NET_ADMIN" }) ||
+		!slices.ContainsFunc(ct.Devices, func(s string) bool { return strings.HasPrefix(s, "/dev/net/tun") }) {
+		c.warnf("", childPath(p, "container"), "", "an appliance in mode tunnel makes TUN devices: the container needs cap_add: [NET_ADMIN] and devices: [/dev/net/tun] (and an image with sh for its hook)")
 	}
 }
 
@@ -113,7 +126,13 @@ func (c *checker) checkRun(p string, r *RunSpec) {
 }
 
 func (c *checker) checkAppliance(p string, a *ApplianceSpec) {
-	c.enum(p, "mode", a.Mode, string(ApplianceForward), string(ApplianceFirewall))
+	c.enum(p, "mode", a.Mode, string(ApplianceForward), string(ApplianceFirewall), string(ApplianceTunnel))
+	switch {
+	case a.Hook != "" && a.Mode != string(ApplianceTunnel):
+		c.errorf(p, "hook", "hook needs mode tunnel")
+	case strings.ContainsAny(a.Hook, "\x00\n"):
+		c.errorf(p, "hook", "hook must be one line")
+	}
 	c.port(p, "health_port", a.HealthPort)
 	c.bounded(p, "flow_log_max_bytes", a.FlowLogMaxBytes, minFlowLogMaxBytes, maxFlowLogMaxBytes)
 	if a.FlowLogMaxBytes != nil && !a.FlowLog {
