@@ -3,6 +3,7 @@ package fabric
 import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
@@ -164,8 +165,40 @@ func TestTGWFlowHash(t *testing.T) {
 	if packet.IPv4(first).Fragment() != packet.FirstFragment || packet.IPv4(later).Fragment() != packet.LaterFragment {
 		t.Fatal("test fragments are not fragments")
 	}
-	if flowHash(first) != flowHash(later) {
+	if flowHash(fnvOffset, first) != flowHash(fnvOffset, later) {
 		t.Error("first and later fragment of a datagram hash differently")
+	}
+}
+
+// Two transit gateways share no flow state (spec §6.5, §6.6 #5): each
+// picks a flow's AZ by a hash of its own, so for one flow they agree only
+// by chance, while one gateway (or another lab's gateway of that name)
+// always picks the same AZ for it.
+func TestTGWFlowHashPerGateway(t *testing.T) {
+	atts := map[string]*tgwAttachment{}
+	for _, name := range []string{"tgw-1", "tgw-2", "tgw-1 again"} {
+		gw := &tgw{name: name, seed: tgwSeed(strings.TrimSuffix(name, " again"))}
+		atts[name] = &tgwAttachment{name: "insp", tgw: gw, appliance: true, enis: []tgwENI{{az: "az1"}, {az: "az2"}}}
+	}
+	differ := 0
+	const flows = 400
+	for port := uint16(20000); port < 20000+flows; port++ {
+		fwd := packet.AppendTCP(nil, packet.IPHeader{Src: a("10.1.1.10"), Dst: a("10.2.2.10")}, packet.TCPHeader{SrcPort: port, DstPort: 80, Flags: packet.TCPFlagSYN}, nil)
+		rev := packet.AppendTCP(nil, packet.IPHeader{Src: a("10.2.2.10"), Dst: a("10.1.1.10")}, packet.TCPHeader{SrcPort: 80, DstPort: port, Flags: packet.TCPFlagSYN | packet.TCPFlagACK}, nil)
+		one, _ := atts["tgw-1"].egress("az1", fwd)
+		oneRev, _ := atts["tgw-1"].egress("az2", rev)
+		again, _ := atts["tgw-1 again"].egress("az1", fwd)
+		two, _ := atts["tgw-2"].egress("az2", rev)
+		if one.az != oneRev.az || one.az != again.az {
+			t.Fatalf("port %d: tgw-1 chose %s forward, %s for the reply, %s in another lab: want one AZ", port, one.az, oneRev.az, again.az)
+		}
+		if one.az != two.az {
+			differ++
+		}
+	}
+	// Independent choices over two AZs differ for about half the flows.
+	if differ < flows/4 || differ > flows*3/4 {
+		t.Errorf("tgw-1 and tgw-2 chose different AZs for %d of %d flows, want about half", differ, flows)
 	}
 }
 
