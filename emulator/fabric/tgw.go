@@ -185,6 +185,9 @@ func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw, rt *runtime) 
 				a.enis = append(a.enis, tgwENI{az: v.subnets[i].az, sn: v.subnets[i]})
 				// The ENI's address is the TGW's: nothing is delivered to it.
 				v.owners[ec.IP] = owner{kind: ownerTGW}
+				if ec.IP6.IsValid() {
+					v.owners[ec.IP6] = owner{kind: ownerTGW}
+				}
 			}
 			if len(a.enis) == 0 {
 				return fmt.Errorf("transit gateway %q attachment %q has no subnet", tc.Name, ac.Name)

@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"fmt"
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"net/netip"
 	"strings"
@@ -357,5 +358,92 @@ func TestTGWForwardingDoesNotAllocate(t *testing.T) {
 		if allocs > 1 {
 			t.Fatalf("appliance mode %v: %v allocations per packet", appliance, allocs)
 		}
+	}
+}
+
+// tgwLab6 is tgwLab made dualstack: every VPC gets a /56 and every subnet
+// a /64 (ENIs and the attachments' interfaces the subnet prefix plus their
+// IPv4 host number), each 0.0.0.0/0 route a ::/0 twin, and the hub table
+// the spokes' IPv6 blocks, propagated.
+func tgwLab6(applianceMode bool) *config.Snapshot {
+	s := tgwLab(applianceMode)
+	v6 := map[string]netip.Prefix{}
+	for i := range s.VPCs {
+		v := &s.VPCs[i]
+		v.CIDRs = append(v.CIDRs, p(fmt.Sprintf("2600:1f18:0:%d00::/56", i+1)))
+		for j := range v.Subnets {
+			sn := &v.Subnets[j]
+			sn.IPv6CIDR = p(fmt.Sprintf("2600:1f18:0:%d%02x::/64", i+1, sn.CIDR.Addr().As4()[2]))
+			sn.RouterV6 = six(sn.IPv6CIDR, 1)
+			v6[sn.Name] = sn.IPv6CIDR
+			for k := range sn.ENIs {
+				sn.ENIs[k].IPv6 = six(sn.IPv6CIDR, sn.ENIs[k].IP.As4()[3])
+			}
+		}
+		for j := range v.RouteTables {
+			rt := &v.RouteTables[j]
+			for _, r := range rt.Routes {
+				if r.Destination == p("0.0.0.0/0") {
+					r.Destination = p("::/0")
+					rt.Routes = append(rt.Routes, r)
+				}
+			}
+		}
+	}
+	t := &s.TransitGateways[0]
+	for i := range t.Attachments {
+		for j := range t.Attachments[i].ENIs {
+			e := &t.Attachments[i].ENIs[j]
+			e.IP6 = six(v6[e.Subnet], e.IP.As4()[3])
+		}
+	}
+	t.RouteTables[0].Routes = append(t.RouteTables[0].Routes, config.TGWRoute{Destination: p("::/0"), Attachment: "att-hub"})
+	t.RouteTables[1].Routes = append(t.RouteTables[1].Routes,
+		config.TGWRoute{Destination: p("2600:1f18:0:100::/56"), Attachment: "att-a", Propagated: true},
+		config.TGWRoute{Destination: p("2600:1f18:0:200::/56"), Attachment: "att-b", Propagated: true})
+	return s
+}
+
+// IPv6 crosses the transit gateway as IPv4 does: by the attachment's AZ,
+// the associated table's IPv6 routes (static and propagated), and with
+// appliance mode one AZ per flow for both directions.
+func TestTGWForwardingIPv6(t *testing.T) {
+	if err := tgwLab6(false).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	const a1, b2 = "2600:1f18:0:101::a", "2600:1f18:0:202::a"
+	h := newHarness(t, tgwLab6(false))
+	h.send("va1", tcp6(mac(0x11, 1), mac(0x11, 10), a1, b2, 40000, 80, packet.TCPFlagSYN, 0))
+	checkIP6(t, h.recv("mb1"), mac(0x39, 10), a1, b2)
+	h.send("vb2", tcp6(mac(0x22, 1), mac(0x22, 10), b2, a1, 80, 40000, packet.TCPFlagSYN|packet.TCPFlagACK, 0))
+	checkIP6(t, h.recv("mb2"), mac(0x39, 11), b2, a1)
+	h.send("mb1", tcp6(mac(0x39, 1), mac(0x39, 10), a1, b2, 40000, 80, packet.TCPFlagSYN, 0))
+	checkIP6(t, h.recv("vb2"), mac(0x22, 10), a1, b2)
+
+	// The interfaces' IPv6 addresses are the gateway's, as their IPv4 ones.
+	for _, v := range h.f.lab.Load().vpcs {
+		if v.name != "a" {
+			continue
+		}
+		for _, addr := range []string{"10.1.1.5", "2600:1f18:0:101::5", "2600:1f18:0:102::5"} {
+			if o, ok := v.owners[a(addr)]; !ok || o.kind != ownerTGW {
+				t.Errorf("%s: owner %+v (%v), want the transit gateway", addr, o, ok)
+			}
+		}
+	}
+
+	h = newHarness(t, tgwLab6(true))
+	used := map[string]int{}
+	for port := uint16(40000); port < 40040; port++ {
+		h.send("va1", tcp6(mac(0x11, 1), mac(0x11, 10), a1, b2, port, 80, packet.TCPFlagSYN, 0))
+		fwd := h.which("mb1", "mb2")
+		h.send("vb2", tcp6(mac(0x22, 1), mac(0x22, 10), b2, a1, 80, port, packet.TCPFlagSYN|packet.TCPFlagACK, 0))
+		if back := h.which("mb1", "mb2"); back != fwd {
+			t.Fatalf("port %d: forward through %s, reply through %s", port, fwd, back)
+		}
+		used[fwd]++
+	}
+	if len(used) != 2 {
+		t.Errorf("40 IPv6 flows all through one middlebox: %v", used)
 	}
 }
