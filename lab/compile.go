@@ -126,7 +126,7 @@ func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket 
 		for _, a := range t.Attachments {
 			ca := config.TGWAttachment{Name: a.Name, VPC: a.VPC, RouteTable: a.RouteTable, ApplianceMode: a.ApplianceModeSupport}
 			for _, e := range a.ENIs {
-				ca.ENIs = append(ca.ENIs, config.TGWENI{Subnet: e.Subnet, AZ: e.AZ, IP: e.Addr})
+				ca.ENIs = append(ca.ENIs, config.TGWENI{Subnet: e.Subnet, AZ: e.AZ, IP: e.Addr, IP6: e.Addr6})
 			}
 			ct.Attachments = append(ct.Attachments, ca)
 		}

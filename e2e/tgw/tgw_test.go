@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-const centralized = "../../scenarios/tgw-centralized.yaml"
+const centralized = "../../scenarios/tgw-east-west.yaml"
 
 // connect fetches url from node with each of ports as the client's source
 // port and returns how many fetches succeeded.

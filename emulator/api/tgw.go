@@ -53,4 +53,6 @@ type TGWENI struct {
 	Subnet string     `json:"subnet"`
 	AZ     string     `json:"az"`
 	IP     netip.Addr `json:"ip"`
+	// IP6 is its IPv6 address, in a dualstack subnet only.
+	IP6 netip.Addr `json:"ip6,omitzero"`
 }

@@ -37,6 +37,8 @@ type TGWENI struct {
 	Subnet string     `json:"subnet"`
 	AZ     string     `json:"az"`
 	IP     netip.Addr `json:"ip"`
+	// IP6 is its IPv6 address in a dualstack subnet; zero otherwise.
+	IP6 netip.Addr `json:"ip6,omitzero"`
 }
 
 // TGWRouteTable is a transit gateway route table: static routes and the
@@ -103,6 +105,9 @@ func (s *Snapshot) validateTGWs(bad func(string, ...any)) {
 				}
 				if sn := v.Subnets[i]; sn.AZ != e.AZ || !sn.CIDR.Contains(e.IP) {
 					bad("%s: interface %s in subnet %q must be in its AZ %q and CIDR %s", where, e.IP, e.Subnet, sn.AZ, sn.CIDR)
+				}
+				if sn := v.Subnets[i]; e.IP6.IsValid() && !(e.IP6.Is6() && sn.IPv6CIDR.IsValid() && sn.IPv6CIDR.Contains(e.IP6)) {
+					bad("%s: interface %s in subnet %q must be an IPv6 address in the subnet's IPv6 CIDR", where, e.IP6, e.Subnet)
 				}
 				if azs[e.AZ] {
 					bad("%s: two subnets in AZ %q", where, e.AZ)

@@ -23,6 +23,23 @@ import (
 type tgw struct {
 	name  string
 	byVPC map[string]*tgwAttachment
+	// seed starts the gateway's flow hash. Transit gateways share no flow
+	// state (spec §6.5): two of them choose AZs for one flow independently,
+	// so each hashes from a seed of its own, taken from its name so that a
+	// lab replays the same choices.
+	seed uint64
+}
+
+// fnvOffset is the FNV-1a 64-bit offset basis.
+const fnvOffset = 14695981039346656037
+
+// tgwSeed derives a transit gateway's flow hash seed from its name.
+func tgwSeed(name string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	return h
 }
 
 type tgwAttachment struct {
@@ -76,13 +93,18 @@ const (
 )
 
 // egress chooses the ENI through which the attachment delivers a packet
-// that entered the TGW in inAZ.
+// that entered the TGW in inAZ; with appliance mode, by the flow hash of
+// the attachment's gateway.
 func (a *tgwAttachment) egress(inAZ string, ip []byte) (*tgwENI, string) {
 	if a.appliance {
 		if len(a.enis) == 1 {
 			return &a.enis[0], azSingleAZ
 		}
-		return &a.enis[flowHash(ip)%uint64(len(a.enis))], azFlowHash
+		var seed uint64 = fnvOffset
+		if a.tgw != nil {
+			seed = a.tgw.seed
+		}
+		return &a.enis[flowHash(seed, ip)%uint64(len(a.enis))], azFlowHash
 	}
 	if e := a.eniIn(inAZ); e != nil {
 		return e, azSame
@@ -90,11 +112,11 @@ func (a *tgwAttachment) egress(inAZ string, ip []byte) (*tgwENI, string) {
 	return &a.enis[0], azFirst
 }
 
-// flowHash hashes a packet's flow so that both directions give the same
-// value: the two (address, port) ends are put in order first. Fragmented
-// datagrams hash by addresses and protocol only, so that all their
-// fragments take the same AZ. It does not allocate.
-func flowHash(ip []byte) uint64 {
+// flowHash hashes a packet's flow, starting from seed, so that both
+// directions give the same value: the two (address, port) ends are put in
+// order first. Fragmented datagrams hash by addresses and protocol only,
+// so that all their fragments take the same AZ. It does not allocate.
+func flowHash(seed uint64, ip []byte) uint64 {
 	k, fi, err := packet.ParseFlow(ip)
 	if err != nil {
 		return 0
@@ -106,7 +128,7 @@ func flowHash(ip []byte) uint64 {
 	if c := a.Compare(b); c > 0 || (c == 0 && pa > pb) {
 		a, pa, b, pb = b, pb, a, pa
 	}
-	h := uint64(14695981039346656037)
+	h := seed
 	mix := func(x byte) { h = (h ^ uint64(x)) * 1099511628211 }
 	for _, addr := range [2]netip.Addr{a, b} {
 		for _, x := range addr.As16() {
@@ -131,7 +153,7 @@ func flowHash(ip []byte) uint64 {
 func newTGWs(s *config.Snapshot) map[string]*tgw {
 	out := map[string]*tgw{}
 	for _, tc := range s.TransitGateways {
-		out[tc.Name] = &tgw{name: tc.Name, byVPC: map[string]*tgwAttachment{}}
+		out[tc.Name] = &tgw{name: tc.Name, byVPC: map[string]*tgwAttachment{}, seed: tgwSeed(tc.Name)}
 	}
 	return out
 }
@@ -163,6 +185,9 @@ func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw, rt *runtime) 
 				a.enis = append(a.enis, tgwENI{az: v.subnets[i].az, sn: v.subnets[i]})
 				// The ENI's address is the TGW's: nothing is delivered to it.
 				v.owners[ec.IP] = owner{kind: ownerTGW}
+				if ec.IP6.IsValid() {
+					v.owners[ec.IP6] = owner{kind: ownerTGW}
+				}
 			}
 			if len(a.enis) == 0 {
 				return fmt.Errorf("transit gateway %q attachment %q has no subnet", tc.Name, ac.Name)

@@ -1,8 +1,10 @@
 package fabric
 
 import (
+	"fmt"
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
@@ -164,8 +166,40 @@ func TestTGWFlowHash(t *testing.T) {
 	if packet.IPv4(first).Fragment() != packet.FirstFragment || packet.IPv4(later).Fragment() != packet.LaterFragment {
 		t.Fatal("test fragments are not fragments")
 	}
-	if flowHash(first) != flowHash(later) {
+	if flowHash(fnvOffset, first) != flowHash(fnvOffset, later) {
 		t.Error("first and later fragment of a datagram hash differently")
+	}
+}
+
+// Two transit gateways share no flow state (spec §6.5, §6.6 #5): each
+// picks a flow's AZ by a hash of its own, so for one flow they agree only
+// by chance, while one gateway (or another lab's gateway of that name)
+// always picks the same AZ for it.
+func TestTGWFlowHashPerGateway(t *testing.T) {
+	atts := map[string]*tgwAttachment{}
+	for _, name := range []string{"tgw-1", "tgw-2", "tgw-1 again"} {
+		gw := &tgw{name: name, seed: tgwSeed(strings.TrimSuffix(name, " again"))}
+		atts[name] = &tgwAttachment{name: "insp", tgw: gw, appliance: true, enis: []tgwENI{{az: "az1"}, {az: "az2"}}}
+	}
+	differ := 0
+	const flows = 400
+	for port := uint16(20000); port < 20000+flows; port++ {
+		fwd := packet.AppendTCP(nil, packet.IPHeader{Src: a("10.1.1.10"), Dst: a("10.2.2.10")}, packet.TCPHeader{SrcPort: port, DstPort: 80, Flags: packet.TCPFlagSYN}, nil)
+		rev := packet.AppendTCP(nil, packet.IPHeader{Src: a("10.2.2.10"), Dst: a("10.1.1.10")}, packet.TCPHeader{SrcPort: 80, DstPort: port, Flags: packet.TCPFlagSYN | packet.TCPFlagACK}, nil)
+		one, _ := atts["tgw-1"].egress("az1", fwd)
+		oneRev, _ := atts["tgw-1"].egress("az2", rev)
+		again, _ := atts["tgw-1 again"].egress("az1", fwd)
+		two, _ := atts["tgw-2"].egress("az2", rev)
+		if one.az != oneRev.az || one.az != again.az {
+			t.Fatalf("port %d: tgw-1 chose %s forward, %s for the reply, %s in another lab: want one AZ", port, one.az, oneRev.az, again.az)
+		}
+		if one.az != two.az {
+			differ++
+		}
+	}
+	// Independent choices over two AZs differ for about half the flows.
+	if differ < flows/4 || differ > flows*3/4 {
+		t.Errorf("tgw-1 and tgw-2 chose different AZs for %d of %d flows, want about half", differ, flows)
 	}
 }
 
@@ -324,5 +358,92 @@ func TestTGWForwardingDoesNotAllocate(t *testing.T) {
 		if allocs > 1 {
 			t.Fatalf("appliance mode %v: %v allocations per packet", appliance, allocs)
 		}
+	}
+}
+
+// tgwLab6 is tgwLab made dualstack: every VPC gets a /56 and every subnet
+// a /64 (ENIs and the attachments' interfaces the subnet prefix plus their
+// IPv4 host number), each 0.0.0.0/0 route a ::/0 twin, and the hub table
+// the spokes' IPv6 blocks, propagated.
+func tgwLab6(applianceMode bool) *config.Snapshot {
+	s := tgwLab(applianceMode)
+	v6 := map[string]netip.Prefix{}
+	for i := range s.VPCs {
+		v := &s.VPCs[i]
+		v.CIDRs = append(v.CIDRs, p(fmt.Sprintf("2600:1f18:0:%d00::/56", i+1)))
+		for j := range v.Subnets {
+			sn := &v.Subnets[j]
+			sn.IPv6CIDR = p(fmt.Sprintf("2600:1f18:0:%d%02x::/64", i+1, sn.CIDR.Addr().As4()[2]))
+			sn.RouterV6 = six(sn.IPv6CIDR, 1)
+			v6[sn.Name] = sn.IPv6CIDR
+			for k := range sn.ENIs {
+				sn.ENIs[k].IPv6 = six(sn.IPv6CIDR, sn.ENIs[k].IP.As4()[3])
+			}
+		}
+		for j := range v.RouteTables {
+			rt := &v.RouteTables[j]
+			for _, r := range rt.Routes {
+				if r.Destination == p("0.0.0.0/0") {
+					r.Destination = p("::/0")
+					rt.Routes = append(rt.Routes, r)
+				}
+			}
+		}
+	}
+	t := &s.TransitGateways[0]
+	for i := range t.Attachments {
+		for j := range t.Attachments[i].ENIs {
+			e := &t.Attachments[i].ENIs[j]
+			e.IP6 = six(v6[e.Subnet], e.IP.As4()[3])
+		}
+	}
+	t.RouteTables[0].Routes = append(t.RouteTables[0].Routes, config.TGWRoute{Destination: p("::/0"), Attachment: "att-hub"})
+	t.RouteTables[1].Routes = append(t.RouteTables[1].Routes,
+		config.TGWRoute{Destination: p("2600:1f18:0:100::/56"), Attachment: "att-a", Propagated: true},
+		config.TGWRoute{Destination: p("2600:1f18:0:200::/56"), Attachment: "att-b", Propagated: true})
+	return s
+}
+
+// IPv6 crosses the transit gateway as IPv4 does: by the attachment's AZ,
+// the associated table's IPv6 routes (static and propagated), and with
+// appliance mode one AZ per flow for both directions.
+func TestTGWForwardingIPv6(t *testing.T) {
+	if err := tgwLab6(false).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	const a1, b2 = "2600:1f18:0:101::a", "2600:1f18:0:202::a"
+	h := newHarness(t, tgwLab6(false))
+	h.send("va1", tcp6(mac(0x11, 1), mac(0x11, 10), a1, b2, 40000, 80, packet.TCPFlagSYN, 0))
+	checkIP6(t, h.recv("mb1"), mac(0x39, 10), a1, b2)
+	h.send("vb2", tcp6(mac(0x22, 1), mac(0x22, 10), b2, a1, 80, 40000, packet.TCPFlagSYN|packet.TCPFlagACK, 0))
+	checkIP6(t, h.recv("mb2"), mac(0x39, 11), b2, a1)
+	h.send("mb1", tcp6(mac(0x39, 1), mac(0x39, 10), a1, b2, 40000, 80, packet.TCPFlagSYN, 0))
+	checkIP6(t, h.recv("vb2"), mac(0x22, 10), a1, b2)
+
+	// The interfaces' IPv6 addresses are the gateway's, as their IPv4 ones.
+	for _, v := range h.f.lab.Load().vpcs {
+		if v.name != "a" {
+			continue
+		}
+		for _, addr := range []string{"10.1.1.5", "2600:1f18:0:101::5", "2600:1f18:0:102::5"} {
+			if o, ok := v.owners[a(addr)]; !ok || o.kind != ownerTGW {
+				t.Errorf("%s: owner %+v (%v), want the transit gateway", addr, o, ok)
+			}
+		}
+	}
+
+	h = newHarness(t, tgwLab6(true))
+	used := map[string]int{}
+	for port := uint16(40000); port < 40040; port++ {
+		h.send("va1", tcp6(mac(0x11, 1), mac(0x11, 10), a1, b2, port, 80, packet.TCPFlagSYN, 0))
+		fwd := h.which("mb1", "mb2")
+		h.send("vb2", tcp6(mac(0x22, 1), mac(0x22, 10), b2, a1, 80, port, packet.TCPFlagSYN|packet.TCPFlagACK, 0))
+		if back := h.which("mb1", "mb2"); back != fwd {
+			t.Fatalf("port %d: forward through %s, reply through %s", port, fwd, back)
+		}
+		used[fwd]++
+	}
+	if len(used) != 2 {
+		t.Errorf("40 IPv6 flows all through one middlebox: %v", used)
 	}
 }

@@ -79,7 +79,7 @@ func (f *Fabric) TGWs() []api.TGWStatus {
 func tgwENIs(enis []config.TGWENI) []api.TGWENI {
 	out := make([]api.TGWENI, len(enis))
 	for i, e := range enis {
-		out[i] = api.TGWENI{Subnet: e.Subnet, AZ: e.AZ, IP: e.IP}
+		out[i] = api.TGWENI{Subnet: e.Subnet, AZ: e.AZ, IP: e.IP, IP6: e.IP6}
 	}
 	return out
 }

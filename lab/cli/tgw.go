@@ -57,7 +57,11 @@ func printTGWs(cmd *cobra.Command, tgws []api.TGWStatus) error {
 		for _, a := range t.Attachments {
 			var enis []string
 			for _, e := range a.ENIs {
-				enis = append(enis, fmt.Sprintf("%s:%s(%s)", e.AZ, e.IP, e.Subnet))
+				addr := e.IP.String()
+				if e.IP6.IsValid() {
+					addr += "," + e.IP6.String()
+				}
+				enis = append(enis, fmt.Sprintf("%s:%s(%s)", e.AZ, addr, e.Subnet))
 			}
 			var drops []string
 			for _, reason := range []string{"tgw_no_route", "tgw_blackhole", "tgw_no_attachment_in_az"} {

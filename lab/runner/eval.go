@@ -12,6 +12,7 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/lab/echo"
 	"github.com/gwlb-lab/gwlb-lab/lab/scenario"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
 // maxEvidenceFlows is how many failing flows an expectation shows evidence
@@ -253,6 +254,47 @@ func (rn *run) ends(e netip.AddrPort, xl map[netip.AddrPort][]netip.AddrPort) []
 	return out
 }
 
+// keyedByPorts reports whether a GWLB flow's key holds the ports: the
+// target group of its GWLB has 5-tuple stickiness.
+func (rn *run) keyedByPorts(f Flow) bool {
+	if rn.topo == nil {
+		return true
+	}
+	g, ok := rn.topo.GWLB(f.GWLB)
+	return !ok || g.TargetGroup.Stickiness == "" || g.TargetGroup.Stickiness == topology.FiveTuple
+}
+
+var (
+	tracedEnds = regexp.MustCompile(`^\S+ (\S+) -> (\S+)`)
+	gwlbNode   = regexp.MustCompile(`^gwlb node (\S+): `)
+)
+
+// nodesMet returns the GWLB nodes that the traced packets between the two
+// ends (with ports, any of their names) went through.
+func nodesMet(t *trafficRun, locals, remotes []netip.AddrPort) map[string]bool {
+	nodes := map[string]bool{}
+	for _, tr := range t.traces() {
+		m := tracedEnds.FindStringSubmatch(tr.Packet)
+		if m == nil {
+			continue
+		}
+		a, err1 := netip.ParseAddrPort(m[1])
+		b, err2 := netip.ParseAddrPort(m[2])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if !(containsEnd(locals, a, true) && containsEnd(remotes, b, true)) && !(containsEnd(locals, b, true) && containsEnd(remotes, a, true)) {
+			continue
+		}
+		for _, h := range tr.Hops {
+			if m := gwlbNode.FindStringSubmatch(h); m != nil {
+				nodes[m[1]] = true
+			}
+		}
+	}
+	return nodes
+}
+
 func containsEnd(set []netip.AddrPort, e netip.AddrPort, ports bool) bool {
 	for _, x := range set {
 		if x.Addr() == e.Addr() && (!ports || x.Port() == e.Port()) {
@@ -288,15 +330,30 @@ func (rn *run) match(t *trafficRun) []*observed {
 		ports := t.res.Protocol != "icmp"
 		locals, remotes := rn.ends(local, xl), rn.ends(remote, xl)
 		o := &observed{result: fr, t: t, label: flowLabel(t, fr)}
+		var nodes map[string]bool // the GWLB nodes its packets met; nil: not looked up yet
 		for _, f := range t.flows {
 			if !protoMatches(t.res.Protocol, f.Proto) {
 				continue
 			}
 			s, d := parseEnd(f.Src), parseEnd(f.Dst)
+			// A GWLB flow of 3- or 2-tuple stickiness is keyed without
+			// ports (it shows the ports of the connection that made it),
+			// and all the connections of one address pair share it on a
+			// node: of those the flow is only the ones on the nodes its
+			// packets met.
+			p := ports && rn.keyedByPorts(f)
+			if ports && !p {
+				if nodes == nil {
+					nodes = nodesMet(t, locals, remotes)
+				}
+				if len(nodes) > 0 && !nodes[f.Node] {
+					continue
+				}
+			}
 			switch {
-			case containsEnd(locals, s, ports) && containsEnd(remotes, d, ports):
+			case containsEnd(locals, s, p) && containsEnd(remotes, d, p):
 				o.entries, o.fwd = append(o.entries, f), append(o.fwd, true)
-			case containsEnd(locals, d, ports) && containsEnd(remotes, s, ports):
+			case containsEnd(locals, d, p) && containsEnd(remotes, s, p):
 				o.entries, o.fwd = append(o.entries, f), append(o.fwd, false)
 			}
 		}

@@ -51,7 +51,7 @@ func resolveScenario(t *testing.T, name, lab string) *topology.Lab {
 // TestResolveGolden compares the resolved scenario labs with the committed
 // JSON. Regenerate with: go test ./lab/topology -run TestResolveGolden -update
 func TestResolveGolden(t *testing.T) {
-	for _, name := range []string{"default", "plain-vpc", "tgw-centralized"} {
+	for _, name := range []string{"default", "plain-vpc", "tgw-east-west", "tgw-egress"} {
 		t.Run(name, func(t *testing.T) {
 			l := resolveScenario(t, name+".yaml", "default")
 			got, err := json.MarshalIndent(l, "", "  ")

@@ -27,7 +27,7 @@ func (r *resolver) transitGateways() []TransitGateway {
 			ra := TGWAttachment{Name: an, ID: aid, VPC: a.vpc, ApplianceModeSupport: a.appliance, RouteTable: a.table,
 				Propagations: append([]string{}, a.propagations...), ENIs: []TGWENI{}}
 			for _, e := range a.enis {
-				ra.ENIs = append(ra.ENIs, TGWENI{Subnet: e.subnet, AZ: c.vpcs[a.vpc].subnets[e.subnet].az, Addr: e.addr})
+				ra.ENIs = append(ra.ENIs, TGWENI{Subnet: e.subnet, AZ: c.vpcs[a.vpc].subnets[e.subnet].az, Addr: e.addr, Addr6: e.addr6})
 			}
 			slices.SortFunc(ra.ENIs, func(x, y TGWENI) int { return cmp.Compare(x.AZ, y.AZ) })
 			rt.Attachments = append(rt.Attachments, ra)

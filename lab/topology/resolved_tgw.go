@@ -34,6 +34,8 @@ type TGWENI struct {
 	Subnet string     `json:"subnet"`
 	AZ     string     `json:"az"`
 	Addr   netip.Addr `json:"addr"`
+	// Addr6 is its IPv6 address, in a dualstack subnet only.
+	Addr6 netip.Addr `json:"addr6,omitzero"`
 }
 
 // TGWRouteTable is a resolved transit gateway route table: the static

@@ -93,6 +93,13 @@ func (c *checker) checkENIAddrs6() {
 			used[a] = describe(e.kind, e.name)
 		}
 	}
+	// Transit gateway attachments' interfaces are not in c.enis either
+	// (one name, an interface per subnet).
+	for _, e := range c.tgwENIs() {
+		if e.subnet != "" && c.vpcs[e.vpc].subnets[e.subnet].v6.IsValid() && e.addr.IsValid() {
+			auto = append(auto, e)
+		}
+	}
 	// GWLB nodes are not in c.enis (their names are derived).
 	for _, gn := range slices.Sorted(maps.Keys(c.gwlbs)) {
 		for _, n := range c.gwlbs[gn].nodes {

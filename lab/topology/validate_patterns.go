@@ -153,11 +153,58 @@ func (c *checker) checkNATGateways(v *vpcInfo) {
 			if next, ok := c.defaultVia(v, es); !ok || next.kind != TargetNATGateway || next.target != n {
 				continue
 			}
-			if back, ok := c.route(v, ns.table, s.cidr); ok && back.kind != TargetEndpoint {
-				c.warnf("§6.4, §6.6 #7", c.enis[n].path, "", "return traffic to subnet %q (%s) takes the %s route of route table %q and skips endpoint %q: the appliance sees one direction only (route %s, or the vpc cidr, through the endpoint)", s.name, s.cidr, back.target, ns.table, r.target, s.cidr)
+			for _, src := range c.natSources(v, s) {
+				if back, ok := c.route(v, ns.table, src.block); ok && back.kind != TargetEndpoint {
+					c.warnf("§6.4, §6.6 #7", c.enis[n].path, "", "return traffic to %s takes the %s route of route table %q and skips endpoint %q: the appliance sees one direction only (route %s, or %s, through the endpoint)", src.what, back.target, ns.table, r.target, src.block, src.wider)
+				}
 			}
 		}
 	}
+}
+
+// natSource is a block whose traffic a subnet sends towards a NAT gateway.
+type natSource struct {
+	what  string       // for messages: `subnet "app" (10.0.1.0/24)`, `vpc "spoke-a" (10.1.0.0/16, behind transit gateway "tgw-1")`
+	block netip.Prefix // the block the NAT gateway's answers go back to
+	wider string       // the wider route that would do as well
+}
+
+// natSources returns the blocks whose traffic subnet s (of vpc v) sends on:
+// its own, unless nothing but transit gateway attachments sits in it, and
+// those of the other VPCs attached to a transit gateway with an attachment
+// in s, whose traffic the gateway delivers there (spec §6.5).
+func (c *checker) natSources(v *vpcInfo, s *subnetInfo) []natSource {
+	var out []natSource
+	onlyTGW := len(s.enis) > 0
+	seen := map[string]bool{}
+	for _, e := range s.enis {
+		if e.kind != kindTGWAtt {
+			onlyTGW = false
+			continue
+		}
+		for _, tn := range keys(c, "transit_gateways", c.t.TransitGateways) {
+			t := c.tgws[tn]
+			if t == nil || t.byVPC[v.name] != e.name {
+				continue
+			}
+			for _, an := range t.attOrder {
+				o := c.vpcs[t.atts[an].vpc]
+				if o == nil || o.name == v.name || !o.cidr.IsValid() || seen[o.name] {
+					continue
+				}
+				seen[o.name] = true
+				out = append(out, natSource{
+					what:  fmt.Sprintf("vpc %q (%s, behind transit gateway %q)", o.name, o.cidr, tn),
+					block: o.cidr,
+					wider: "a prefix holding it",
+				})
+			}
+		}
+	}
+	if !onlyTGW {
+		out = append([]natSource{{what: fmt.Sprintf("subnet %q (%s)", s.name, s.cidr), block: s.cidr, wider: "the vpc cidr"}}, out...)
+	}
+	return out
 }
 
 // checkForwarders: instances that are route targets but keep EC2's
