@@ -191,7 +191,7 @@ var _ = Describe("transit gateway, centralized inspection (spec §6.5)", func() 
 		}
 		Expect(syn).NotTo(BeNil(), "traces: %+v", traces)
 		Expect(synack).NotTo(BeNil(), "traces: %+v", traces)
-		Expect(strings.Join(syn.Hops, "\n")).To(ContainSubstring("transit gateway tgw-1: in through attachment att-spoke-a (az az1); route table spokes: 0.0.0.0/0 static -> attachment att-inspection; out in az az1 (the AZ it entered in (AZ affinity)), subnet tgw-az1 of vpc inspection"))
+		Expect(strings.Join(syn.Hops, "\n")).To(ContainSubstring("transit gateway tgw-1: in through attachment att-spoke-a (az az1); route table spokes: 0.0.0.0/0 static -> attachment att-inspection; out in az az1 (the AZ it entered in: AZ affinity), subnet tgw-az1 of vpc inspection"))
 		Expect(strings.Join(synack.Hops, "\n")).To(ContainSubstring("transit gateway tgw-1: in through attachment att-spoke-b (az az2); route table spokes: 0.0.0.0/0 static -> attachment att-inspection; out in az az2"))
 		Expect(synack.Result).To(Equal("dropped by gwlb node gwlb-1-az2: tcp_no_flow"))
 	})

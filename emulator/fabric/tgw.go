@@ -86,7 +86,7 @@ func (a *tgwAttachment) eniIn(az string) *tgwENI {
 
 // Why an egress AZ was chosen, for traces.
 const (
-	azSame     = "the AZ it entered in (AZ affinity)"
+	azSame     = "the AZ it entered in: AZ affinity"
 	azFirst    = "the attachment has no subnet in the AZ it entered in: its first AZ"
 	azFlowHash = "appliance mode: symmetric flow hash"
 	azSingleAZ = "appliance mode, but the attachment has one AZ"
