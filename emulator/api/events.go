@@ -30,11 +30,13 @@ type Event struct {
 	Seq     uint64    `json:"seq"`
 	Time    time.Time `json:"time"`
 	LabTime time.Time `json:"lab_time"`
-	Kind    string    `json:"kind"`
-	GWLB    string    `json:"gwlb,omitempty"`
-	Node    string    `json:"node,omitempty"` // a GWLB node, or the node of a link
-	Target  string    `json:"target,omitempty"`
-	IP      string    `json:"ip,omitempty"`
+	// LabSeconds is the lab time since the emulator started, in seconds.
+	LabSeconds float64 `json:"lab_seconds"`
+	Kind       string  `json:"kind"`
+	GWLB       string  `json:"gwlb,omitempty"`
+	Node       string  `json:"node,omitempty"` // a GWLB node, or the node of a link
+	Target     string  `json:"target,omitempty"`
+	IP         string  `json:"ip,omitempty"`
 	// State is a target's state after the event (initial, healthy,
 	// unhealthy, draining, unused) and Reason its AWS reason code.
 	State  string `json:"state,omitempty"`

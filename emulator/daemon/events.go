@@ -21,20 +21,22 @@ const EventRingSize = 4096
 // the health checkers' reports, never the forwarding path. Followers wait
 // on wake, a channel closed (and replaced) by every append.
 type events struct {
-	mu   sync.Mutex
-	ring []api.Event // len EventRingSize once full
-	next uint64      // the Seq of the next event
-	wake chan struct{}
-	now  func() time.Time // lab time
+	mu    sync.Mutex
+	ring  []api.Event // len EventRingSize once full
+	next  uint64      // the Seq of the next event
+	wake  chan struct{}
+	now   func() time.Time // lab time
+	start time.Time        // lab time when the ring was made
 }
 
 func newEvents(size int, labNow func() time.Time) *events {
-	return &events{ring: make([]api.Event, 0, size), next: 1, wake: make(chan struct{}), now: labNow}
+	return &events{ring: make([]api.Event, 0, size), next: 1, wake: make(chan struct{}), now: labNow, start: labNow()}
 }
 
 // add records e with both timestamps and the next sequence number.
 func (r *events) add(e api.Event) {
 	e.Time, e.LabTime = time.Now(), r.now()
+	e.LabSeconds = e.LabTime.Sub(r.start).Seconds()
 	r.mu.Lock()
 	e.Seq = r.next
 	r.next++

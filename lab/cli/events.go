@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +87,7 @@ func writeEvent(w io.Writer, e api.Event) {
 			parts = append(parts, p.k+"="+p.v)
 		}
 	}
-	line := fmt.Sprintf("%s  lab %s  %-19s %s", e.Time.Local().Format("15:04:05.000"), e.LabTime.UTC().Format("15:04:05.000"),
+	line := fmt.Sprintf("%s  lab +%-10s %-19s %s", e.Time.Local().Format("15:04:05.000"), strconv.FormatFloat(e.LabSeconds, 'f', 3, 64)+"s",
 		e.Kind, strings.Join(parts, " "))
 	if e.Detail != "" {
 		line += "  (" + e.Detail + ")"
