@@ -3,6 +3,7 @@ package gwlb
 import (
 	"context"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
@@ -64,6 +65,22 @@ var _ = Describe("targets registered at run time", func() {
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(ContainSubstring("emulator_start"))
 		Expect(r.Stdout).To(ContainSubstring("target=fw-3 ip=10.20.1.13 state=draining reason=Target.DeregistrationInProgress"))
+	})
+
+	It("outlive an emulator restart", func() {
+		l := harness.Up(withSpareAppliance())
+		_, err := l.G().RegisterIn(context.Background(), "fw-3", "gwlb-1")
+		Expect(err).NotTo(HaveOccurred())
+		l.WaitTarget("fw-3", "healthy")
+		before := l.Status().Emulator.PID
+		Expect(syscall.Kill(before, syscall.SIGKILL)).To(Succeed())
+		Eventually(func() int { return harness.Run(time.Minute, "status", "--name", l.Name).Code }, 10*time.Second, 50*time.Millisecond).Should(Equal(4), "degraded once the emulator is dead")
+		r := harness.Run(time.Minute, "emulator", "restart", "--name", l.Name)
+		Expect(r.Code).To(Equal(0), "restart: %s%s", r.Stdout, r.Stderr)
+		Expect(l.Status().Emulator.PID).NotTo(Equal(before))
+		Expect(l.Targets()).To(HaveKey("fw-3"), "the registration was applied again")
+		l.WaitTarget("fw-3", "healthy")
+		Expect(newFlowTargets(l, 30)).To(HaveKey("fw-3"))
 	})
 
 	It("refuse what is not an instance, naming the lab's instances", func() {
