@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
+	"github.com/gwlb-lab/gwlb-lab/emulator/flow"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 )
@@ -85,11 +86,19 @@ func TestAddTargetNotInUse(t *testing.T) {
 func TestAddTargetConcurrent(t *testing.T) {
 	lb, n := failoverLB(t, "no_rebalance")
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		for port := uint16(34000); port < 36000; port++ {
 			n.Forward(tcp("198.51.100.10", "10.0.1.10", port, 80, packet.TCPFlagSYN), ep1, epoch)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		buf := make([]flow.Entry, flow.WalkChunk)
+		for range 50 {
+			n.WalkFlows(epoch, &FlowFilter{Target: "fw-1"}, buf, func(FlowRef) bool { return true })
+			n.Targets(epoch)
 		}
 	}()
 	for i := range 50 {

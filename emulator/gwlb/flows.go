@@ -62,7 +62,7 @@ func (n *Node) WalkFlows(now time.Time, f *FlowFilter, buf []flow.Entry, fn func
 			continue
 		}
 		ok := n.tables[ep].Walk(at, buf, func(e *flow.Entry) bool {
-			if targets != nil && !targets[e.Target] {
+			if targets != nil && (e.Target >= len(targets) || !targets[e.Target]) { // a target added since the walk began is not the one asked for
 				return true
 			}
 			if f.Proto != 0 && int(e.Key.Proto) != f.Proto {
