@@ -347,7 +347,8 @@ drain, and it is unused once the deregistration delay has passed (spec §4.5).`}
 			`Register each TARGET (an instance's node name or address; with target type ip, its
 address) in the target group of --gwlb, which may be left out when the lab has
 one GWLB. A target the group already has is registered again; any other
-instance of the GWLB's VPC joins the group. Either way it starts initial and
+instance of the GWLB's VPC (with target type ip, of any VPC of the lab) joins
+the group. Either way it starts initial and
 gets no new flow before its health checks pass (spec §4.2). GWLB nodes,
 endpoints and internet hosts cannot be targets. Registrations outlive
 'emulator restart' (runtime-edits.json), not the lab.`},
