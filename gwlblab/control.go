@@ -135,7 +135,9 @@ func (l *Lab) Endpoints(ctx context.Context) ([]api.Endpoint, error) {
 }
 
 // Register registers a target (name or address) again in every target
-// group that has it; it starts initial. An unknown target is ErrNotFound.
+// group that has it, or, in a lab with one GWLB, any instance of its VPC
+// (RegisterIn names the GWLB); it starts initial. An unknown instance is
+// ErrNotFound.
 func (l *Lab) Register(ctx context.Context, target string) (api.TargetChange, error) {
 	var c api.TargetChange
 	err := l.ctl.call(ctx, http.MethodPost, api.TargetPath(target, "register"), &c)

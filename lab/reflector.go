@@ -53,11 +53,26 @@ func reflectorArgv(binary string, l *topology.Lab, n *topology.Node) []string {
 // gwlbNodesFor lists the addresses of the GWLB nodes that may send GENEVE
 // to node n: every node of every GWLB whose target group has n (with
 // cross-zone load balancing on, or a zone without a healthy target, any of
-// them may).
+// them may). An instance that no target group lists may still be registered
+// at run time (targets register) in a GWLB of its VPC: it gets the nodes of
+// those.
 func gwlbNodesFor(l *topology.Lab, n *topology.Node) []netip.Addr {
 	var out []netip.Addr
+	listed := false
 	for _, g := range l.GWLBs {
 		if !slices.ContainsFunc(g.TargetGroup.Targets, func(t topology.Target) bool { return t.Node == n.Name }) {
+			continue
+		}
+		listed = true
+		for _, gn := range g.Nodes {
+			out = append(out, gn.Addr)
+		}
+	}
+	if listed || n.Kind != topology.NodeInstance {
+		return out
+	}
+	for _, g := range l.GWLBs {
+		if g.VPC != n.VPC {
 			continue
 		}
 		for _, gn := range g.Nodes {

@@ -108,8 +108,8 @@ var _ = Describe("a lab whose name another lab's name starts with", Ordered, fun
 			want string
 		}{
 			{[]string{"exec", "--name", a.Name, "nope", "--", "true"}, `gwlb-lab: lab "` + a.Name + `" has no node "nope" (nodes: fw-1, fw-2)`},
-			{[]string{"targets", "--name", a.Name, "deregister", "nope"}, `gwlb-lab: target "nope": not found in any target group`},
-			{[]string{"targets", "--name", a.Name, "register", "nope"}, `gwlb-lab: target "nope": not found in any target group`},
+			{[]string{"targets", "--name", a.Name, "deregister", "nope"}, `gwlb-lab: target "nope" is in no target group`},
+			{[]string{"targets", "--name", a.Name, "register", "nope"}, `gwlb-lab: lab "` + a.Name + `" has no GWLB`},
 			{[]string{"endpoints", "--name", a.Name, "accept", "nope"}, `gwlb-lab: gwlb endpoint "nope": not found`},
 			{[]string{"capture", "--name", a.Name, "nope", "-w", "-", "-c", "1"}, `gwlb-lab: node "nope": not found`},
 			{[]string{"logs", "--name", a.Name, "nope"}, `gwlb-lab: lab "` + a.Name + `" has no node "nope" (or say emulator)`},

@@ -41,12 +41,15 @@ type Daemon struct {
 	// editsPath keeps the runtime edits for the next emulator (edits.go).
 	editsMu   sync.Mutex
 	editsPath string
+	// events is the ring of the emulator's events (events.go).
+	events *events
 }
 
 // New opens every port of the snapshot and builds the fabric. On error,
 // ports opened so far are closed.
 func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 	d := &Daemon{snap: snap, clock: clock.NewScaled(snap.TimeScale), started: time.Now()}
+	d.events = newEvents(EventRingSize, d.clock.Now)
 	ports := map[string]fabric.Port{}
 	closeAll := func() {
 		for _, p := range ports {
@@ -69,6 +72,7 @@ func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 	}
 	d.fabric = f
 	d.checkers = d.healthCheckers()
+	d.events.add(api.Event{Kind: api.EventEmulatorStart, Detail: fmt.Sprintf("lab %s, pid %d, time scale %g", snap.Lab, os.Getpid(), d.clock.Scale())})
 	return d, nil
 }
 
@@ -99,7 +103,7 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 				targets = append(targets, health.Target{Index: t.Index(), IP: t.IP})
 			}
 			c := health.NewChecker(hc, health.NetnsProber{NetNS: path}, targets, health.Initial,
-				d.clock.Now, d.clock.Wall, n.SetHealth)
+				d.clock.Now, d.clock.Wall, d.reporter(lb, n))
 			c.SetOverride(n.Forced) // gwlb-lab targets fail-health
 			out[n] = c
 		}
@@ -129,31 +133,13 @@ func (d *Daemon) Handlers(s *control.Server) {
 	s.HandleStream("GET "+api.PathTrace, d.serveTrace)
 	s.Handle("GET "+api.PathTargets, func(*http.Request) (any, error) { return d.fabric.Targets(), nil })
 	s.Handle("GET /v1/tgws", func(*http.Request) (any, error) { return d.fabric.TGWs(), nil })
-	s.Handle("POST /v1/targets/{name}/deregister", func(r *http.Request) (any, error) {
-		if err := d.fabric.Deregister(r.PathValue("name")); err != nil {
-			return nil, notFound(err)
-		}
-		return api.TargetChange{Target: r.PathValue("name"), State: api.TargetDraining}, nil
-	})
-	s.Handle("POST /v1/targets/{name}/register", func(r *http.Request) (any, error) {
-		regs, err := d.fabric.Register(r.PathValue("name"))
-		if err != nil {
-			return nil, notFound(err)
-		}
-		for lb, index := range regs {
-			for _, n := range lb.Nodes() {
-				if c := d.checkers[n]; c != nil {
-					c.Reset(index)
-				}
-			}
-		}
-		return api.TargetChange{Target: r.PathValue("name"), State: api.TargetInitial}, nil
-	})
+	d.targetHandlers(s)
 	s.Handle("POST /v1/endpoints/{name}/accept", func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if err := d.fabric.AcceptEndpoint(name); err != nil {
 			return nil, notFound(err)
 		}
+		d.events.add(api.Event{Kind: api.EventEndpointAccept, Detail: name})
 		return api.EndpointChange{Endpoint: name, State: api.EndpointAvailable}, nil
 	})
 	d.faultHandlers(s)

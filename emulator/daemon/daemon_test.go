@@ -33,6 +33,12 @@ func startDaemon(t testing.TB) (*Daemon, *control.Client, map[string]port.Port) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startSnapshot(t, snap)
+}
+
+// startSnapshot is startDaemon on a configuration of the caller's.
+func startSnapshot(t testing.TB, snap *config.Snapshot) (*Daemon, *control.Client, map[string]port.Port) {
+	t.Helper()
 	snap.ControlSocket = filepath.Join(t.TempDir(), "control.sock")
 	peers := map[string]port.Port{}
 	d, err := New(snap, func(e config.ENI) (fabric.Port, error) {
@@ -65,7 +71,7 @@ func startDaemon(t testing.TB) (*Daemon, *control.Client, map[string]port.Port) 
 	for {
 		var s api.Status
 		if err := c.Get(ctx, "/v1/status", &s); err == nil {
-			if s.Lab != "fixture" || len(s.Ports) != 5 {
+			if s.Lab != "fixture" || len(s.Ports) != len(snap.AllENIs()) {
 				t.Fatalf("status %+v", s)
 			}
 			break
@@ -137,11 +143,11 @@ func TestControlAPI(t *testing.T) {
 	if s := state("fw-1"); s != "initial" {
 		t.Fatalf("after register: %s", s)
 	}
-	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `target "fw-9": not found in any target group` {
+	if err := c.Post(ctx, "/v1/targets/fw-9/deregister", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `target "fw-9" is in no target group` {
 		t.Fatalf("deregistering an unknown target: %v", err)
 	}
-	if err := c.Post(ctx, "/v1/targets/fw-9/register", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `target "fw-9": not found in any target group` {
-		t.Fatalf("deregistering an unknown target: %v", err)
+	if err := c.Post(ctx, "/v1/targets/fw-9/register", nil, nil); !errors.Is(err, control.ErrNotFound) || err.Error() != `no instance "fw-9" in lab "fixture"; its instances: fw-1, fw-2, web` {
+		t.Fatalf("registering an unknown instance: %v", err)
 	}
 }
 

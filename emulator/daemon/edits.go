@@ -19,6 +19,16 @@ type savedEdits struct {
 	Links  map[string]api.LinkSettings `json:"links,omitempty"`
 	Health []savedHealth               `json:"failing_health_checks,omitempty"`
 	Routes []savedTable                `json:"route_tables,omitempty"`
+	// Targets are the targets registered at run time that the
+	// configuration's target groups do not list, while registered.
+	Targets []savedTarget `json:"targets,omitempty"`
+}
+
+// savedTarget is a target registered at run time.
+type savedTarget struct {
+	GWLB   string `json:"gwlb"`
+	Target string `json:"target"` // the node's name
+	IP     string `json:"ip"`
 }
 
 type savedHealth struct {
@@ -56,6 +66,17 @@ func (d *Daemon) KeepEdits(path string) error {
 	for _, t := range s.Routes {
 		if err := d.fabric.RestoreRoutes(t.VPC, t.Name, t.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("route table %q of vpc %q: %w", t.Name, t.VPC, err))
+		}
+	}
+	for _, t := range s.Targets {
+		// The address is what both target types accept; the name must
+		// still be the node that has it.
+		if in, err := d.findInstance(t.IP); err != nil || in.eni.Node != t.Target {
+			errs = append(errs, fmt.Errorf("target %q (%s) of gwlb %q: no longer an instance of the lab", t.Target, t.IP, t.GWLB))
+			continue
+		}
+		if _, err := d.register(t.IP, t.GWLB); err != nil {
+			errs = append(errs, fmt.Errorf("target %q of gwlb %q: %w", t.Target, t.GWLB, err))
 		}
 	}
 	for node, ls := range s.Links {
@@ -99,6 +120,18 @@ func (d *Daemon) saveEdits() error {
 				name = th.IP
 			}
 			s.Health = append(s.Health, savedHealth{Target: name, Node: th.Node})
+		}
+	}
+	for _, g := range d.snap.GWLBs {
+		lb, err := d.chooseLB(g.Name)
+		if err != nil {
+			continue
+		}
+		for _, t := range lb.Targets() {
+			if !lb.Registered(t) || slices.ContainsFunc(g.TargetGroup.Targets, func(c config.Target) bool { return c.IP == t.IP }) {
+				continue
+			}
+			s.Targets = append(s.Targets, savedTarget{GWLB: g.Name, Target: t.Name, IP: t.IP.String()})
 		}
 	}
 	running := d.fabric.Snapshot()

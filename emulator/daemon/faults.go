@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
@@ -68,6 +70,7 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		if err != nil {
 			return nil, apiError(err)
 		}
+		d.linkEvent(l)
 		return linkOut(l), nil
 	})
 	s.Handle("DELETE /v1/links/{node}", func(r *http.Request) (any, error) {
@@ -83,6 +86,8 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		if err != nil {
 			return nil, apiError(err)
 		}
+		d.events.add(api.Event{Kind: api.EventHealthForced, GWLB: in.GWLB, Target: name,
+			Detail: fmt.Sprintf("fail %v on %s", in.Fail, strings.Join(nodes, ", "))})
 		if err := d.saveEdits(); err != nil {
 			return nil, err
 		}
@@ -110,6 +115,8 @@ func (d *Daemon) faultHandlers(s *control.Server) {
 		if err != nil {
 			return nil, apiError(err)
 		}
+		d.events.add(api.Event{Kind: api.EventRouteEdit,
+			Detail: fmt.Sprintf("%s %s -> %s in route table %s of vpc %s", in.Op, dst, in.Target, t.Name, t.VPC)})
 		if err := d.saveEdits(); err != nil {
 			return nil, err
 		}
@@ -128,7 +135,19 @@ func (d *Daemon) setLink(node string, imp fabric.LinkImpairment) (any, error) {
 	if err != nil {
 		return nil, apiError(err)
 	}
+	d.linkEvent(l)
 	return linkOut(l), nil
+}
+
+// linkEvent records a link's impairment as it is now.
+func (d *Daemon) linkEvent(l fabric.LinkStatus) {
+	ls := linkOut(l).LinkSettings
+	detail := "clear"
+	if ls != (api.LinkSettings{}) {
+		b, _ := json.Marshal(ls)
+		detail = string(b)
+	}
+	d.events.add(api.Event{Kind: api.EventLink, Node: l.Node, Detail: detail})
 }
 
 // apiError maps the fabric's errors to the control socket's statuses.

@@ -50,8 +50,9 @@ func (n *Node) WalkFlows(now time.Time, f *FlowFilter, buf []flow.Entry, fn func
 	}
 	var targets []bool // by target index; nil selects every target
 	if f.Target != "" {
-		targets = make([]bool, len(n.lb.targets))
-		for _, t := range n.lb.targets {
+		all := n.lb.Targets()
+		targets = make([]bool, len(all))
+		for _, t := range all {
 			targets[t.index] = t.Name == f.Target || t.IP.String() == f.Target
 		}
 	}
@@ -61,7 +62,7 @@ func (n *Node) WalkFlows(now time.Time, f *FlowFilter, buf []flow.Entry, fn func
 			continue
 		}
 		ok := n.tables[ep].Walk(at, buf, func(e *flow.Entry) bool {
-			if targets != nil && !targets[e.Target] {
+			if targets != nil && (e.Target >= len(targets) || !targets[e.Target]) { // a target added since the walk began is not the one asked for
 				return true
 			}
 			if f.Proto != 0 && int(e.Key.Proto) != f.Proto {
@@ -91,7 +92,7 @@ func hostsMatch(hosts []netip.Prefix, src, dst netip.Addr) bool {
 // HasTarget reports whether the load balancer has a target of that name or
 // address, so a listing can tell a typo from a target without flows.
 func (lb *LB) HasTarget(nameOrIP string) bool {
-	for _, t := range lb.targets {
+	for _, t := range lb.Targets() {
 		if t.Name == nameOrIP || t.IP.String() == nameOrIP {
 			return true
 		}
@@ -115,7 +116,7 @@ func (r FlowRef) Flow() api.Flow {
 // emulator no garbage per flow.
 func (r FlowRef) AppendJSON(b []byte) []byte {
 	n, e := r.Node, r.Entry
-	t := n.lb.targets[e.Target]
+	t := n.lb.targetAt(e.Target)
 	b = append(b, `{"gwlb":`...)
 	b = appendString(b, n.lb.Name)
 	b = append(b, `,"node":`...)

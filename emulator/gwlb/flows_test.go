@@ -36,7 +36,7 @@ func TestFlowJSON(t *testing.T) {
 		if err := json.Unmarshal(r.AppendJSON(nil), &f); err != nil {
 			t.Fatalf("invalid JSON %s: %v", r.AppendJSON(nil), err)
 		}
-		tg := lb.targets[r.Entry.Target]
+		tg := lb.targetAt(r.Entry.Target)
 		at := lb.since(now)
 		e := r.Entry
 		want := api.Flow{

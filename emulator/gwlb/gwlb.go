@@ -39,13 +39,24 @@ func (t *Target) Index() int { return t.index }
 
 // LB is one Gateway Load Balancer.
 type LB struct {
-	Name    string
-	cfg     config.GWLB
-	mode    flow.Mode
-	targets []*Target
+	Name string
+	cfg  config.GWLB
+	mode flow.Mode
+	// targets holds the target group's targets, indexed by Target.index.
+	// It only grows (Add, under mu): a flow's target index stays valid, and
+	// the data path loads it without a lock.
+	targets atomic.Pointer[[]*Target]
+	mu      sync.Mutex // serializes Add
+	enabled map[string]bool
 	nodes   []*Node
 	epoch   time.Time
 }
+
+// MaxTargets is how many targets a target group can have, those of the
+// configuration and those registered at run time together (each GWLB node
+// keeps its per-target state in arrays of that size, so that adding a
+// target never moves what the data path reads).
+const MaxTargets = 256
 
 // Node is the load balancer's node in one AZ.
 type Node struct {
@@ -55,10 +66,12 @@ type Node struct {
 	IP   netip.Addr
 	MAC  packet.MAC
 	// candidates are the targets this node balances over: its zone's, or
-	// every zone's with cross-zone load balancing (spec §4.6).
-	candidates []*Target
+	// every zone's with cross-zone load balancing (spec §4.6). Replaced,
+	// never changed in place, when a target is added.
+	candidates atomic.Pointer[[]*Target]
 	// notInUse are the targets in AZs the load balancer does not enable:
 	// listed by Targets as unused, never given a flow or a health check.
+	// Guarded by statusMu.
 	notInUse []*Target
 	// health is each target's state (a health.State) as this node's checks
 	// decided, indexed like lb.targets; status holds the details.
@@ -101,9 +114,14 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 	default:
 		return nil, fmt.Errorf("gwlb %q: unknown stickiness %q", cfg.Name, cfg.TargetGroup.Stickiness)
 	}
-	for i, tc := range cfg.TargetGroup.Targets {
-		lb.targets = append(lb.targets, &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i})
+	if len(cfg.TargetGroup.Targets) > MaxTargets {
+		return nil, fmt.Errorf("gwlb %q: %d targets, at most %d", cfg.Name, len(cfg.TargetGroup.Targets), MaxTargets)
 	}
+	targets := make([]*Target, 0, len(cfg.TargetGroup.Targets))
+	for i, tc := range cfg.TargetGroup.Targets {
+		targets = append(targets, &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: i})
+	}
+	lb.targets.Store(&targets)
 	tcpIdle := time.Duration(cfg.TCPIdleTimeout) * time.Second
 	// A target in an AZ the load balancer does not enable is never a
 	// candidate, cross-zone or not: AWS leaves it unused (Target.NotInUse,
@@ -112,6 +130,7 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 	for _, nc := range cfg.Nodes {
 		enabled[nc.AZ] = true
 	}
+	lb.enabled = enabled
 	maxFlows := cfg.MaxFlowsPerNode
 	if maxFlows == 0 {
 		maxFlows = config.DefaultMaxFlowsPerNode
@@ -123,21 +142,23 @@ func New(cfg config.GWLB, endpoints map[string][]uint64, epoch time.Time) (*LB, 
 		}
 		n := &Node{lb: lb, Name: nc.Name, AZ: nc.AZ, IP: nc.IP, MAC: packet.MAC(nc.MAC), tables: map[uint64]*flow.Table{}, own: newOwnConns(), limit: limit}
 		n.seed = seedOf(cfg.Name, nc.Name)
-		for _, t := range lb.targets {
+		var candidates []*Target
+		for _, t := range targets {
 			switch {
 			case !enabled[t.AZ]:
 				n.notInUse = append(n.notInUse, t)
 			case cfg.CrossZone || t.AZ == nc.AZ:
-				n.candidates = append(n.candidates, t)
+				candidates = append(candidates, t)
 			}
 		}
+		n.candidates.Store(&candidates)
 		// Targets of a lab that starts are initial, as on AWS: no new
 		// flow goes to them before their first check passes (a flow
 		// chosen while none is healthy is pinned and dropped; spec §4.2,
 		// §4.3, §11 q9).
-		n.health = make([]atomic.Uint32, len(lb.targets))
-		n.failing = make([]atomic.Bool, len(lb.targets))
-		n.status = make([]health.Status, len(lb.targets))
+		n.health = make([]atomic.Uint32, MaxTargets)
+		n.failing = make([]atomic.Bool, MaxTargets)
+		n.status = make([]health.Status, MaxTargets)
 		for i := range n.health {
 			n.health[i].Store(uint32(health.Initial))
 			n.status[i].State = health.Initial
@@ -172,8 +193,11 @@ func seedOf(parts ...string) uint64 {
 // Nodes returns the load balancer's nodes.
 func (lb *LB) Nodes() []*Node { return lb.nodes }
 
-// Targets returns the registered targets.
-func (lb *LB) Targets() []*Target { return lb.targets }
+// Targets returns the target group's targets, registered or not.
+func (lb *LB) Targets() []*Target { return *lb.targets.Load() }
+
+// target returns the target of an index a flow holds.
+func (lb *LB) targetAt(i int) *Target { return (*lb.targets.Load())[i] }
 
 // Node returns the node of an AZ, or nil.
 func (lb *LB) Node(az string) *Node {
@@ -296,7 +320,7 @@ func (n *Node) forward(inner []byte, fk packet.FlowKey, info packet.FlowInfo, ft
 				e.Pinned = true
 			}
 		}
-	} else if t := n.lb.targets[e.Target]; !e.Pinned && n.rebalance(t, at) {
+	} else if t := n.lb.targetAt(e.Target); !e.Pinned && n.rebalance(t, at) {
 		// Target failover with rebalance: the flow moves to a healthy
 		// target, mid-stream (spec §4.4).
 		if nt, pinned := n.choose(ft.Hash(fk), at); nt != nil && !pinned && nt != t {
@@ -305,7 +329,7 @@ func (n *Node) forward(inner []byte, fk packet.FlowKey, info packet.FlowInfo, ft
 			d.Moved = true
 		}
 	}
-	t := n.lb.targets[e.Target]
+	t := n.lb.targetAt(e.Target)
 	if e.Pinned && !n.healthy(t) {
 		// Chosen while no target was healthy: dropped until it is (spec §4.3).
 		d.Dropped = n.drop(DropTargetUnavailable)
@@ -379,7 +403,7 @@ func (n *Node) ReturnWhy(d packet.Decapped, decapErr error, now time.Time) (ep u
 		return 0, n.drop(DropReturnUnknownFlow), false
 	case e.Cookie != d.Options.Cookie:
 		return 0, n.drop(DropReturnCookieMismatch), false
-	case n.lb.targets[e.Target].IP != d.Outer.Src():
+	case n.lb.targetAt(e.Target).IP != d.Outer.Src():
 		return 0, n.drop(DropReturnWrongTarget), false
 	}
 	// The packet was counted on its way to the target; coming back it
@@ -445,7 +469,7 @@ func (n *Node) Metrics(now time.Time) api.GWLBMetrics {
 		m.ActiveFlowCount += ft.Live(at)
 	}
 	m.MaxFlows = n.limit.Max()
-	for _, t := range n.candidates {
+	for _, t := range n.Candidates() {
 		if n.lb.registration(t, at) != registered {
 			continue
 		}

@@ -3,9 +3,11 @@ package gwlb
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
 )
 
@@ -58,8 +60,88 @@ func (lb *LB) Register(name string) (*Target, error) {
 	return t, nil
 }
 
+// ErrTooManyTargets is returned when a target group has MaxTargets targets.
+var ErrTooManyTargets = fmt.Errorf("target group full (%d targets)", MaxTargets)
+
+// Add registers a target the target group does not have yet (a runtime
+// registration of any instance of the lab): it starts initial on every node
+// that balances over it, so it gets no new flow before its checks pass
+// (spec §4.2), and flows of other targets are untouched. A target the group
+// has already (by name or address) is registered again, as by Register.
+// added reports whether the target is new; the caller starts its checks.
+func (lb *LB) Add(tc config.Target) (t *Target, added bool, err error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	var keys []string
+	if tc.Name != "" {
+		keys = append(keys, tc.Name)
+	}
+	if tc.IP.IsValid() {
+		keys = append(keys, tc.IP.String())
+	}
+	for _, key := range keys {
+		if old := lb.target(key); old != nil {
+			if old.IP != tc.IP {
+				return nil, false, fmt.Errorf("target %q of target group %q has address %s, not %s", key, lb.cfg.TargetGroup.Name, old.IP, tc.IP)
+			}
+			t, err := lb.Register(key)
+			return t, false, err
+		}
+	}
+	if !tc.IP.IsValid() {
+		return nil, false, fmt.Errorf("target %q has no address", tc.Name)
+	}
+	old := lb.Targets()
+	if len(old) >= MaxTargets {
+		return nil, false, ErrTooManyTargets
+	}
+	t = &Target{Name: tc.Name, IP: tc.IP, AZ: tc.AZ, index: len(old)}
+	for _, n := range lb.nodes {
+		// The slot has not been used: set it before any reader can see
+		// the target.
+		n.health[t.index].Store(uint32(health.Initial))
+		n.failing[t.index].Store(false)
+		n.statusMu.Lock()
+		n.status[t.index] = health.Status{State: health.Initial}
+		if !lb.enabled[t.AZ] {
+			n.notInUse = append(n.notInUse, t)
+		}
+		n.statusMu.Unlock()
+		if lb.enabled[t.AZ] && (lb.cfg.CrossZone || t.AZ == n.AZ) {
+			c := append(slices.Clip(n.Candidates()), t)
+			n.candidates.Store(&c)
+		}
+	}
+	all := append(slices.Clip(old), t)
+	lb.targets.Store(&all)
+	return t, true, nil
+}
+
+// Registered reports whether the target is registered (not draining nor
+// unused).
+func (lb *LB) Registered(t *Target) bool { return t.deregistered.Load() == 0 }
+
+// Draining reports whether a deregistered target is still draining at now.
+func (lb *LB) Draining(t *Target, now time.Time) bool {
+	return lb.registration(t, lb.since(now)) == draining
+}
+
+// DeregistrationDelay is the target group's deregistration delay (lab time).
+func (lb *LB) DeregistrationDelay() time.Duration {
+	return time.Duration(lb.cfg.TargetGroup.DeregistrationDelay) * time.Second
+}
+
+// TargetType is the target group's target type: instance or ip.
+func (lb *LB) TargetType() string { return lb.cfg.TargetGroup.TargetType }
+
+// Enabled reports whether the load balancer has a node in the AZ.
+func (lb *LB) Enabled(az string) bool { return lb.enabled[az] }
+
+// State is the node's health state of a target (by index).
+func (n *Node) State(index int) health.State { return health.State(n.health[index].Load()) }
+
 func (lb *LB) target(name string) *Target {
-	for _, t := range lb.targets {
+	for _, t := range lb.Targets() {
 		if t.Name == name || t.IP.String() == name {
 			return t
 		}
@@ -89,7 +171,7 @@ func (n *Node) Forced(index int) error {
 func (lb *LB) Target(name string) *Target { return lb.target(name) }
 
 // Candidates are the targets this node balances over.
-func (n *Node) Candidates() []*Target { return n.candidates }
+func (n *Node) Candidates() []*Target { return *n.candidates.Load() }
 
 // SetHealth records the node's health decision for a target.
 func (n *Node) SetHealth(index int, st health.Status) {
@@ -124,7 +206,7 @@ func (n *Node) rebalance(t *Target, at time.Duration) bool {
 func (n *Node) choose(h uint64, at time.Duration) (t *Target, pinned bool) {
 	var buf, buf2 [64]*Target
 	healthy, all := buf[:0], buf2[:0]
-	for _, c := range n.candidates {
+	for _, c := range *n.candidates.Load() {
 		if n.lb.registration(c, at) != registered {
 			continue
 		}
@@ -149,7 +231,7 @@ func (n *Node) Targets(now time.Time) []api.TargetHealth {
 	n.statusMu.Lock()
 	defer n.statusMu.Unlock()
 	var out []api.TargetHealth
-	for _, t := range n.candidates {
+	for _, t := range n.Candidates() {
 		st := n.status[t.index]
 		th := api.TargetHealth{GWLB: n.lb.Name, Node: n.Name, AZ: n.AZ, Target: t.Name, IP: t.IP.String(), TargetAZ: t.AZ,
 			State: st.State.String(), LastError: st.LastError, ForcedFailure: n.failing[t.index].Load()}

@@ -174,8 +174,9 @@ func (c *Checker) StartRound(ctx context.Context) {
 			idx = append(idx, i)
 		}
 	}
+	targets := c.targets
 	c.mu.Unlock()
-	errs := c.probe(ctx, idx)
+	errs := c.probe(ctx, targets, idx)
 	if ctx.Err() != nil {
 		return
 	}
@@ -200,12 +201,12 @@ func (c *Checker) StartRound(ctx context.Context) {
 
 // probe probes the targets of indexes idx concurrently, each within the
 // timeout, and returns their errors in the same order.
-func (c *Checker) probe(ctx context.Context, idx []int) []error {
+func (c *Checker) probe(ctx context.Context, targets []Target, idx []int) []error {
 	errs := make([]error, len(idx))
 	var wg sync.WaitGroup
 	for k, i := range idx {
 		if c.override != nil {
-			if err := c.override(c.targets[i].Index); err != nil {
+			if err := c.override(targets[i].Index); err != nil {
 				errs[k] = err
 				continue
 			}
@@ -215,7 +216,7 @@ func (c *Checker) probe(ctx context.Context, idx []int) []error {
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, c.wall(time.Duration(c.hc.Timeout)*time.Second))
 			defer cancel()
-			errs[k] = c.prober.Probe(pctx, c.targets[i].IP, c.hc)
+			errs[k] = c.prober.Probe(pctx, targets[i].IP, c.hc)
 		}()
 	}
 	wg.Wait()
@@ -235,21 +236,44 @@ func (c *Checker) Reset(index int) {
 	}
 }
 
+// Add starts checking a target registered at run time, in the initial
+// state and at the regular pace (AWS's initial checking: the healthy
+// threshold of successes, one an interval). Its first verdict comes at the
+// next rounds. Adding a target the checker has is a Reset.
+func (c *Checker) Add(t Target) {
+	c.mu.Lock()
+	for _, have := range c.targets {
+		if have.Index == t.Index {
+			c.mu.Unlock()
+			c.Reset(t.Index)
+			return
+		}
+	}
+	defer c.mu.Unlock()
+	c.targets = append(c.targets, t)
+	c.trackers = append(c.trackers, Tracker{HealthyThreshold: c.hc.HealthyThreshold, UnhealthyThreshold: c.hc.UnhealthyThreshold, Status: Status{State: Initial}})
+	c.starting = append(c.starting, false)
+	c.report(t.Index, c.trackers[len(c.trackers)-1].Status)
+}
+
 // Round probes every target once, concurrently, each within the timeout,
 // and reports the results.
 func (c *Checker) Round(ctx context.Context) {
-	idx := make([]int, len(c.targets))
+	c.mu.Lock()
+	targets := c.targets // Add only appends: these stay valid
+	c.mu.Unlock()
+	idx := make([]int, len(targets))
 	for i := range idx {
 		idx[i] = i
 	}
-	errs := c.probe(ctx, idx)
+	errs := c.probe(ctx, targets, idx)
 	if ctx.Err() != nil {
 		return
 	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, t := range c.targets {
+	for i, t := range targets {
 		c.trackers[i].Observe(errs[i], now)
 		if c.trackers[i].State != Initial {
 			c.starting[i] = false

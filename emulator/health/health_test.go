@@ -242,3 +242,32 @@ func TestCheckerOverrideFailsWithoutProbing(t *testing.T) {
 		t.Fatalf("cleared: %+v", got[1])
 	}
 }
+
+// A target added at run time starts initial and needs the healthy
+// threshold of successful rounds; the others keep their state.
+func TestCheckerAdd(t *testing.T) {
+	fw1, fw9 := netip.MustParseAddr("10.20.1.11"), netip.MustParseAddr("10.20.1.19")
+	p := &fakeProber{down: map[netip.Addr]bool{}, seen: map[netip.Addr]int{}}
+	var mu sync.Mutex
+	got := map[int]State{}
+	hc := config.HealthCheck{Protocol: "TCP", Port: 80, Interval: 10, Timeout: 5, HealthyThreshold: 3, UnhealthyThreshold: 2}
+	c := NewChecker(hc, p, []Target{{0, fw1}}, Healthy, time.Now, func(d time.Duration) time.Duration { return d },
+		func(i int, st Status) { mu.Lock(); got[i] = st.State; mu.Unlock() })
+	c.Add(Target{Index: 5, IP: fw9})
+	if got[5] != Initial {
+		t.Fatalf("added target starts %v", got[5])
+	}
+	for i := range 3 {
+		if got[5] == Healthy {
+			t.Fatalf("healthy after %d rounds, threshold 3", i)
+		}
+		c.Round(context.Background())
+	}
+	if got[5] != Healthy || got[0] != Healthy || p.seen[fw9] != 3 {
+		t.Fatalf("states %v, probes %v", got, p.seen)
+	}
+	c.Add(Target{Index: 5, IP: fw9}) // again: a reset
+	if got[5] != Initial || len(c.targets) != 2 {
+		t.Fatalf("second add: %v, %d targets", got, len(c.targets))
+	}
+}

@@ -338,15 +338,51 @@ forces to fail.`,
 	}
 	ref.register(cmd.PersistentFlags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	for _, action := range []struct{ verb, short string }{
-		{"deregister", "Deregister targets: no new flows at once, unused after the deregistration delay"},
-		{"register", "Register deregistered targets again: initial until their health checks pass"},
+	for _, action := range []struct{ verb, short, long string }{
+		{"deregister", "Deregister targets: no new flows at once, unused after the deregistration delay",
+			`Deregister each TARGET (a node name or address) from every target group that has
+it, or from the target group of --gwlb: it gets no new flow at once, its flows
+drain, and it is unused once the deregistration delay has passed (spec §4.5).`},
+		{"register", "Register any instance of the lab as a target: initial until its health checks pass",
+			`Register each TARGET (an instance's node name or address; with target type ip, its
+address) in the target group of --gwlb, which may be left out when the lab has
+one GWLB. A target the group already has is registered again; any other
+instance of the GWLB's VPC (with target type ip, of any VPC of the lab) joins
+the group. Either way it starts initial and
+gets no new flow before its health checks pass (spec §4.2). GWLB nodes,
+endpoints and internet hosts cannot be targets. Registrations outlive
+'emulator restart' (runtime-edits.json), not the lab.`},
 	} {
-		verb := action.verb
-		cmd.AddCommand(actionCmd(&ref, verb+" TARGET...", action.short,
-			"target", func(t string) string { return "/v1/targets/" + url.PathEscape(t) + "/" + verb }))
+		cmd.AddCommand(targetVerbCmd(&ref, action.verb, action.short, action.long))
 	}
 	cmd.AddCommand(healthCmds(&ref)...)
+	return cmd
+}
+
+// targetVerbCmd is `targets register|deregister TARGET... [--gwlb NAME]`.
+func targetVerbCmd(ref *labRef, verb, short, long string) *cobra.Command {
+	var lb string
+	cmd := &cobra.Command{
+		Use:   verb + " TARGET... [--gwlb NAME]",
+		Short: short,
+		Long:  long,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := ref.control(cmd)
+			if err != nil {
+				return err
+			}
+			for _, arg := range args {
+				var out api.TargetChange
+				if err := c.Post(cmd.Context(), api.TargetPath(arg, verb)+api.RegisterQuery(lb), nil, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "target %s: %s\n", arg, out.State)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&lb, "gwlb", "", "the GWLB whose target group to change (register: may be left out when the lab has one)")
 	return cmd
 }
 

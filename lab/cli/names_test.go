@@ -106,6 +106,7 @@ var nameCommands = map[string][]string{
 	"capture":              {"capture", "web", "-w", "CAPTURE", "-c", "1"},
 	"logs":                 {"logs", "web"},
 	"trace":                {"trace", "-c", "1"},
+	"events":               {"events"},
 	"emulator restart":     {"emulator", "restart"},
 	"node stop":            {"node", "stop", "web"},
 	"node start":           {"node", "start", "web"},

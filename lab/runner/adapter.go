@@ -175,9 +175,10 @@ func (l *managerLab) Node(ctx context.Context, verb, node string) error {
 }
 
 func (l *managerLab) Target(ctx context.Context, verb, gwlbName, id string) error {
-	// The control API names a target by name or address, across GWLBs.
+	// The control API names a target by name or address; without a GWLB,
+	// in every target group that has it.
 	var out map[string]string
-	return l.c.Post(ctx, "/v1/targets/"+url.PathEscape(id)+"/"+verb, nil, &out)
+	return l.c.Post(ctx, api.TargetPath(id, verb)+api.RegisterQuery(gwlbName), nil, &out)
 }
 
 func (l *managerLab) Health(ctx context.Context, gwlbName, id string, fail bool) error {
