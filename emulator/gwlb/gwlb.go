@@ -53,10 +53,11 @@ type LB struct {
 }
 
 // MaxTargets is how many targets a target group can have, those of the
-// configuration and those registered at run time together (each GWLB node
-// keeps its per-target state in arrays of that size, so that adding a
-// target never moves what the data path reads).
-const MaxTargets = 256
+// configuration and those registered at run time together: AWS's quota of
+// 300 targets per Gateway Load Balancer (spec §8), which validation also
+// enforces. Each GWLB node keeps its per-target state in arrays of that
+// size, so that adding a target never moves what the data path reads.
+const MaxTargets = 300
 
 // Node is the load balancer's node in one AZ.
 type Node struct {
