@@ -788,9 +788,27 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		case !s.Emulator.Answering:
 			s.Problems = append(s.Problems, "the emulator does not answer on its control socket: "+s.Emulator.Error)
 		}
+		s.Problems = append(s.Problems, portProblems(name, s.Counters)...)
 		s.Degraded = len(s.Problems) > 0
 	}
 	return s, nil
+}
+
+// portProblems names the node ports the emulator stopped reading: what
+// those nodes send goes nowhere, so the lab is degraded. (Ports whose writes
+// fail are shown with the counters; they may recover on their own.)
+func portProblems(lab string, c *api.Counters) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range c.Ports {
+		if p.ReadError != "" {
+			out = append(out, fmt.Sprintf("the emulator stopped reading node %s's port (%s): nothing %s sends is forwarded (gwlb-lab emulator restart --name %s opens it again; flows are lost)",
+				p.Node, p.ReadError, p.Node, lab))
+		}
+	}
+	return out
 }
 
 // Resolved returns the resolved topology of a running lab.

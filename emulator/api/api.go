@@ -83,6 +83,14 @@ type PortCounters struct {
 	// Link is the link's impairment (gwlb-lab link set), nil when it has
 	// none.
 	Link *PortLink `json:"link,omitempty"`
+	// WriteErrors counts frames the emulator could not write to the port
+	// (each is also a port_write_failed drop); WriteError is the first
+	// such error. ReadError is why the emulator stopped reading the port,
+	// after which nothing the node sends is forwarded: restart the
+	// emulator (gwlb-lab emulator restart).
+	WriteErrors uint64 `json:"write_errors,omitempty"`
+	WriteError  string `json:"write_error,omitempty"`
+	ReadError   string `json:"read_error,omitempty"`
 }
 
 // PortLink is a port's link impairment as status shows it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -110,6 +111,10 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 	}
 	return out
 }
+
+// SetLog sets where the emulator reports what its counters cannot say
+// alone (a port that fails, once per port); call it before Run.
+func (d *Daemon) SetLog(l *slog.Logger) { d.fabric.SetLog(l) }
 
 // Fabric returns the data plane (for tests and in-process use).
 func (d *Daemon) Fabric() *fabric.Fabric { return d.fabric }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -59,6 +60,10 @@ type Options struct {
 	// Seed seeds the generators that decide link loss and jitter (one per
 	// port); 0 picks a random seed.
 	Seed uint64
+	// Log receives what the fabric has to say outside its counters: a
+	// port whose writes fail or whose reading stopped, once per port. Nil
+	// discards it.
+	Log *slog.Logger
 }
 
 // Fabric forwards frames between the ports of one lab.
@@ -76,6 +81,8 @@ type Fabric struct {
 	seed uint64
 	// edits serializes runtime configuration changes (routes.go).
 	edits sync.Mutex
+	// log is where port failures are reported (Options.Log).
+	log *slog.Logger
 }
 
 type portState struct {
@@ -93,6 +100,8 @@ type portState struct {
 	impCfg LinkImpairment
 	dq     *delayQueue // made with the first delay, kept for frames in flight
 	link   linkCounters
+	// fail records what went wrong with the port itself (failure.go).
+	fail portFailure
 }
 
 // New compiles the snapshot and takes ownership of the ports. Every ENI of
@@ -105,7 +114,10 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	if c == nil {
 		c = clock.NewScaled(snap.TimeScale)
 	}
-	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c), seed: opts.Seed}
+	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c), seed: opts.Seed, log: opts.Log}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64()
 	}
@@ -215,6 +227,7 @@ func (f *Fabric) readLoop(ps *portState) error {
 			if isClosed(err) {
 				return nil
 			}
+			f.readFailed(ps, err)
 			return err
 		}
 	}
@@ -236,6 +249,7 @@ func (f *Fabric) Counters() api.Counters {
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
 		}
+		ps.fail.report(&pc)
 		if imp := ps.imp.Load(); imp != nil {
 			pc.Link = &api.PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
 			if imp.cfg.Delay > 0 {

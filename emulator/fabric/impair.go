@@ -295,6 +295,7 @@ func (q *delayQueue) release() {
 func (f *Fabric) write(ps *portState, out [][]byte, off int) bool {
 	if _, err := ps.p.Write(out, off); err != nil {
 		f.drop(DropPortWrite)
+		f.writeFailed(ps, err)
 		return false
 	}
 	for _, b := range out {

@@ -48,6 +48,7 @@ restart keeps them; down removes it with the lab.`,
 			if err != nil {
 				return err
 			}
+			d.SetLog(log)
 			if editsPath != "" {
 				if err := d.KeepEdits(editsPath); err != nil {
 					log.Warn("runtime edits", "error", err)

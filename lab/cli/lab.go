@@ -476,6 +476,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
 		printTAPDrops(w, s.Counters.Ports)
+		printPortFailures(w, s.Counters.Ports)
 		printImpairedLinks(w, s.Counters.Ports)
 		for _, m := range s.Counters.GWLB {
 			fmt.Fprintf(w, "%s node %s (%s): ActiveFlowCount %d (of max_flows_per_node %d), NewFlowCount %d, ProcessedBytes %d, PeakBytesPerSecond %d, PeakPacketsPerSecond %d, HealthyHostCount %d, UnHealthyHostCount %d; drops: %s\n",
@@ -504,6 +505,23 @@ func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 	}
 	if len(errs) > 0 {
 		fmt.Fprintf(w, "tap counters unreadable: %s\n", strings.Join(errs, ", "))
+	}
+}
+
+// printPortFailures lists the nodes whose port the emulator could not write
+// to or stopped reading: traffic to or from them is lost, not just slow.
+func printPortFailures(w io.Writer, ports []api.PortCounters) {
+	var out []string
+	for _, p := range ports {
+		if p.WriteErrors > 0 {
+			out = append(out, fmt.Sprintf("%s: %d writes failed (first: %s)", p.Node, p.WriteErrors, p.WriteError))
+		}
+		if p.ReadError != "" {
+			out = append(out, fmt.Sprintf("%s: reading stopped (%s), nothing it sends is forwarded; gwlb-lab emulator restart starts it again", p.Node, p.ReadError))
+		}
+	}
+	if len(out) > 0 {
+		fmt.Fprintf(w, "port failures: %s\n", strings.Join(out, "; "))
 	}
 }
 

@@ -24,3 +24,22 @@ func TestStatusShowsTAPDrops(t *testing.T) {
 		t.Fatalf("printed %q for no drops", b.String())
 	}
 }
+
+func TestStatusShowsPortFailures(t *testing.T) {
+	var b bytes.Buffer
+	printPortFailures(&b, []api.PortCounters{
+		{Node: "client"},
+		{Node: "fw-1", WriteErrors: 7, WriteError: "write /dev/net/tun: input/output error"},
+		{Node: "web", ReadError: "read /dev/net/tun: file descriptor in bad state"},
+	})
+	want := "port failures: fw-1: 7 writes failed (first: write /dev/net/tun: input/output error); " +
+		"web: reading stopped (read /dev/net/tun: file descriptor in bad state), nothing it sends is forwarded; gwlb-lab emulator restart starts it again\n"
+	if b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	printPortFailures(&b, []api.PortCounters{{Node: "client"}})
+	if b.Len() != 0 {
+		t.Fatalf("printed %q for healthy ports", b.String())
+	}
+}
