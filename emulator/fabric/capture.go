@@ -47,7 +47,7 @@ func (c *captures) tap(frame []byte, toNode bool) {
 // frames are dropped and counted (dropped reports how many); the data plane
 // never waits for a capture.
 func (f *Fabric) Capture(ctx context.Context, node string, buffer int) (frames <-chan Frame, dropped func() uint64, err error) {
-	ps, ok := f.ports[node]
+	ps, ok := f.portMap()[node]
 	if !ok {
 		return nil, nil, fmt.Errorf("node %q: %w", node, ErrNotFound)
 	}

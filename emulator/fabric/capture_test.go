@@ -55,7 +55,7 @@ func TestCapture(t *testing.T) {
 	}
 	// Once the capture ends, nothing more is copied to it.
 	stop()
-	for i := 0; h.f.ports["web"].caps.load() != nil; i++ {
+	for i := 0; h.f.port("web").caps.load() != nil; i++ {
 		if i > 1000 {
 			t.Fatal("capture still subscribed after its context ended")
 		}

@@ -165,6 +165,8 @@ type eni struct {
 	// gwlb is set when the ENI is a GWLB node's: GENEVE sent to it goes to
 	// the load balancer, everything else (health checks) to the node.
 	gwlb *gwlb.Node
+	// ps is the node's port, where frames for it are written.
+	ps *portState
 }
 
 func (e *eni) routerMAC() [6]byte {
@@ -203,7 +205,7 @@ type endpoint struct {
 // compile builds the lookup structures of a snapshot. State that must
 // outlive a configuration (load balancers, NAT tables, acceptance) comes
 // from rt.
-func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
+func compile(s *config.Snapshot, rt *runtime, ports map[string]*portState) (*lab, error) {
 	l := &lab{
 		snap:      s,
 		endpoints: map[uint64]*endpoint{},
@@ -237,7 +239,10 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 			subnets[sc.Name] = sn
 			v.subnets = append(v.subnets, sn)
 			for _, ec := range sc.ENIs {
-				e := &eni{cfg: ec, mac: ec.MAC, subnet: sn}
+				e := &eni{cfg: ec, mac: ec.MAC, subnet: sn, ps: ports[ec.Node]}
+				if e.ps == nil {
+					return nil, fmt.Errorf("node %q has no port", ec.Node)
+				}
 				sn.byMAC[e.mac] = e
 				sn.byIP[ec.IP] = e
 				l.enis[ec.Node] = e
@@ -333,7 +338,10 @@ func compile(s *config.Snapshot, rt *runtime) (*lab, error) {
 			}
 			l.segments = append(l.segments, seg)
 			for _, hc := range sc.Hosts {
-				e := &eni{cfg: hc, mac: hc.MAC, segment: seg}
+				e := &eni{cfg: hc, mac: hc.MAC, segment: seg, ps: ports[hc.Node]}
+				if e.ps == nil {
+					return nil, fmt.Errorf("node %q has no port", hc.Node)
+				}
 				seg.byMAC[e.mac] = e
 				seg.byIP[hc.IP] = e
 				l.enis[hc.Node] = e

@@ -70,7 +70,10 @@ type Options struct {
 type Fabric struct {
 	clock clock.Clock
 	lab   atomic.Pointer[lab]
-	ports map[string]*portState
+	// ports maps node names to ports; the map is replaced, never changed,
+	// when a node joins or leaves at run time (nodes.go). The data path
+	// does not read it: each compiled ENI holds its port.
+	ports atomic.Pointer[map[string]*portState]
 	drops [numReasons]atomic.Uint64
 	rt    *runtime
 	// loops spots packets that keep entering GWLB endpoints (loop.go).
@@ -83,6 +86,18 @@ type Fabric struct {
 	edits sync.Mutex
 	// log is where port failures are reported (Options.Log).
 	log *slog.Logger
+	// run holds what Run started, so that nodes added while it runs get a
+	// reader too (nodes.go).
+	run struct {
+		mu      sync.Mutex
+		running bool // Run started its readers and has not begun to stop
+		stopped bool // Run is stopping or returned: no reader may start
+		wg      sync.WaitGroup
+		errs    []error
+	}
+	// added are the nodes added at run time, in the order they came
+	// (guarded by edits).
+	added []AddedNode
 }
 
 type portState struct {
@@ -102,6 +117,11 @@ type portState struct {
 	link   linkCounters
 	// fail records what went wrong with the port itself (failure.go).
 	fail portFailure
+	// done is closed when the port's reader returns; nil until it starts.
+	done chan struct{}
+	// removed is set when the node leaves the lab: writes that still
+	// reach its closed port are dropped without a log line.
+	removed atomic.Bool
 }
 
 // New compiles the snapshot and takes ownership of the ports. Every ENI of
@@ -114,26 +134,28 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	if c == nil {
 		c = clock.NewScaled(snap.TimeScale)
 	}
-	f := &Fabric{clock: c, ports: map[string]*portState{}, loops: newLoopGuard(c), seed: opts.Seed, log: opts.Log}
+	f := &Fabric{clock: c, loops: newLoopGuard(c), seed: opts.Seed, log: opts.Log}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64()
 	}
+	ports := map[string]*portState{}
 	for _, e := range snap.AllENIs() {
 		p, ok := opts.Ports[e.Node]
 		if !ok {
 			return nil, fmt.Errorf("node %q has no port", e.Node)
 		}
-		f.ports[e.Node] = &portState{node: e.Node, p: p}
+		ports[e.Node] = &portState{node: e.Node, p: p}
 	}
+	f.ports.Store(&ports)
 	rt, err := newRuntime(snap, c.Now(), defaultNATTimeouts)
 	if err != nil {
 		return nil, err
 	}
 	f.rt = rt
-	l, err := compile(snap, rt)
+	l, err := compile(snap, rt, ports)
 	if err != nil {
 		return nil, err
 	}
@@ -141,36 +163,59 @@ func New(snap *config.Snapshot, opts Options) (*Fabric, error) {
 	return f, nil
 }
 
+// portMap returns the current ports by node name. The caller must not
+// change it.
+func (f *Fabric) portMap() map[string]*portState { return *f.ports.Load() }
+
+// port returns a node's port, nil when the lab has no such node.
+func (f *Fabric) port(node string) *portState { return f.portMap()[node] }
+
 // Run forwards until ctx ends, then closes every port and returns once all of
 // its goroutines have exited.
 func (f *Fabric) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errc := make(chan error, len(f.ports))
-	for _, ps := range f.ports {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f.readLoop(ps); err != nil {
-				errc <- fmt.Errorf("port %q: %w", ps.node, err)
-			}
-		}()
+	f.run.mu.Lock()
+	if f.run.running || f.run.stopped {
+		f.run.mu.Unlock()
+		return errors.New("fabric: Run called twice")
 	}
-	wg.Add(1)
+	f.run.running = true
+	for _, ps := range f.portMap() {
+		f.startReader(ps)
+	}
+	f.run.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer f.run.wg.Done()
 		f.sweep(ctx)
 	}()
+	f.run.mu.Unlock()
 	<-ctx.Done()
-	for _, ps := range f.ports {
+	f.run.mu.Lock()
+	f.run.running, f.run.stopped = false, true
+	f.run.mu.Unlock()
+	// No reader starts from here on; a node added now is closed by
+	// AddNode itself.
+	for _, ps := range f.portMap() {
 		_ = ps.p.Close()
 	}
-	wg.Wait()
-	close(errc)
-	var errs []error
-	for err := range errc {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	f.run.wg.Wait()
+	f.run.mu.Lock()
+	defer f.run.mu.Unlock()
+	return errors.Join(f.run.errs...)
+}
+
+// startReader starts ps's reader; f.run.mu must be held and Run running.
+func (f *Fabric) startReader(ps *portState) {
+	ps.done = make(chan struct{})
+	f.run.wg.Add(1)
+	go func() {
+		defer f.run.wg.Done()
+		defer close(ps.done)
+		if err := f.readLoop(ps); err != nil && !ps.removed.Load() {
+			f.run.mu.Lock()
+			f.run.errs = append(f.run.errs, fmt.Errorf("port %q: %w", ps.node, err))
+			f.run.mu.Unlock()
+		}
+	}()
 }
 
 // sweep expires idle NAT entries once a second of wall time.
@@ -244,7 +289,7 @@ func (f *Fabric) Counters() api.Counters {
 		c.Drops[r.String()] = f.drops[r].Load()
 	}
 	c.Drops[DropTAPQueue] = 0
-	for _, ps := range f.ports {
+	for _, ps := range f.portMap() {
 		pc := api.PortCounters{
 			Node: ps.node, RxPkts: ps.rxPkts.Load(), RxBytes: ps.rxBytes.Load(),
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),

@@ -429,7 +429,7 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 		w.drop(DropGWLB)
 		return
 	}
-	ps := w.f.ports[e.cfg.Node]
+	ps := e.ps
 	start := p.off - packet.EthernetLen
 	eth := packet.Ethernet(p.buf[start:p.off])
 	eth.SetDst(e.mac)
@@ -492,7 +492,7 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 
 // reply writes a frame the emulator itself built (ARP, ND) to e's port.
 func (w *worker) reply(e *eni, frame []byte) {
-	ps := w.f.ports[e.cfg.Node]
+	ps := e.ps
 	w.out[0] = frame
 	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, frame) {
 		return

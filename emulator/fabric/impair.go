@@ -89,7 +89,7 @@ func (f *Fabric) SetLink(node string, l LinkImpairment) error {
 // the current one, in one step: concurrent updates of one link do not
 // lose each other's changes.
 func (f *Fabric) UpdateLink(node string, change func(LinkImpairment) LinkImpairment) error {
-	ps, ok := f.ports[node]
+	ps, ok := f.portMap()[node]
 	if !ok {
 		return fmt.Errorf("node %q: %w", node, ErrNotFound)
 	}
@@ -136,7 +136,7 @@ type LinkStatus struct {
 
 // Link returns one node's link.
 func (f *Fabric) Link(node string) (LinkStatus, error) {
-	ps, ok := f.ports[node]
+	ps, ok := f.portMap()[node]
 	if !ok {
 		return LinkStatus{}, fmt.Errorf("node %q: %w", node, ErrNotFound)
 	}
@@ -145,8 +145,9 @@ func (f *Fabric) Link(node string) (LinkStatus, error) {
 
 // Links returns every node's link, by node name.
 func (f *Fabric) Links() []LinkStatus {
-	out := make([]LinkStatus, 0, len(f.ports))
-	for _, ps := range f.ports {
+	ports := f.portMap()
+	out := make([]LinkStatus, 0, len(ports))
+	for _, ps := range ports {
 		out = append(out, ps.linkStatus())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
@@ -295,7 +296,9 @@ func (q *delayQueue) release() {
 func (f *Fabric) write(ps *portState, out [][]byte, off int) bool {
 	if _, err := ps.p.Write(out, off); err != nil {
 		f.drop(DropPortWrite)
-		f.writeFailed(ps, err)
+		if !ps.removed.Load() { // a frame on its way when the node left
+			f.writeFailed(ps, err)
+		}
 		return false
 	}
 	for _, b := range out {

@@ -96,7 +96,7 @@ func TestLinkLossAllAndNone(t *testing.T) {
 			}
 		}
 	}
-	if h.f.ports["web"].imp.Load() != nil {
+	if h.f.port("web").imp.Load() != nil {
 		t.Fatal("a zero impairment left the port impaired")
 	}
 }

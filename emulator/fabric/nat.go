@@ -143,3 +143,18 @@ func (t *natTable) len() int {
 	defer t.mu.Unlock()
 	return len(t.out)
 }
+
+// forget drops every connection an address started (a node that left the
+// lab) and returns how many.
+func (t *natTable) forget(addr netip.Addr) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.out {
+		if e.out.src == addr {
+			t.remove(e)
+			n++
+		}
+	}
+	return n
+}

@@ -159,7 +159,7 @@ func (f *Fabric) EditRoute(e RouteEdit) (RouteTable, error) {
 	if err := next.Validate(); err != nil {
 		return RouteTable{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	l, err := compile(next, f.rt)
+	l, err := compile(next, f.rt, f.portMap())
 	if err != nil {
 		return RouteTable{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -365,7 +365,7 @@ func (f *Fabric) RestoreRoutes(vpc, table string, routes []config.Route) error {
 	if err := next.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	l, err := compile(next, f.rt)
+	l, err := compile(next, f.rt, f.portMap())
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

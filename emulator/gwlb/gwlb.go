@@ -488,3 +488,13 @@ func (n *Node) Metrics(now time.Time) api.GWLBMetrics {
 	m.PeakBytesPerSecond, m.PeakPacketsPerSecond = int64(pb), int64(pp)
 	return m
 }
+
+// ForgetHost removes the node's flows with addr at either end (a node
+// that left the lab) and returns how many it removed.
+func (n *Node) ForgetHost(addr netip.Addr) int {
+	k := 0
+	for _, ft := range n.tables {
+		k += ft.DeleteFunc(func(e flow.Entry) bool { return e.Key.Src == addr || e.Key.Dst == addr })
+	}
+	return k
+}
