@@ -21,6 +21,8 @@ const (
 	EventRouteEdit        = "route_edit"          // a route was added, replaced or deleted
 	EventLink             = "link"                // a link's impairment changed
 	EventEndpointAccept   = "endpoint_accepted"   // a pending endpoint connection was accepted
+	EventNodeAdd          = "node_added"          // a node joined the running lab (Node: its name)
+	EventNodeRemove       = "node_removed"        // a node added at run time left the lab
 )
 
 // Event is one thing that happened in the emulator's control or health

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +37,9 @@ type Daemon struct {
 	clock   *clock.Scaled
 	fabric  *fabric.Fabric
 	started time.Time
+	// open opens the ports of nodes, those added at run time too.
+	open    Opener
+	portsMu sync.Mutex // guards ports: nodes join and leave at run time
 	ports   []api.Port
 	// checkers are the health checkers of each GWLB node.
 	checkers map[*gwlb.Node]*health.Checker
@@ -49,7 +53,7 @@ type Daemon struct {
 // New opens every port of the snapshot and builds the fabric. On error,
 // ports opened so far are closed.
 func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
-	d := &Daemon{snap: snap, clock: clock.NewScaled(snap.TimeScale), started: time.Now()}
+	d := &Daemon{snap: snap, clock: clock.NewScaled(snap.TimeScale), started: time.Now(), open: open}
 	d.events = newEvents(EventRingSize, d.clock.Now)
 	ports := map[string]fabric.Port{}
 	closeAll := func() {
@@ -64,7 +68,7 @@ func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 			return nil, fmt.Errorf("open port of node %q: %w", e.Node, err)
 		}
 		ports[e.Node] = p
-		d.ports = append(d.ports, api.Port{Node: e.Node, NetNS: e.NetNS, Interface: e.Interface, MAC: e.MAC.String(), IP: e.IP.String()})
+		d.ports = append(d.ports, portOut(e))
 	}
 	f, err := fabric.New(snap, fabric.Options{Clock: d.clock, Ports: ports})
 	if err != nil {
@@ -121,10 +125,13 @@ func (d *Daemon) Fabric() *fabric.Fabric { return d.fabric }
 
 // Status reports the daemon's state.
 func (d *Daemon) Status() api.Status {
+	d.portsMu.Lock()
+	ports := slices.Clone(d.ports)
+	d.portsMu.Unlock()
 	return api.Status{
 		Lab: d.snap.Lab, PID: os.Getpid(), Started: d.started,
 		Uptime:    time.Since(d.started).Round(time.Second).String(),
-		TimeScale: d.clock.Scale(), LabTime: d.clock.Now(), Ports: d.ports,
+		TimeScale: d.clock.Scale(), LabTime: d.clock.Now(), Ports: ports,
 	}
 }
 
@@ -148,6 +155,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 		return api.EndpointChange{Endpoint: name, State: api.EndpointAvailable}, nil
 	})
 	d.faultHandlers(s)
+	d.nodeHandlers(s)
 }
 
 // Run forwards and serves the control socket (when the snapshot names one)

@@ -16,6 +16,10 @@ import (
 // its edits file so that the next emulator of the lab (emulator restart)
 // applies them again.
 type savedEdits struct {
+	// Nodes are the nodes added at run time and still in the lab, in the
+	// order they came; they are added again first, as the edits below may
+	// name them.
+	Nodes  []api.Node                  `json:"nodes,omitempty"`
 	Links  map[string]api.LinkSettings `json:"links,omitempty"`
 	Health []savedHealth               `json:"failing_health_checks,omitempty"`
 	Routes []savedTable                `json:"route_tables,omitempty"`
@@ -63,6 +67,11 @@ func (d *Daemon) KeepEdits(path string) error {
 		return fmt.Errorf("runtime edits %s: %w (the emulator runs without them)", path, err)
 	}
 	var errs []error
+	for _, n := range s.Nodes {
+		if _, err := d.addNode(n); err != nil {
+			errs = append(errs, fmt.Errorf("node %q: %w", n.Name, err))
+		}
+	}
 	for _, t := range s.Routes {
 		if err := d.fabric.RestoreRoutes(t.VPC, t.Name, t.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("route table %q of vpc %q: %w", t.Name, t.VPC, err))
@@ -108,6 +117,9 @@ func (d *Daemon) saveEdits() error {
 		return nil
 	}
 	s := savedEdits{Links: map[string]api.LinkSettings{}}
+	for _, n := range d.fabric.AddedNodes() {
+		s.Nodes = append(s.Nodes, nodeOut(n))
+	}
 	for _, l := range d.fabric.Links() {
 		if ls := linkOut(l).LinkSettings; ls != (api.LinkSettings{}) {
 			s.Links[l.Node] = ls

@@ -37,7 +37,7 @@ func (d *Daemon) findInstance(name string) (instance, error) {
 	}
 	var names []string
 	var found *instance
-	for _, v := range d.snap.VPCs {
+	for _, v := range d.fabric.Snapshot().VPCs { // nodes added at run time too
 		for _, ep := range v.Endpoints {
 			if is(ep.Name, ep.IP) {
 				return instance{}, control.BadRequest(fmt.Errorf("%q is a GWLB endpoint, not an instance", name))

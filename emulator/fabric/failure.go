@@ -34,19 +34,19 @@ func (f *Fabric) writeFailed(ps *portState, err error) {
 		"node", ps.node, "port", ps.p.Name(), "error", msg)
 }
 
-// readFailed records and logs that ps's read loop ended with err.
+// readFailed records and logs that ps's read loop ended with err. The line
+// is logged before the error shows in the counters, so whoever sees one
+// finds the other.
 func (f *Fabric) readFailed(ps *portState, err error) {
 	msg := err.Error()
 	ps.fail.mu.Lock()
-	first := ps.fail.read == ""
-	if first {
-		ps.fail.read = msg
+	defer ps.fail.mu.Unlock()
+	if ps.fail.read != "" {
+		return
 	}
-	ps.fail.mu.Unlock()
-	if first {
-		f.log.Error("reading a node's port failed; nothing the node sends is forwarded until the emulator restarts",
-			"node", ps.node, "port", ps.p.Name(), "error", msg)
-	}
+	f.log.Error("reading a node's port failed; nothing the node sends is forwarded until the emulator restarts",
+		"node", ps.node, "port", ps.p.Name(), "error", msg)
+	ps.fail.read = msg
 }
 
 // report fills pc's failure fields.
