@@ -166,11 +166,22 @@ func (f *Fabric) AddedNodes() []AddedNode {
 
 // forget drops the GWLB flows and NAT connections of a removed node's
 // address: nothing it started or received lives on to meet a node that
-// takes the address later.
+// takes the address later. Flows are looked for at every endpoint (traffic
+// from a VPC may be inspected in another, through a transit gateway)
+// except those of other VPCs that hold the address themselves: VPCs may
+// overlap, and their hosts' flows are their own.
 func (f *Fabric) forget(vpc string, addr netip.Addr) {
-	for _, lb := range f.rt.lbs {
-		for _, n := range lb.Nodes() {
-			n.ForgetHost(addr)
+	for _, ep := range f.lab.Load().endpoints {
+		if ep.subnet == nil {
+			continue
+		}
+		if v := ep.subnet.vpc; v.name != vpc && slices.ContainsFunc(v.cidrs, func(c netip.Prefix) bool { return c.Contains(addr) }) {
+			continue
+		}
+		for _, lb := range f.rt.lbs {
+			for _, n := range lb.Nodes() {
+				n.ForgetHost(ep.number, addr)
+			}
 		}
 	}
 	for k, t := range f.rt.nats {

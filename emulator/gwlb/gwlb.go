@@ -489,12 +489,13 @@ func (n *Node) Metrics(now time.Time) api.GWLBMetrics {
 	return m
 }
 
-// ForgetHost removes the node's flows with addr at either end (a node
-// that left the lab) and returns how many it removed.
-func (n *Node) ForgetHost(addr netip.Addr) int {
-	k := 0
-	for _, ft := range n.tables {
-		k += ft.DeleteFunc(func(e flow.Entry) bool { return e.Key.Src == addr || e.Key.Dst == addr })
+// ForgetHost removes the flows of endpoint's table with addr at either end
+// (a node that left the lab) and returns how many it removed; 0 when the
+// node has no table for the endpoint.
+func (n *Node) ForgetHost(endpoint uint64, addr netip.Addr) int {
+	ft := n.tables[endpoint]
+	if ft == nil {
+		return 0
 	}
-	return k
+	return ft.DeleteFunc(func(e flow.Entry) bool { return e.Key.Src == addr || e.Key.Dst == addr })
 }
