@@ -321,3 +321,54 @@ func TestAddedNodeForwardingDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per forwarded packet", allocs)
 	}
 }
+
+// Nodes joining and leaving a running fabric do not disturb traffic
+// between the others: every frame from client reaches web, in order,
+// while web3 comes and goes.
+func TestNodesComeAndGoUnderTraffic(t *testing.T) {
+	h := newHarness(t, plainVPC())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.f.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	const frames = 2000
+	lost := make(chan int, 1)
+	client, web := h.ports["client"], h.ports["web"] // h.ports changes below
+	go func() {
+		missing := 0
+		for i := range frames {
+			client.in <- tcpFrame(macRouterInet, macClient, "198.51.100.10", "203.0.113.10", uint16(1024+i), 80)
+			select {
+			case f := <-web.out:
+				if ip := packet.IPv4(f[packet.EthernetLen:]); packet.TCP(ip.Payload()).SrcPort() != uint16(1024+i) {
+					missing++
+				}
+			case <-time.After(10 * time.Second):
+				missing++
+			}
+		}
+		lost <- missing
+	}()
+	for round := 0; ; round++ {
+		select {
+		case n := <-lost:
+			if n != 0 {
+				t.Fatalf("%d of %d frames between other nodes lost or reordered while nodes came and went", n, frames)
+			}
+			if round == 0 {
+				t.Fatal("no node came or went while the traffic ran")
+			}
+			return
+		default:
+		}
+		h.addNode(web3())
+		if err := h.f.RemoveNode("web3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
