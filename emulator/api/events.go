@@ -36,7 +36,7 @@ type Event struct {
 	LabSeconds float64 `json:"lab_seconds"`
 	Kind       string  `json:"kind"`
 	GWLB       string  `json:"gwlb,omitempty"`
-	Node       string  `json:"node,omitempty"` // a GWLB node, or the node of a link
+	Node       string  `json:"node,omitempty"` // a GWLB node, the node of a link, or one added or removed
 	Target     string  `json:"target,omitempty"`
 	IP         string  `json:"ip,omitempty"`
 	// State is a target's state after the event (initial, healthy,
