@@ -151,33 +151,14 @@ var _ = Describe("a health check forced to fail", func() {
 		Expect(t.Reason).To(Equal("Target.FailedHealthChecks"))
 		Expect(t.LastError).To(Equal(gwlb.ErrForcedFailure.Error()))
 		Expect(cli(l, "targets")).To(MatchRegexp(`fw-1 .*unhealthy \[forced\]`))
-		Expect(newFlowTargets(l, 20)).To(Equal(map[string]int{"fw-2": 20}), "new flows only to the healthy appliance")
+		Expect(l.NewFlowTargets(20)).To(Equal(map[string]int{"fw-2": 20}), "new flows only to the healthy appliance")
 
 		cli(l, "targets", "clear-health", "fw-1")
 		l.WaitTarget("fw-1", "healthy")
 		Expect(l.Targets()["fw-1"].ForcedFailure).To(BeFalse())
-		Expect(newFlowTargets(l, 30)).To(HaveLen(2), "both appliances take new flows again")
+		Expect(l.NewFlowTargets(30)).To(HaveLen(2), "both appliances take new flows again")
 	})
 })
-
-// newFlowTargets opens n connections from client to web and returns how
-// many landed on each appliance.
-func newFlowTargets(l *harness.Lab, n int) map[string]int {
-	GinkgoHelper()
-	before := map[string]bool{}
-	for _, f := range l.Flows() {
-		before[f.Src] = true
-	}
-	r := l.Exec("client", "sh", "-c", fmt.Sprintf("for i in $(seq %d); do curl -s -o /dev/null --max-time 3 http://203.0.113.10/ || exit 1; done", n))
-	Expect(r.Code).To(Equal(0), r.Stderr)
-	out := map[string]int{}
-	for _, f := range l.Flows() {
-		if !before[f.Src] && f.Dst == "10.0.1.10:80" {
-			out[f.Target]++
-		}
-	}
-	return out
-}
 
 // flowsTo returns the GWLB flows whose responder is dst (addr:port).
 func flowsTo(l *harness.Lab, dst string) []api.Flow {

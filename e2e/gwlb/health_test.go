@@ -35,24 +35,6 @@ func unblockHealth(l *harness.Lab, node string) {
 	Expect(r.Code).To(Equal(0), r.Stderr)
 }
 
-// newFlowTargets opens n connections from client to web and returns how many
-// landed on each appliance.
-func newFlowTargets(l *harness.Lab, n int) map[string]int {
-	before := map[string]bool{}
-	for _, f := range l.Flows() {
-		before[f.Src] = true
-	}
-	r := l.Exec("client", "sh", "-c", fmt.Sprintf("for i in $(seq %d); do curl -s -o /dev/null --max-time 3 http://203.0.113.10/ || exit 1; done", n))
-	Expect(r.Code).To(Equal(0), r.Stderr)
-	out := map[string]int{}
-	for _, f := range l.Flows() {
-		if !before[f.Src] && f.Dst == "10.0.1.10:80" {
-			out[f.Target]++
-		}
-	}
-	return out
-}
-
 var _ = Describe("health checks", func() {
 	It("probe each target from the GWLB node's address and steer new flows away from a failing one", func() {
 		l := harness.Up(fastHealth("no_rebalance"))
@@ -67,11 +49,11 @@ var _ = Describe("health checks", func() {
 		s := l.Status()
 		Expect(s.Counters.GWLB[0].HealthyHostCount).To(Equal(1))
 		Expect(s.Counters.GWLB[0].UnHealthyHostCount).To(Equal(1))
-		Expect(newFlowTargets(l, 20)).To(Equal(map[string]int{"fw-2": 20}), "new flows only to the healthy target")
+		Expect(l.NewFlowTargets(20)).To(Equal(map[string]int{"fw-2": 20}), "new flows only to the healthy target")
 
 		unblockHealth(l, "fw-1")
 		l.WaitTarget("fw-1", "healthy")
-		Expect(newFlowTargets(l, 30)).To(HaveLen(2), "both targets take new flows again")
+		Expect(l.NewFlowTargets(30)).To(HaveLen(2), "both targets take new flows again")
 	})
 
 	It("pin new flows when every target is unhealthy and drop them until it recovers (spec §4.3)", func() {
@@ -94,13 +76,13 @@ var _ = Describe("health checks", func() {
 		r := harness.Run(time.Minute, "targets", "deregister", "--name", l.Name, "fw-1")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(ContainSubstring("draining"))
-		Expect(newFlowTargets(l, 20)).To(Equal(map[string]int{"fw-2": 20}))
+		Expect(l.NewFlowTargets(20)).To(Equal(map[string]int{"fw-2": 20}))
 		l.WaitTarget("fw-1", "unused")
 		r = harness.Run(time.Minute, "targets", "register", "--name", l.Name, "fw-1")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(l.Targets()["fw-1"].State).To(BeElementOf("initial", "healthy"))
 		l.WaitTarget("fw-1", "healthy")
-		Expect(newFlowTargets(l, 30)).To(HaveLen(2))
+		Expect(l.NewFlowTargets(30)).To(HaveLen(2))
 	})
 })
 

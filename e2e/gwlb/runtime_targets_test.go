@@ -33,14 +33,14 @@ var _ = Describe("targets registered at run time", func() {
 		Expect(l.Targets()).To(HaveKey("fw-3"))
 		l.WaitTarget("fw-3", "healthy")
 
-		got := newFlowTargets(l, 30)
+		got := l.NewFlowTargets(30)
 		Expect(got).To(HaveKey("fw-3"), "new flows reach the new target")
 		Expect(l.FlowLog("fw-3")).NotTo(BeEmpty(), "fw-3 saw the flows in its own log")
 
 		r = harness.Run(time.Minute, "targets", "deregister", "fw-3", "--gwlb", "gwlb-1", "--name", l.Name)
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(l.Targets()["fw-3"].State).To(Equal("draining"))
-		Expect(newFlowTargets(l, 20)).NotTo(HaveKey("fw-3"), "no new flow to a draining target")
+		Expect(l.NewFlowTargets(20)).NotTo(HaveKey("fw-3"), "no new flow to a draining target")
 		l.WaitTarget("fw-3", "unused") // after the 20 s (lab) deregistration delay
 
 		var kinds []string
@@ -80,7 +80,7 @@ var _ = Describe("targets registered at run time", func() {
 		Expect(l.Status().Emulator.PID).NotTo(Equal(before))
 		Expect(l.Targets()).To(HaveKey("fw-3"), "the registration was applied again")
 		l.WaitTarget("fw-3", "healthy")
-		Expect(newFlowTargets(l, 30)).To(HaveKey("fw-3"))
+		Expect(l.NewFlowTargets(30)).To(HaveKey("fw-3"))
 	})
 
 	It("refuse what is not an instance, naming the lab's instances", func() {

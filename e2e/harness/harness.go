@@ -301,3 +301,33 @@ func Variant(file string, replace ...string) string {
 	Expect(os.WriteFile(out, []byte(s), 0o644)).To(Succeed())
 	return out
 }
+
+// TraceWhile returns the emulator's traces of the packets to or from host
+// while do runs (and until they stop coming, see gwlblab.Lab.Trace).
+func (l *Lab) TraceWhile(host string, do func()) []api.Trace {
+	GinkgoHelper()
+	ts, err := with(time.Minute, func(c context.Context) ([]api.Trace, error) {
+		return l.G().Trace(c, gwlblab.TraceFilter{Hosts: []string{host}}, func() error { do(); return nil })
+	})
+	Expect(err).NotTo(HaveOccurred(), "trace %s in lab %s", host, l.Name)
+	return ts
+}
+
+// NewFlowTargets opens n connections from client to web's public address
+// (the default lab's) and returns how many of them landed on each target.
+func (l *Lab) NewFlowTargets(n int) map[string]int {
+	GinkgoHelper()
+	before := map[string]bool{}
+	for _, f := range l.Flows() {
+		before[f.Src] = true
+	}
+	r := l.Exec("client", "sh", "-c", fmt.Sprintf("for i in $(seq %d); do curl -s -o /dev/null --max-time 3 http://203.0.113.10/ || exit 1; done", n))
+	Expect(r.Code).To(Equal(0), r.Stderr)
+	out := map[string]int{}
+	for _, f := range l.Flows() {
+		if !before[f.Src] && f.Dst == "10.0.1.10:80" {
+			out[f.Target]++
+		}
+	}
+	return out
+}

@@ -1,10 +1,8 @@
 package tgw
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -69,33 +67,6 @@ func appliancesSeeing(l *harness.Lab, src string, ports []int) map[int]map[strin
 		}
 	}
 	return out
-}
-
-// traceWhile runs gwlb-lab trace for host while do runs, and returns
-// what it traced.
-func traceWhile(l *harness.Lab, host string, do func()) []api.Trace {
-	GinkgoHelper()
-	cmd := exec.Command(harness.Binary(), "trace", "--name", l.Name, "--host", host, "--duration", "6s", "--json")
-	stdout, err := cmd.StdoutPipe()
-	Expect(err).NotTo(HaveOccurred())
-	stderr, err := cmd.StderrPipe()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cmd.Start()).To(Succeed())
-	started := bufio.NewScanner(stderr)
-	Expect(started.Scan()).To(BeTrue())
-	Expect(started.Text()).To(HavePrefix("tracing packets of " + host))
-	do()
-	var traces []api.Trace
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var t api.Trace
-		Expect(json.Unmarshal(sc.Bytes(), &t)).To(Succeed())
-		traces = append(traces, t)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	Eventually(done, 30*time.Second).Should(Receive(BeNil()))
-	return traces
 }
 
 var _ = Describe("transit gateway, centralized inspection (spec §6.5)", func() {
@@ -177,7 +148,7 @@ var _ = Describe("transit gateway, centralized inspection (spec §6.5)", func() 
 
 		// trace names both AZs: the SYN crosses the transit gateway in
 		// az1, the SYN-ACK in az2, and az2's GWLB node drops it.
-		traces := traceWhile(l, "10.2.2.10", func() {
+		traces := l.TraceWhile("10.2.2.10", func() {
 			l.Exec("a1", "curl", "-s", "--max-time", "1", "--local-port", "44100", "http://10.2.2.10/")
 		})
 		var syn, synack *api.Trace
