@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -49,24 +47,7 @@ restart starts them over. -f waits for new events until interrupted.`,
 				return err
 			}
 			defer body.Close()
-			out := cmd.OutOrStdout()
-			sc := bufio.NewScanner(body)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				if asJSON {
-					fmt.Fprintln(out, sc.Text())
-					continue
-				}
-				var e api.Event
-				if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-					return fmt.Errorf("events: %w", err)
-				}
-				writeEvent(out, e)
-			}
-			if err := sc.Err(); err != nil && cmd.Context().Err() == nil {
-				return fmt.Errorf("events: %w", err)
-			}
-			return nil
+			return printJSONLines(cmd, body, "events", asJSON, writeEvent)
 		},
 	}
 	ref.register(cmd.Flags())

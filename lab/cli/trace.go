@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -60,28 +61,13 @@ too. Run it, then send traffic from another shell.`,
 				what = "packets of " + strings.Join(hosts, ", ")
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "tracing %s in lab %s\n", what, n)
-			out := cmd.OutOrStdout()
-			sc := bufio.NewScanner(body)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				if asJSON {
-					fmt.Fprintln(out, sc.Text())
-					continue
-				}
-				var t api.Trace
-				if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
-					return fmt.Errorf("trace: %w", err)
-				}
+			return printJSONLines(cmd, body, "trace", asJSON, func(out io.Writer, t api.Trace) {
 				fmt.Fprintf(out, "%s from %s: %s\n", t.Time.Local().Format("15:04:05.000000"), t.From, t.Packet)
 				for _, h := range t.Hops {
 					fmt.Fprintf(out, "    %s\n", h)
 				}
 				fmt.Fprintf(out, "    => %s\n", t.Result)
-			}
-			if err := sc.Err(); err != nil && cmd.Context().Err() == nil {
-				return fmt.Errorf("trace: %w", err)
-			}
-			return nil
+			})
 		},
 	}
 	ref.register(cmd.Flags())
@@ -90,4 +76,29 @@ too. Run it, then send traffic from another shell.`,
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print each trace as a JSON line")
 	return cmd
+}
+
+// printJSONLines prints a stream of JSON lines from the control socket
+// until it ends or the command's context does: as they are with --json,
+// else each decoded as T and written by write. what names the command in
+// errors.
+func printJSONLines[T any](cmd *cobra.Command, body io.Reader, what string, asJSON bool, write func(io.Writer, T)) error {
+	out := cmd.OutOrStdout()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if asJSON {
+			fmt.Fprintln(out, sc.Text())
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		write(out, v)
+	}
+	if err := sc.Err(); err != nil && cmd.Context().Err() == nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
