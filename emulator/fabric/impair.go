@@ -301,11 +301,14 @@ func (f *Fabric) write(ps *portState, out [][]byte, off int) bool {
 		}
 		return false
 	}
+	var bytes uint64
 	for _, b := range out {
-		ps.txPkts.Add(1)
-		ps.txBytes.Add(uint64(len(b) - off))
+		bytes += uint64(len(b) - off)
 		ps.caps.tap(b[off:], true)
 	}
+	// One add per counter for the batch (a delay queue releases several).
+	ps.txPkts.Add(uint64(len(out)))
+	ps.txBytes.Add(bytes)
 	return true
 }
 

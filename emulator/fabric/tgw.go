@@ -21,8 +21,10 @@ import (
 // applies. The TGW does not touch the packet (no TTL change).
 
 type tgw struct {
-	name  string
-	byVPC map[string]*tgwAttachment
+	name string
+	// byVPC is each attached VPC's attachment, keyed by the compiled VPC
+	// so that a packet finds it without hashing a name.
+	byVPC map[*vpc]*tgwAttachment
 	// seed starts the gateway's flow hash. Transit gateways share no flow
 	// state (spec §6.5): two of them choose AZs for one flow independently,
 	// so each hashes from a seed of its own, taken from its name so that a
@@ -153,7 +155,7 @@ func flowHash(seed uint64, ip []byte) uint64 {
 func newTGWs(s *config.Snapshot) map[string]*tgw {
 	out := map[string]*tgw{}
 	for _, tc := range s.TransitGateways {
-		out[tc.Name] = &tgw{name: tc.Name, byVPC: map[string]*tgwAttachment{}, seed: tgwSeed(tc.Name)}
+		out[tc.Name] = &tgw{name: tc.Name, byVPC: map[*vpc]*tgwAttachment{}, seed: tgwSeed(tc.Name)}
 	}
 	return out
 }
@@ -194,7 +196,7 @@ func compileTGWs(s *config.Snapshot, l *lab, tgws map[string]*tgw, rt *runtime) 
 			}
 			slices.SortFunc(a.enis, func(x, y tgwENI) int { return cmp.Compare(x.az, y.az) })
 			atts[ac.Name] = a
-			t.byVPC[ac.VPC] = a
+			t.byVPC[v] = a
 		}
 		tables := map[string]*route.Table[tgwRoute]{}
 		for _, rc := range tc.RouteTables {
@@ -251,7 +253,7 @@ func compileTGWTable(rc config.TGWRouteTable, atts map[string]*tgwAttachment) (*
 // tgwIn carries p, routed by a route table of subnet from (vpc v) to
 // transit gateway t, across the gateway into the destination VPC.
 func (w *worker) tgwIn(p *pkt, v *vpc, from *subnet, t *tgw) (stage, bool) {
-	in := t.byVPC[v.name]
+	in := t.byVPC[v]
 	if in == nil || from == nil {
 		// Validation keeps both from happening: a VPC routes only to a
 		// TGW it is attached to, and gateway route tables cannot.
