@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -16,22 +15,17 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 )
 
-// client talks to an emulator's control socket.
+// client talks to an emulator's control socket through emulator/control's
+// client, adding what a program using this package can do about an error.
 type client struct {
 	path string
-	hc   *http.Client // bounded requests
-	sc   *http.Client // streams: as long as their context
+	c    *control.Client
 }
 
-func newClient(path string) *client {
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}}
-	return &client{path: path, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, sc: &http.Client{Transport: tr}}
-}
+func newClient(path string) *client { return &client{path: path, c: control.NewClient(path)} }
 
 // NewControlClient is for a lab that some other program brought up: the
 // control socket at path (/run/gwlb-lab/<lab>/control.sock), without the
@@ -40,52 +34,64 @@ func NewControlClient(path string) *Lab {
 	return &Lab{name: "", stateDir: strings.TrimSuffix(path, "/control.sock"), ctl: newClient(path), progress: io.Discard}
 }
 
-func (c *client) do(ctx context.Context, hc *http.Client, method, path string, body io.Reader) (*http.Response, error) {
-	if c == nil {
-		return nil, errors.New("gwlblab: this Lab has no control socket (use Up or Open)")
+// explain turns an error of the control socket into one that says what
+// to do about it: a lab that is not up, or a Lab without a socket.
+func (c *client) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://emulator"+path, body)
-	if err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if _, serr := os.Stat(c.path); serr != nil {
-			return nil, fmt.Errorf("emulator control socket %s: %w (is the lab up? gwlb-lab status tells)", c.path, serr)
-		}
-		return nil, fmt.Errorf("emulator control socket %s: %w", c.path, err)
+	if _, serr := os.Stat(c.path); serr != nil {
+		return fmt.Errorf("emulator control socket %s: %w (is the lab up? gwlb-lab status tells)", c.path, serr)
 	}
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrBadRequest) {
+		// The emulator's own words: say whose.
+		return fmt.Errorf("emulator: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	var e api.Error
-	if json.Unmarshal(b, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(b))
-	}
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return nil, fmt.Errorf("emulator: %s: %w", e.Error, ErrNotFound)
-	case http.StatusBadRequest:
-		return nil, fmt.Errorf("emulator: %s: %w", e.Error, ErrBadRequest)
-	}
-	return nil, fmt.Errorf("emulator: %s (%s)", e.Error, resp.Status)
+	return err
 }
 
+var errNoSocket = errors.New("gwlblab: this Lab has no control socket (use Up or Open)")
+
+// call sends a request without a body and decodes the answer into out.
 func (c *client) call(ctx context.Context, method, path string, out any) error {
-	resp, err := c.do(ctx, c.hc, method, path, nil)
-	if err != nil {
-		return err
+	return c.callJSON(ctx, method, path, nil, out)
+}
+
+// callJSON sends in (nil: no body) as the request's JSON body and decodes
+// the answer into out.
+func (c *client) callJSON(ctx context.Context, method, path string, in, out any) error {
+	if c == nil {
+		return errNoSocket
 	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("emulator %s: %w", path, err)
+	var err error
+	switch method {
+	case http.MethodGet:
+		err = c.c.Get(ctx, path, out)
+	case http.MethodPost:
+		err = c.c.Post(ctx, path, in, out)
+	case http.MethodPut:
+		err = c.c.Put(ctx, path, in, out)
+	case http.MethodPatch:
+		err = c.c.Patch(ctx, path, in, out)
+	case http.MethodDelete:
+		err = c.c.Delete(ctx, path, out)
+	default:
+		return fmt.Errorf("gwlblab: no request method %q", method)
 	}
-	return nil
+	return c.explain(ctx, err)
+}
+
+// stream GETs path and returns the answer's body as it arrives; the caller
+// closes it.
+func (c *client) stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	if c == nil {
+		return nil, errNoSocket
+	}
+	body, err := c.c.Stream(ctx, path)
+	return body, c.explain(ctx, err)
 }
 
 // Emulator returns the emulator's own status (pid, uptime, time scale,
@@ -166,12 +172,12 @@ func (l *Lab) EachFlow(ctx context.Context, f api.FlowFilter, fn func(api.Flow) 
 	if err != nil {
 		return api.FlowSummary{}, err
 	}
-	resp, err := l.ctl.do(ctx, l.ctl.sc, http.MethodGet, api.PathFlows+"?"+q.Encode(), nil)
+	body, err := l.ctl.stream(ctx, api.PathFlows+"?"+q.Encode())
 	if err != nil {
 		return api.FlowSummary{}, err
 	}
-	defer resp.Body.Close()
-	return api.ReadFlows(resp.Body, fn)
+	defer body.Close()
+	return api.ReadFlows(body, fn)
 }
 
 // Flows returns the flows that f selects (the zero filter: every flow).
@@ -197,11 +203,11 @@ type TraceFilter struct {
 
 // traceStream subscribes to traces; it returns once the emulator traces.
 func (l *Lab) traceStream(ctx context.Context, f TraceFilter, limits api.Limits) (io.ReadCloser, error) {
-	resp, err := l.ctl.do(ctx, l.ctl.sc, http.MethodGet, api.PathTrace+"?"+api.TraceQuery(f.Hosts, limits).Encode(), nil)
+	body, err := l.ctl.stream(ctx, api.PathTrace+"?"+api.TraceQuery(f.Hosts, limits).Encode())
 	if err != nil {
 		return nil, err
 	}
-	return resp.Body, nil
+	return body, nil
 }
 
 // Trace collects the traces of the packets f selects while fn runs (the
@@ -340,11 +346,11 @@ func (l *Lab) CaptureWhile(ctx context.Context, node, path string, fn func() err
 func (l *Lab) capture(ctx context.Context, node, path string, limits api.Limits, fn func() error) (int, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, err := l.ctl.do(sctx, l.ctl.sc, http.MethodGet, api.PathCapture+"?"+api.CaptureQuery(node, limits).Encode(), nil)
+	body, err := l.ctl.stream(sctx, api.PathCapture+"?"+api.CaptureQuery(node, limits).Encode())
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer body.Close()
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -354,7 +360,7 @@ func (l *Lab) capture(ctx context.Context, node, path string, limits api.Limits,
 	var frames int
 	go func() {
 		var err error
-		frames, err = copyPcap(w, resp.Body)
+		frames, err = copyPcap(w, body)
 		copied <- err
 	}()
 	var fnErr, cerr error

@@ -55,12 +55,12 @@ func (l *Lab) FollowEvents(ctx context.Context, after uint64, fn func(api.Event)
 }
 
 func (l *Lab) eachEvent(ctx context.Context, q api.EventsQuery, fn func(api.Event) error) error {
-	resp, err := l.ctl.do(ctx, l.ctl.sc, http.MethodGet, q.Path(), nil)
+	body, err := l.ctl.stream(ctx, q.Path())
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	defer body.Close()
+	dec := json.NewDecoder(body)
 	for {
 		var e api.Event
 		if err := dec.Decode(&e); err != nil {

@@ -1,9 +1,7 @@
 package gwlblab
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,24 +15,6 @@ import (
 // last until changed or cleared; an emulator restart applies them again,
 // and Down removes them with the lab (see gwlb-lab link, targets
 // fail-health and route).
-
-// callJSON sends in as the request's JSON body and decodes the answer into
-// out.
-func (c *client) callJSON(ctx context.Context, method, path string, in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(ctx, c.hc, method, path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("emulator %s: %w", path, err)
-	}
-	return nil
-}
 
 // Impairment is what a link does to its frames. Down drops every frame to
 // and from the node; LossPercent (0 to 100) and Delay, give or take a

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/emulator/control"
 	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 )
 
@@ -34,9 +35,9 @@ var (
 	// answering (Status returns the status with it).
 	ErrDegraded = errors.New("lab is degraded")
 	// ErrNotFound: the emulator has no node, target or endpoint of that name.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = control.ErrNotFound
 	// ErrBadRequest: the emulator refused a request (a bad filter).
-	ErrBadRequest = errors.New("bad request")
+	ErrBadRequest = control.ErrBadRequest
 )
 
 // Options say which lab to bring up or open, and how.

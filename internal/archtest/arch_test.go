@@ -102,7 +102,7 @@ func TestImportBoundaries(t *testing.T) {
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 		for _, d := range deps(all, pkg) {
 			switch {
-			case rel == "emulator/packet" || rel == "emulator/api":
+			case rel == "emulator/packet" || rel == "emulator/api" || rel == "emulator/control":
 				// Standard library only: no dot in the first path element.
 				if !stdlib(d) {
 					t.Errorf("%s imports %s: %s must use the standard library only", pkg, d, rel)
@@ -113,11 +113,11 @@ func TestImportBoundaries(t *testing.T) {
 				}
 			case rel == "gwlblab" || strings.HasPrefix(rel, "gwlblab/"):
 				// What users' modules import: it must stay light.
-				light := stdlib(d) || d == module+"/emulator/api" || d == module+"/lab/labapi" ||
+				light := stdlib(d) || d == module+"/emulator/api" || d == module+"/emulator/control" || d == module+"/lab/labapi" ||
 					strings.HasPrefix(d, module+"/gwlblab") ||
 					(strings.HasPrefix(rel, "gwlblab/matchers") && (strings.HasPrefix(d, "github.com/onsi/gomega")))
 				if !light {
-					t.Errorf("%s imports %s: gwlblab may use the standard library, emulator/api and lab/labapi only", pkg, d)
+					t.Errorf("%s imports %s: gwlblab may use the standard library, emulator/api, emulator/control and lab/labapi only", pkg, d)
 				}
 			case strings.HasPrefix(rel, "emulator"):
 				for _, banned := range []string{module + "/lab", "github.com/vishvananda/netlink", "github.com/docker", "github.com/moby", "yaml", "github.com/spf13/cobra"} {
