@@ -583,7 +583,14 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 		if pub == "" {
 			pub = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, where, n.Address, pub, prog, state)
+		kind := n.Kind
+		switch {
+		case n.Runtime && n.RuntimePhase == lab.PhaseUp:
+			kind += " (added)" // at run time, by node add
+		case n.Runtime:
+			kind += " (adding)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, kind, where, n.Address, pub, prog, state)
 	}
 	tw.Flush()
 }
