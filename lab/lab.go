@@ -880,11 +880,10 @@ var ErrNotContainer = errors.New("not a container node")
 // ContainerLogs copies what a container node's container wrote, which
 // Docker keeps instead of the lab's logs directory.
 func (m *Manager) ContainerLogs(ctx context.Context, lab, node string, follow bool, stdout, stderr io.Writer) error {
-	l, err := m.Resolved(lab)
+	n, ok, err := m.Node(lab, node)
 	if err != nil {
 		return err
 	}
-	n, ok := l.Node(node)
 	if !ok {
 		return fmt.Errorf("lab %q has no node %q", lab, node)
 	}

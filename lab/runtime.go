@@ -642,3 +642,19 @@ func (m *Manager) removeRuntime(ctx context.Context, lab string, p Paths, node s
 	})
 	return err
 }
+
+// Node returns a node of a running lab: one of the topology file's, or one
+// added at run time (Runtime reports which).
+func (m *Manager) Node(lab, name string) (*topology.Node, bool, error) {
+	l, err := m.Resolved(lab)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := m.Paths(lab)
+	if err != nil {
+		return nil, false, err
+	}
+	st, _ := readState(p) // nil: the topology file's nodes alone
+	n, ok := findNode(l, st, name)
+	return n, ok, nil
+}

@@ -641,7 +641,10 @@ name, address and MAC final) as JSON; with NODE, only that node.`,
 			if len(args) == 0 {
 				return writeJSON(cmd.OutOrStdout(), l)
 			}
-			node, ok := l.Node(args[0])
+			node, ok, err := m.Node(n, args[0]) // added at run time too
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return fmt.Errorf("lab %q has no node %q", n, args[0])
 			}
