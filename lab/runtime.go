@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
@@ -119,6 +121,38 @@ func (s *NodeSpec) validate() error {
 		}
 	}
 	return nil
+}
+
+// ErrNodeBusy is returned when another node add or node remove of the same
+// node is running.
+var ErrNodeBusy = errors.New("another node add or node remove of it is running")
+
+// lockNode takes the lock that node add holds for its whole run and node
+// remove for its own: a remove never takes apart a node that an add is
+// still making (its record says creating either way), and two of them
+// never work on one node. The kernel drops it when the process dies, so a
+// killed add leaves its node removable.
+func lockNode(p Paths, node string) (func(), error) {
+	path := filepath.Join(p.Dir, "node-"+node+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		f.Close()
+		return nil, fmt.Errorf("node %q: %w; try again once it ends", node, ErrNodeBusy)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %q: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // findNode finds a node of the lab: one of the topology file's, or one
@@ -428,6 +462,11 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: resolved topology: %w", lab, err)
 	}
+	unlock, err := lockNode(p, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	n, err := m.reserve(ctx, lab, p, l, &spec)
 	if err != nil {
 		return nil, err
@@ -440,7 +479,13 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 		cctx := context.WithoutCancel(ctx)
 		// The emulator may have the node already; not found is fine.
 		_ = control.NewClient(p.Socket()).Delete(cctx, api.NodePath(n.Name), nil)
-		if rerr := m.removeRuntime(cctx, lab, p, n.Name); rerr != nil {
+		rerr := m.removeRuntime(cctx, lab, p, n.Name)
+		if errors.Is(rerr, ErrNoLab) {
+			// The lab went down meanwhile, maybe before this node's
+			// namespace was made: remove it by name.
+			rerr = m.removeOrphan(cctx, n)
+		}
+		if rerr != nil {
 			err = errors.Join(err, fmt.Errorf("clean-up (gwlb-lab node remove %s --name %s finishes it): %w", n.Name, lab, rerr))
 		}
 	}()
@@ -552,6 +597,11 @@ func (m *Manager) RemoveNode(ctx context.Context, lab, node string) error {
 		}
 		return fmt.Errorf("lab %q has no node %q added at run time (added at run time: %s)", lab, node, list)
 	}
+	unlock, err := lockNode(p, node)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c := control.NewClient(p.Socket())
 	switch err := c.Delete(ctx, api.NodePath(node), nil); {
 	case err == nil, errors.Is(err, control.ErrNotFound): // not added yet, or removed before a crash
@@ -627,7 +677,7 @@ func (m *Manager) removeRuntime(ctx context.Context, lab string, p Paths, node s
 		return fmt.Errorf("node %q: %w", node, errors.Join(errs...))
 	}
 	logs := filepath.Dir(p.NodeLog(node))
-	for _, f := range []string{p.NodeWorkDir(node), p.NodeLogDir(node), p.NodeLog(node), p.ExitFile(node), p.LifeFile(node),
+	for _, f := range []string{filepath.Join(p.Dir, "node-"+node+".lock"), p.NodeWorkDir(node), p.NodeLogDir(node), p.NodeLog(node), p.ExitFile(node), p.LifeFile(node),
 		filepath.Join(logs, node+".appliance.json"), filepath.Join(logs, node+".stats.json"), p.FlowLog(node), p.FlowLog(node) + ".1"} {
 		_ = os.RemoveAll(f)
 	}
@@ -641,6 +691,27 @@ func (m *Manager) removeRuntime(ctx context.Context, lab string, p Paths, node s
 		return nil
 	})
 	return err
+}
+
+// removeOrphan removes a node's namespace (and what runs in it, and its
+// container) when its lab's records are gone.
+func (m *Manager) removeOrphan(ctx context.Context, n *topology.Node) error {
+	var errs []error
+	if n.Container != nil {
+		if b, err := m.dockerBackend(ctx); err == nil {
+			errs = append(errs, b.Remove(ctx, n.Netns))
+		}
+	}
+	path := filepath.Join(m.opts.NetnsDir, n.Netns)
+	if _, err := os.Stat(path); err == nil {
+		nss, err := netns.Identify([]string{path})
+		if err == nil {
+			err = nss.Stop(stopGrace)
+		}
+		errs = append(errs, err)
+	}
+	errs = append(errs, m.backend.Remove(ctx, n.Netns))
+	return errors.Join(errs...)
 }
 
 // Node returns a node of a running lab: one of the topology file's, or one

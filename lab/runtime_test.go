@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -245,4 +246,26 @@ func TestAllocate(t *testing.T) {
 	if _, err := allocate(cidr, used, netip.Addr{}); err == nil || !strings.Contains(err.Error(), "no free address") {
 		t.Fatalf("full subnet: %v", err)
 	}
+}
+
+func TestLockNodeRefusesASecondHolder(t *testing.T) {
+	p := Paths{Dir: t.TempDir()}
+	unlock, err := lockNode(p, "fw-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockNode(p, "fw-3"); !errors.Is(err, ErrNodeBusy) {
+		t.Fatalf("second lock: %v, want ErrNodeBusy", err)
+	}
+	other, err := lockNode(p, "fw-4")
+	if err != nil {
+		t.Fatalf("another node's lock: %v", err)
+	}
+	other()
+	unlock()
+	again, err := lockNode(p, "fw-3")
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
 }
