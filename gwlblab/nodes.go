@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
@@ -39,18 +40,12 @@ func (l *Lab) AddNode(ctx context.Context, spec NodeSpec) (labapi.NodeStatus, er
 			args = append(args, f.flag, f.v)
 		}
 	}
-	var stdin *strings.Reader
+	var stdin io.Reader // nil: none
 	if spec.NodeYAML != "" {
 		args = append(args, "--file", "-")
 		stdin = strings.NewReader(spec.NodeYAML)
 	}
-	var res Result
-	var err error
-	if stdin != nil {
-		res, err = l.run(ctx, stdin, args...)
-	} else {
-		res, err = l.run(ctx, nil, args...)
-	}
+	res, err := l.run(ctx, stdin, args...)
 	if err != nil {
 		return labapi.NodeStatus{}, err
 	}
