@@ -348,3 +348,69 @@ var _ = Describe("fifty adds and removes under traffic", func() {
 		Eventually(func() int { return procStatus(emu, "VmRSS") }).WithTimeout(20 * time.Second).Should(BeNumerically("<=", rss0+32*1024))
 	})
 })
+
+var _ = Describe("node add and node remove run in parallel", func() {
+	It("give each node its own address and lose no record", func() {
+		l := harness.Up(fastLab())
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		const n = 6
+		type added struct {
+			status lab.NodeStatus
+			err    error
+		}
+		results := make([]added, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i].status, results[i].err = l.G().AddNode(ctx, gwlblab.NodeSpec{Name: fmt.Sprintf("p-%d", i), Subnet: "appliances", Like: "fw-1"})
+			}()
+		}
+		wg.Wait()
+		addrs := map[string]string{}
+		for i, r := range results {
+			Expect(r.err).NotTo(HaveOccurred(), "add p-%d", i)
+			Expect(addrs).NotTo(HaveKey(r.status.Address), "p-%d and %s share an address", i, addrs[r.status.Address])
+			addrs[r.status.Address] = r.status.Name
+		}
+		Expect(state(l.Name).RuntimeNodes).To(HaveLen(n))
+		Expect(addedNodes(l.Name)).To(HaveLen(n))
+		// The same name twice at once: exactly one add wins.
+		var okCount atomic.Int64
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := l.G().AddNode(ctx, gwlblab.NodeSpec{Name: "twin", Subnet: "appliances", Like: "fw-1"}); err == nil {
+					okCount.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		Expect(okCount.Load()).To(BeEquivalentTo(1))
+
+		errs := make([]error, n+1)
+		for i := range n + 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := "twin"
+				if i < n {
+					name = fmt.Sprintf("p-%d", i)
+				}
+				errs[i] = l.G().RemoveNode(ctx, name)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		st := state(l.Name)
+		Expect(st.RuntimeNodes).To(BeEmpty())
+		Expect(st.Processes).NotTo(ContainElement(HaveField("Node", HavePrefix("p-"))))
+		Expect(addedNodes(l.Name)).To(BeEmpty())
+		Expect(namespaces(l.Name)).NotTo(ContainElement(HavePrefix(topology.NetnsName(l.Name, "p-"))))
+	})
+})
