@@ -109,7 +109,7 @@ restart', not the lab. Several node add and node remove may run at once.`,
 	cmd.Flags().StringVar(&spec.VPC, "vpc", "", "the subnet's VPC (needed only when several VPCs have a subnet of that name)")
 	cmd.Flags().StringVar(&spec.IP, "ip", "", "its private IPv4 address (default: the lowest free one of the subnet)")
 	cmd.Flags().StringVar(&spec.IPv6, "ipv6", "", "its IPv6 address in a dualstack subnet, or auto (default: none)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the node as nodes --json does")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the new node's entry as nodes --json prints each node")
 	return cmd
 }
 
