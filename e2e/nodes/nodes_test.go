@@ -414,3 +414,65 @@ var _ = Describe("node add and node remove run in parallel", func() {
 		Expect(namespaces(l.Name)).NotTo(ContainElement(HavePrefix(topology.NetnsName(l.Name, "p-"))))
 	})
 })
+
+// fromEmulator runs gwlb-lab as the emulator would exec it: working
+// directory /, a bare environment, and the emulator's hold file inherited
+// as descriptor 4.
+func fromEmulator(l string, args ...string) (stdout, stderr string, code int) {
+	GinkgoHelper()
+	hold, err := os.Open(filepath.Join(lab.DefaultStateRoot, l, "emulator.hold"))
+	Expect(err).NotTo(HaveOccurred())
+	defer hold.Close()
+	null, err := os.Open(os.DevNull)
+	Expect(err).NotTo(HaveOccurred())
+	defer null.Close()
+	cmd := exec.Command(harness.Binary(), append(args, "--name", l)...)
+	cmd.Dir, cmd.Env = "/", []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.ExtraFiles = []*os.File{null, hold}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return out.String(), errb.String(), 0
+}
+
+// holds reports whether pid has a descriptor on a file named base.
+func holds(pid int, base string) bool {
+	entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range entries {
+		if t, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && filepath.Base(t) == base {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = Describe("node add and node remove run by the emulator", func() {
+	It("pass the emulator's hold file to no node program, so emulator restart leaves them, and report errors on stderr", func() {
+		l := harness.Up(fastLab())
+		out, errOut, code := fromEmulator(l.Name, "node", "add", "e-1", "--subnet", "appliances", "--like", "fw-1", "--json")
+		Expect(code).To(Equal(0), errOut)
+		var ns lab.NodeStatus
+		Expect(json.Unmarshal([]byte(out), &ns)).To(Succeed())
+		Expect(ns.ProgramPID).NotTo(BeZero())
+		Expect(holds(ns.PID, "emulator.hold")).To(BeFalse(), "the supervisor holds the emulator's hold file")
+		Expect(holds(ns.ProgramPID, "emulator.hold")).To(BeFalse(), "the appliance holds the emulator's hold file")
+		cli(l.Name, "emulator", "restart")
+		Expect(alive(ns.ProgramPID)).To(BeTrue(), "emulator restart stopped the added node's program")
+		Expect(addedNodes(l.Name)).To(ContainElement(HaveField("Name", "e-1")))
+
+		out, errOut, code = fromEmulator(l.Name, "node", "add", "e-2", "--subnet", "nope", "--like", "fw-1")
+		Expect(code).To(Equal(1))
+		Expect(out).To(BeEmpty())
+		Expect(errOut).To(ContainSubstring(`no subnet "nope"`))
+
+		_, errOut, code = fromEmulator(l.Name, "node", "remove", "e-1")
+		Expect(code).To(Equal(0), errOut)
+		Expect(alive(ns.ProgramPID)).To(BeFalse())
+		Expect(state(l.Name).RuntimeNodes).To(BeEmpty())
+	})
+})
