@@ -56,8 +56,8 @@ type NodeSpec struct {
 	VPC    string
 	Subnet string
 	// IP is the node's private IPv4 address; empty: the lowest free address
-	// of the subnet (not one of the five AWS reserves, nor one any object
-	// of the lab uses).
+	// of the subnet (not one of the five AWS reserves, spec §1, nor one any
+	// object of the lab uses).
 	IP string
 	// IPv6 is the node's IPv6 address in a dualstack subnet: empty for
 	// none (unless the body names one), IPv6Auto for the subnet's IPv6
