@@ -183,6 +183,40 @@ func nodeNames(l *topology.Lab, st *State) string {
 	return strings.Join(names, ", ")
 }
 
+// objectNames maps the names the topology file makes unique across the
+// lab (its objects that route tables and targets name) to their kind.
+func objectNames(l *topology.Lab) map[string]string {
+	out := map[string]string{}
+	for _, v := range l.VPCs {
+		out[v.Name] = "vpc"
+		if v.InternetGateway != nil {
+			out[v.InternetGateway.Name] = "internet gateway"
+		}
+		for _, n := range v.NATGateways {
+			out[n.Name] = "NAT gateway"
+		}
+		for _, e := range v.Endpoints {
+			out[e.Name] = "GWLB endpoint"
+		}
+	}
+	for _, g := range l.GWLBs {
+		out[g.Name] = "gwlb"
+	}
+	for _, s := range l.EndpointServices {
+		out[s.Name] = "endpoint service"
+	}
+	for _, t := range l.TransitGateways {
+		out[t.Name] = "transit gateway"
+		for _, a := range t.Attachments {
+			out[a.Name] = "transit gateway attachment"
+		}
+		for _, r := range t.RouteTables {
+			out[r.Name] = "transit gateway route table"
+		}
+	}
+	return out
+}
+
 // findSubnet finds the subnet a node goes to.
 func findSubnet(l *topology.Lab, vpc, subnet string) (*topology.VPC, *topology.Subnet, error) {
 	var found []string
@@ -347,6 +381,9 @@ func (m *Manager) reserve(ctx context.Context, lab string, p Paths, l *topology.
 		}
 		if _, taken := findNode(l, st, spec.Name); taken {
 			return fmt.Errorf("node %q: the lab has a node of that name: choose another name", spec.Name)
+		}
+		if kind, taken := objectNames(l)[spec.Name]; taken {
+			return fmt.Errorf("node %q: the lab has a %s of that name (names are unique across the lab, as in the topology file): choose another name", spec.Name, kind)
 		}
 		n, err := runtimeBody(l, st, lab, spec)
 		if err != nil {

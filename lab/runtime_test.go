@@ -134,6 +134,8 @@ func TestReserveRefuses(t *testing.T) {
 	}{
 		{"topology name", NodeSpec{Name: "fw-1", Subnet: "appliances", Like: "fw-1"}, "has a node of that name"},
 		{"added name", NodeSpec{Name: "fw-3", Subnet: "appliances", Like: "fw-1"}, "has a node of that name"},
+		{"endpoint's name", NodeSpec{Name: "gwlbe-1", Subnet: "appliances", Like: "fw-1"}, "has a GWLB endpoint of that name"},
+		{"vpc's name", NodeSpec{Name: "security", Subnet: "appliances", Like: "fw-1"}, "has a vpc of that name"},
 		{"used address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.11"}, "already used"},
 		{"added address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.4"}, "already used"},
 		{"reserved address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.3"}, "reserves"},
