@@ -216,6 +216,17 @@ var _ = Describe("a node added at run time", func() {
 		r = harness.Run(time.Minute, "node", "add", "y", "--subnet", "app", "--like", "web", "--ipv6", "auto", "--name", l.Name)
 		Expect(r.Code).NotTo(Equal(0))
 		Expect(r.Stderr).To(ContainSubstring("no ipv6_cidr"))
+		// A program that never gets ready fails the add, which takes back
+		// what it made.
+		dead := filepath.Join(GinkgoT().TempDir(), "dead.yaml")
+		Expect(os.WriteFile(dead, []byte("run:\n  command: [sleep, '60']\n  ready: {tcp: 9999, timeout: 1}\n"), 0o644)).To(Succeed())
+		r = harness.Run(time.Minute, "node", "add", "dead", "--subnet", "app", "--file", dead, "--name", l.Name)
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring(`node "dead"`))
+		Expect(r.Stderr).To(ContainSubstring("port 9999"))
+		Expect(namespaces(l.Name)).NotTo(ContainElement(topology.NetnsName(l.Name, "dead")))
+		Expect(addedNodes(l.Name)).NotTo(ContainElement(HaveField("Name", "dead")))
+		Expect(state(l.Name).Processes).NotTo(ContainElement(HaveField("Node", "dead")))
 		Expect(state(l.Name).RuntimeNodes).To(HaveLen(1), "refused adds leave no record")
 		cli(l.Name, "node", "remove", "probe")
 	})
