@@ -509,13 +509,18 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 		return nil, err
 	}
 	m.crashPoint(CrashNodeRecorded)
+	// posted is set once the emulator may have the node: a node of that
+	// name it had before (added through its API by someone else) is not
+	// ours to delete.
+	posted := false
 	defer func() {
 		if err == nil {
 			return
 		}
 		cctx := context.WithoutCancel(ctx)
-		// The emulator may have the node already; not found is fine.
-		_ = control.NewClient(p.Socket()).Delete(cctx, api.NodePath(n.Name), nil)
+		if posted {
+			_ = control.NewClient(p.Socket()).Delete(cctx, api.NodePath(n.Name), nil)
+		}
 		rerr := m.removeRuntime(cctx, lab, p, n.Name)
 		if errors.Is(rerr, ErrNoLab) {
 			// The lab went down meanwhile, maybe before this node's
@@ -539,8 +544,11 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 	if n.Interface.Addr6.IsValid() {
 		in.IPv6 = n.Interface.Addr6.Addr().String()
 	}
+	posted = true
 	if err := c.Post(ctx, api.PathNodes, in, nil); err != nil {
-		return nil, fmt.Errorf("node %q: the emulator refused it: %w", n.Name, err)
+		// A refusal added nothing; any other failure may have.
+		posted = !errors.Is(err, control.ErrBadRequest)
+		return nil, fmt.Errorf("node %q: the emulator did not add it: %w", n.Name, err)
 	}
 	st, err := readState(p)
 	if err != nil {
