@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -17,10 +18,48 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// relay copies every batch one port reads to another port in one Write,
-// as the fabric does, and notes the longest frame it saw.
-func relay(from, to Port, longest *atomic.Int64, wg *sync.WaitGroup) {
-	defer wg.Done()
+// wiredPair is two nodes, 192.0.2.1 and .2, each with a TAP whose port is
+// relayed to the other's: every batch one port reads is written to the
+// other in one Write, as the fabric does.
+type wiredPair struct {
+	paths   [2]string
+	taps    [2]*TAP
+	longest atomic.Int64 // the longest frame the relay saw
+	wg      sync.WaitGroup
+}
+
+// newWiredPair makes the pair; cleanup registers what undoes each step.
+func newWiredPair(mtu int, withOffload bool, cleanup func(any, ...any)) (*wiredPair, error) {
+	w := &wiredPair{}
+	for i, ip := range []string{"192.0.2.1/24", "192.0.2.2/24"} {
+		name := uniqueName(fmt.Sprint("off", i))
+		path, err := createNetNS(name)
+		if err != nil {
+			return nil, err
+		}
+		cleanup(deleteNetNS, name)
+		if err := createTAP(path, "eth0"); err != nil {
+			return nil, err
+		}
+		cleanup(deleteLink, path, "eth0")
+		if _, err := linkUp(path, "eth0", mtu, ip); err != nil {
+			return nil, err
+		}
+		if w.taps[i], err = openTAP(path, "eth0", withOffload); err != nil {
+			return nil, err
+		}
+		cleanup(w.taps[i].Close)
+		w.paths[i] = path
+	}
+	w.wg.Add(2)
+	go w.relay(w.taps[0], w.taps[1])
+	go w.relay(w.taps[1], w.taps[0])
+	cleanup(w.stop)
+	return w, nil
+}
+
+func (w *wiredPair) relay(from, to Port) {
+	defer w.wg.Done()
 	bufs, sizes := frames(from.BatchSize(), from.MTU())
 	out := make([][]byte, len(bufs))
 	for {
@@ -29,8 +68,8 @@ func relay(from, to Port, longest *atomic.Int64, wg *sync.WaitGroup) {
 			return
 		}
 		for i := range n {
-			if l := int64(sizes[i]); l > longest.Load() {
-				longest.Store(l)
+			if l := int64(sizes[i]); l > w.longest.Load() {
+				w.longest.Store(l)
 			}
 			out[i] = bufs[i][:Headroom+sizes[i]]
 		}
@@ -40,6 +79,71 @@ func relay(from, to Port, longest *atomic.Int64, wg *sync.WaitGroup) {
 	}
 }
 
+func (w *wiredPair) stop() {
+	w.taps[0].Close()
+	w.taps[1].Close()
+	w.wg.Wait()
+}
+
+// bulk sends total pseudo-random bytes over one TCP connection from the
+// first node to the second and returns the sha256 of what was sent and of
+// what arrived, and how long it took.
+func (w *wiredPair) bulk(total int) (sent, received [32]byte, took time.Duration, err error) {
+	var ln net.Listener
+	if err = ns.WithNetNSPath(w.paths[1], func(ns.NetNS) (err error) {
+		ln, err = net.Listen("tcp", "192.0.2.2:0")
+		return err
+	}); err != nil {
+		return
+	}
+	defer ln.Close()
+	type result struct {
+		sum [32]byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		h := sha256.New()
+		_, err = io.Copy(h, c)
+		got <- result{sum: [32]byte(h.Sum(nil)), err: err}
+	}()
+	var c net.Conn
+	if err = ns.WithNetNSPath(w.paths[0], func(ns.NetNS) (err error) {
+		c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		return err
+	}); err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	// The data is made before the clock starts.
+	data := make([]byte, total)
+	r := rand.New(rand.NewPCG(uint64(total), 8))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	sent = sha256.Sum256(data)
+	start := time.Now()
+	if _, err = c.Write(data); err != nil {
+		return
+	}
+	if err = c.Close(); err != nil {
+		return
+	}
+	res := <-got
+	return sent, res.sum, time.Since(start), res.err
+}
+
+// ginkgoCleanup is DeferCleanup in newWiredPair's shape.
+func ginkgoCleanup(fn any, args ...any) { DeferCleanup(append([]any{fn}, args...)...) }
+
 var _ = Describe("TAP port offloads", func() {
 	const mtu = 1500
 
@@ -47,98 +151,83 @@ var _ = Describe("TAP port offloads", func() {
 		if !isRoot() {
 			Skip(rootReason)
 		}
-		// Two nodes on one link, wired through their TAP ports by relay.
-		var paths [2]string
-		var taps [2]*TAP
-		for i, ip := range []string{"192.0.2.1/24", "192.0.2.2/24"} {
-			name := uniqueName(fmt.Sprint("off", i))
-			path, err := createNetNS(name)
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(deleteNetNS, name)
-			Expect(createTAP(path, "eth0")).To(Succeed())
-			DeferCleanup(deleteLink, path, "eth0")
-			_, err = linkUp(path, "eth0", mtu, ip)
-			Expect(err).NotTo(HaveOccurred())
-			taps[i], err = OpenTAP(path, "eth0")
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(taps[i].Close)
-			paths[i] = path
-		}
-		Expect(taps[0].Offloads().Flags).To(ContainElements("csum", "tso4", "tso6"), "offloads: %s", taps[0].Offloads())
-		var longest atomic.Int64
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go relay(taps[0], taps[1], &longest, &wg)
-		go relay(taps[1], taps[0], &longest, &wg)
-		DeferCleanup(func() {
-			taps[0].Close()
-			taps[1].Close()
-			wg.Wait()
-		})
-
-		var ln net.Listener
-		Expect(ns.WithNetNSPath(paths[1], func(ns.NetNS) (err error) {
-			ln, err = net.Listen("tcp", "192.0.2.2:5001")
-			return err
-		})).To(Succeed())
-		defer ln.Close()
-		type result struct {
-			sum [32]byte
-			n   int64
-			err error
-		}
-		got := make(chan result, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- result{err: err}
-				return
-			}
-			defer c.Close()
-			h := sha256.New()
-			n, err := io.Copy(h, c)
-			got <- result{sum: [32]byte(h.Sum(nil)), n: n, err: err}
-		}()
-
-		var c net.Conn
-		Expect(ns.WithNetNSPath(paths[0], func(ns.NetNS) (err error) {
-			c, err = net.DialTimeout("tcp", "192.0.2.2:5001", 5*time.Second)
-			return err
-		})).To(Succeed())
-		const total = 64 << 20
-		r := rand.New(rand.NewPCG(7, 8))
-		h := sha256.New()
-		buf := make([]byte, 256<<10)
-		Expect(c.SetDeadline(time.Now().Add(time.Minute))).To(Succeed())
-		for sent := 0; sent < total; sent += len(buf) {
-			for i := 0; i < len(buf); i += 8 {
-				v := r.Uint64()
-				for k := range 8 {
-					buf[i+k] = byte(v >> (8 * k))
-				}
-			}
-			h.Write(buf)
-			_, err := c.Write(buf)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		Expect(c.Close()).To(Succeed())
-		var res result
-		Eventually(got).WithTimeout(time.Minute).Should(Receive(&res))
-		Expect(res.err).NotTo(HaveOccurred())
-		Expect(res.n).To(Equal(int64(total)))
-		Expect(res.sum).To(Equal([32]byte(h.Sum(nil))), "sha256 differs at the two ends")
+		w, err := newWiredPair(mtu, true, ginkgoCleanup)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.taps[0].Offloads().Flags).To(ContainElements("csum", "tso4", "tso6"), "offloads: %s", w.taps[0].Offloads())
+		sent, received, took, err := w.bulk(64 << 20)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(received).To(Equal(sent), "sha256 differs at the two ends")
 
 		// The sender's kernel handed over super-frames, the port split them,
 		// the relay never saw a frame longer than the link carries, and the
 		// receiver's port wrote runs of segments coalesced.
-		s, rcv := taps[0].OffloadStats(), taps[1].OffloadStats()
-		GinkgoWriter.Printf("sender %+v\nreceiver %+v\nlongest frame %d\n", s, rcv, longest.Load())
+		s, rcv := w.taps[0].OffloadStats(), w.taps[1].OffloadStats()
+		GinkgoWriter.Printf("64 MiB in %v\nsender %+v\nreceiver %+v\nlongest frame %d\n", took, s, rcv, w.longest.Load())
 		Expect(s.SuperFrames).To(BeNumerically(">", 0))
 		Expect(s.Segments).To(BeNumerically(">", 2*s.SuperFrames))
 		Expect(s.Dropped).To(BeZero())
-		Expect(longest.Load()).To(BeNumerically("<=", mtu+14), "a frame longer than the MTU left the port")
-		Expect(longest.Load()).To(BeNumerically("==", mtu+14), "no full-sized frame: were the super-frames split?")
+		Expect(w.longest.Load()).To(BeNumerically("<=", mtu+14), "a frame longer than the MTU left the port")
+		Expect(w.longest.Load()).To(BeNumerically("==", mtu+14), "no full-sized frame: were the super-frames split?")
 		Expect(rcv.Coalesced).To(BeNumerically(">", 0))
 		Expect(rcv.CoalesceOff).To(BeEmpty())
 	})
+
+	It("are not needed: a TAP attached without a virtio-net header carries the same transfer", func() {
+		if !isRoot() {
+			Skip(rootReason)
+		}
+		w, err := newWiredPair(mtu, false, ginkgoCleanup)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.taps[0].Offloads().VnetHdr).To(BeFalse())
+		sent, received, _, err := w.bulk(8 << 20)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(received).To(Equal(sent), "sha256 differs at the two ends")
+		Expect(w.taps[0].OffloadStats().SuperFrames).To(BeZero())
+		Expect(w.taps[1].OffloadStats().Coalesced).To(BeZero())
+		Expect(w.longest.Load()).To(BeNumerically("<=", mtu+14))
+	})
 })
+
+// BenchmarkTAPOffload measures one TCP connection between two nodes whose
+// TAP ports are relayed to each other (wiredPair), with and without
+// offloads: what the port costs a bulk transfer, without the fabric.
+// Needs root; skipped otherwise.
+func BenchmarkTAPOffload(b *testing.B) {
+	if !isRoot() {
+		b.Skip(rootReason)
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("offload=%v", on), func(b *testing.B) {
+			cleanup := func(fn any, args ...any) {
+				b.Cleanup(func() {
+					switch f := fn.(type) {
+					case func() error:
+						f()
+					case func(string) error:
+						f(args[0].(string))
+					case func(string, string) error:
+						f(args[0].(string), args[1].(string))
+					case func():
+						f()
+					default:
+						panic(fmt.Sprintf("cleanup of %T", fn))
+					}
+				})
+			}
+			w, err := newWiredPair(1500, on, cleanup)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const total = 64 << 20
+			var took time.Duration
+			for b.Loop() {
+				sent, received, t, err := w.bulk(total)
+				if err != nil || sent != received {
+					b.Fatalf("transfer: %v (sha256 equal: %v)", err, sent == received)
+				}
+				took += t
+			}
+			b.ReportMetric(float64(total)*8*float64(b.N)/took.Seconds()/1e6, "Mbit/s")
+		})
+	}
+}

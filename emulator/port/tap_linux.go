@@ -123,6 +123,12 @@ func (o Offloads) String() string {
 // create an interface that does not exist, and if another process holds
 // the TAP (EBUSY).
 func OpenTAP(netnsPath, ifname string) (*TAP, error) {
+	return openTAP(netnsPath, ifname, true)
+}
+
+// openTAP is OpenTAP; without offload it attaches as a kernel without
+// virtio-net headers would have it (the tests' and benchmarks' baseline).
+func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
 	if netnsPath == "" {
 		return nil, fmt.Errorf("open tap %q: no network namespace given", ifname)
 	}
@@ -137,7 +143,7 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 		if err != nil {
 			return err
 		}
-		if fd, offs, err = attachTAP(ifname); err != nil {
+		if fd, offs, err = attachTAP(ifname, withOffload); err != nil {
 			return err
 		}
 		// Without its counters the port still works; QueueDrops says why
@@ -205,7 +211,7 @@ var tunOffloads = []struct {
 	{unix.TUN_F_CSUM, []string{"csum"}},
 }
 
-func attachTAP(ifname string) (int, Offloads, error) {
+func attachTAP(ifname string, withOffload bool) (int, Offloads, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return -1, Offloads{}, fmt.Errorf("open /dev/net/tun: %w", err)
@@ -219,20 +225,26 @@ func attachTAP(ifname string) (int, Offloads, error) {
 		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 	}
 	var offs Offloads
-	err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
-	if err == nil {
-		if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.HdrLen); err != nil {
-			// Not attached yet in a way that matters: start over without.
+	if withOffload {
+		err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	} else {
+		offs.Refused = "not asked for"
+		err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI)
+	}
+	if err == nil && withOffload {
+		if herr := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.HdrLen); herr != nil {
+			// The header stays at its default size, which this port does
+			// not speak: start over without it.
 			unix.Close(fd)
 			if fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0); err != nil {
 				return -1, Offloads{}, fmt.Errorf("open /dev/net/tun: %w", err)
 			}
-			offs.Refused = "TUNSETVNETHDRSZ: " + err.Error()
+			offs.Refused = "TUNSETVNETHDRSZ: " + herr.Error()
 			err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI)
 		} else {
 			offs.VnetHdr = true
 		}
-	} else if errors.Is(err, unix.EINVAL) {
+	} else if withOffload && errors.Is(err, unix.EINVAL) {
 		// A kernel without virtio-net headers on TAPs; or not a TAP at all,
 		// which the plain attach says.
 		offs.Refused = "IFF_VNET_HDR: " + err.Error()
