@@ -20,7 +20,8 @@ const MaxCoalesced = 64
 //     shorter and then ends the run;
 //   - have valid IP and TCP checksums (a damaged segment is written alone,
 //     so the node drops it as it would have);
-//   - fit together in one IP packet of at most 65,535 bytes.
+//   - fit together in one IP packet of at most 65,535 bytes;
+//   - carry no 802.1Q tag.
 //
 // Runs need not be adjacent in the batch: frames of other flows may sit
 // between them. Items come out in the order of their first frame, and a
@@ -124,6 +125,9 @@ func classify(f []byte) frameInfo {
 		return fi
 	}
 	fi.l3, fi.tcp = l3, true
+	if l3 != 14 {
+		return fi // tagged: a GSO frame with a tag is not worth the kernel's doubts
+	}
 	fi.hdrEnd = fi.l4 + int(f[fi.l4+12]>>4)*4
 	if fi.hdrEnd < fi.l4+20 || fi.hdrEnd >= len(f) {
 		return fi // no payload (or a broken header): never joins
