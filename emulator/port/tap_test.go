@@ -261,7 +261,7 @@ var _ = Describe("TAP port", func() {
 		Expect(allocs).To(BeZero())
 		s := tap.OffloadStats()
 		Expect(s.CoalesceOff).To(BeEmpty())
-		Expect(s.Coalesced - before).To(BeNumerically(">=", 50), "the runs were not written coalesced")
+		Expect(s.Coalesced-before).To(BeNumerically(">=", 50), "the runs were not written coalesced")
 	})
 
 	It("reports the frames the kernel dropped because the port was not read, as the kernel counts them", func() {
