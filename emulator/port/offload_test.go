@@ -1,6 +1,7 @@
 package port
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 )
 
 // wiredPair is two nodes, 192.0.2.1 and .2, each with a TAP whose port is
@@ -170,6 +173,79 @@ var _ = Describe("TAP port offloads", func() {
 		Expect(w.longest.Load()).To(BeNumerically("==", mtu+14), "no full-sized frame: were the super-frames split?")
 		Expect(rcv.Coalesced).To(BeNumerically(">", 0))
 		Expect(rcv.CoalesceOff).To(BeEmpty())
+	})
+
+	It("split a node's UDP GSO send into the datagrams it stands for", func() {
+		if !isRoot() {
+			Skip(rootReason)
+		}
+		w, err := newWiredPair(mtu, true, ginkgoCleanup)
+		Expect(err).NotTo(HaveOccurred())
+		if !slices.Contains(w.taps[0].Offloads().Flags, "uso4") {
+			Skip("the kernel does not take USO: " + w.taps[0].Offloads().String())
+		}
+		var rx, tx *net.UDPConn
+		Expect(ns.WithNetNSPath(w.paths[1], func(ns.NetNS) (err error) {
+			rx, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 5002})
+			return err
+		})).To(Succeed())
+		defer rx.Close()
+		Expect(ns.WithNetNSPath(w.paths[0], func(ns.NetNS) (err error) {
+			tx, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 5002})
+			return err
+		})).To(Succeed())
+		defer tx.Close()
+		// One send of 20 datagrams of 1000 bytes (the last 500), as
+		// UDP_SEGMENT makes the node's kernel hand them over in one frame.
+		const size, count = 1000, 20
+		payload := make([]byte, size*(count-1)+size/2)
+		for i := range payload {
+			payload[i] = byte(i / size)
+		}
+		rc, err := tx.SyscallConn()
+		Expect(err).NotTo(HaveOccurred())
+		var serr error
+		Expect(rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT, size) })).To(Succeed())
+		Expect(serr).NotTo(HaveOccurred())
+		// The first send may only resolve the neighbour; send until one
+		// super-frame went through whole.
+		got := make(chan []byte, 4*count)
+		go func() {
+			buf := make([]byte, 2*size)
+			for {
+				n, err := rx.Read(buf)
+				if err != nil {
+					return
+				}
+				got <- bytes.Clone(buf[:n])
+			}
+		}()
+		Eventually(func() uint64 {
+			_, err := tx.Write(payload)
+			Expect(err).NotTo(HaveOccurred())
+			return w.taps[0].OffloadStats().SuperFrames
+		}).WithTimeout(5 * time.Second).WithPolling(100 * time.Millisecond).Should(BeNumerically(">", 0))
+		// Every datagram arrives as itself: its size, its bytes.
+		seen := 0
+		Eventually(func() int {
+			for {
+				select {
+				case d := <-got:
+					k := seen % count
+					want := size
+					if k == count-1 {
+						want = size / 2
+					}
+					Expect(d).To(HaveLen(want), "datagram %d", seen)
+					Expect(d[0]).To(Equal(byte(k)), "datagram %d", seen)
+					seen++
+				default:
+					return seen
+				}
+			}
+		}).WithTimeout(5 * time.Second).Should(BeNumerically(">=", count))
+		Expect(w.taps[0].OffloadStats().Dropped).To(BeZero())
+		Expect(w.longest.Load()).To(BeNumerically("<=", mtu+14))
 	})
 
 	It("are not needed: a TAP attached without a virtio-net header carries the same transfer", func() {
