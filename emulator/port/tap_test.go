@@ -262,6 +262,21 @@ var _ = Describe("TAP port", func() {
 		s := tap.OffloadStats()
 		Expect(s.CoalesceOff).To(BeEmpty())
 		Expect(s.Coalesced-before).To(BeNumerically(">=", 50), "the runs were not written coalesced")
+
+		// The kernel takes an IPv6 run too (the node drops it later: IPv6
+		// is off on its interface).
+		for i := range out {
+			ip := packet.AppendTCP(nil, packet.IPHeader{Src: netip.MustParseAddr("2001:db8::20"), Dst: netip.MustParseAddr("2001:db8::10")},
+				packet.TCPHeader{SrcPort: 5555, DstPort: 5556, Seq: uint32(1000 + i*(mss-20)), Ack: 1, Flags: packet.TCPFlagACK, Window: 100},
+				make([]byte, mss-20))
+			out[i] = packet.AppendFrame(out[i][:Headroom], packet.MAC(nodeMAC), packet.MAC(peerMAC), ip)
+		}
+		n, err := tap.Write(out, Headroom)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(len(out)))
+		s2 := tap.OffloadStats()
+		Expect(s2.CoalesceOff).To(BeEmpty())
+		Expect(s2.Coalesced).To(Equal(s.Coalesced + 1))
 	})
 
 	It("reports the frames the kernel dropped because the port was not read, as the kernel counts them", func() {
