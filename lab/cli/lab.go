@@ -517,7 +517,11 @@ func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 		case strings.Contains(o.Negotiated, "("):
 			offs = append(offs, fmt.Sprintf("%s: %s", p.Node, o.Negotiated))
 		case o.Dropped > 0 || o.CoalesceOff != "":
-			offs = append(offs, fmt.Sprintf("%s: %d super-frames dropped unsplit %s", p.Node, o.Dropped, o.CoalesceOff))
+			msg := fmt.Sprintf("%s: %d frames dropped unsplit", p.Node, o.Dropped)
+			if o.CoalesceOff != "" {
+				msg += ", coalescing off (" + o.CoalesceOff + ")"
+			}
+			offs = append(offs, msg)
 		}
 	}
 	if len(offs) > 0 {
