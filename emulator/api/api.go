@@ -91,6 +91,26 @@ type PortCounters struct {
 	WriteErrors uint64 `json:"write_errors,omitempty"`
 	WriteError  string `json:"write_error,omitempty"`
 	ReadError   string `json:"read_error,omitempty"`
+	// Offload is what the port's TAP negotiated with the node's kernel
+	// and did with it (nil for ports without a TAP).
+	Offload *PortOffload `json:"offload,omitempty"`
+}
+
+// PortOffload is a TAP port's segmentation offloads as status shows them.
+type PortOffload struct {
+	// Negotiated lists what the node's kernel accepted, e.g.
+	// "vnet_hdr,csum,tso4,tso6,uso4,uso6", or says "none (why)".
+	Negotiated string `json:"negotiated"`
+	// SuperFrames are the GSO frames (up to 64 KB) the node handed over,
+	// Segments the packets they were split into before forwarding.
+	SuperFrames uint64 `json:"super_frames"`
+	Segments    uint64 `json:"segments"`
+	// Dropped are frames from the node that could not be split.
+	Dropped uint64 `json:"dropped,omitempty"`
+	// Coalesced are writes toward the node that carried a run of TCP
+	// segments as one GSO frame; CoalesceOff is why that stopped.
+	Coalesced   uint64 `json:"coalesced_writes"`
+	CoalesceOff string `json:"coalesce_off,omitempty"`
 }
 
 // PortLink is a port's link impairment as status shows it.

@@ -35,6 +35,11 @@ type queueDropper interface {
 	QueueDrops() (port.QueueDrops, error)
 }
 
+// offloader is a Port with segmentation offloads (emulator/port.TAP).
+type offloader interface {
+	OffloadStats() port.OffloadStats
+}
+
 // DropTAPQueue is the drops entry that sums what the TAP queues of all
 // ports dropped on the way from the nodes (tx_dropped on their eth0):
 // frames the emulator did not read in time. The kernel counts them, not
@@ -310,6 +315,13 @@ func (f *Fabric) Counters() api.Counters {
 			} else {
 				pc.TAP = &api.QueueDrops{TxDropped: d.TxDropped, RxDropped: d.RxDropped}
 				c.Drops[DropTAPQueue] += d.TxDropped
+			}
+		}
+		if o, ok := ps.p.(offloader); ok {
+			s := o.OffloadStats()
+			pc.Offload = &api.PortOffload{
+				Negotiated: s.Negotiated, SuperFrames: s.SuperFrames, Segments: s.Segments,
+				Dropped: s.Dropped, Coalesced: s.Coalesced, CoalesceOff: s.CoalesceOff,
 			}
 		}
 		c.Ports = append(c.Ports, pc)

@@ -9,11 +9,16 @@
 // headers in front of a frame without copying it; Write sends bufs[i][offset:]
 // and keeps nothing. Neither allocates per frame.
 //
-// Trade-off: the TAP port uses one read(2) or write(2) per frame on a
-// non-blocking /dev/net/tun descriptor driven by Go's poller, without a
-// virtio-net header, so no GSO/GRO batching. That keeps frames exactly what
-// the node sent (no segmentation offload to emulate) and makes Close
-// interrupt a blocked Read, at a cost in peak frame rate that a lab of
-// appliances under test does not feel. AF_PACKET on a veth was measured as
-// the alternative and not kept: see docs/benchmarks.md.
+// Trade-off: the TAP port opens /dev/net/tun with a virtio-net header and
+// offers the node's kernel checksum and segmentation offloads, so a node
+// hands over up to 64 KB per read(2). Read splits those super-frames at
+// once (emulator/offload), so the fabric, trace, capture, the GENEVE leg
+// with its 8500-byte inner limit and the endpoint's MSS clamp see exactly
+// the packets the node would have sent without the offload; the gain is
+// in system calls and in the node's stack, not in the fabric's per-packet
+// work. Write merges runs of one flow's TCP segments into one GSO frame,
+// as the node's GRO would, and writes everything else as it is. Reads and
+// writes go through Go's poller on a non-blocking descriptor, so Close
+// interrupts a blocked Read. AF_PACKET on a veth was measured as the
+// alternative and not kept: see docs/benchmarks.md.
 package port

@@ -4,21 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/gwlb-lab/gwlb-lab/emulator/offload"
 	"golang.org/x/sys/unix"
 )
 
 // TAPBatchSize is how many frames one TAP Read returns at most: the frames
-// already queued when the poller wakes the reader are drained in one call.
-const TAPBatchSize = 32
+// already queued when the poller wakes the reader are drained in one call,
+// and a GSO super-frame of up to 64 KB is split into as many of them.
+const TAPBatchSize = 64
+
+// maxSuperFrame is the longest frame a TAP with offloads hands over: an IP
+// packet of 64 KB and its Ethernet header with a tag.
+const maxSuperFrame = 65535 + FrameOverhead
 
 // TAP is a Port on a persistent TAP interface inside a node's network
 // namespace. The lab creates the interface; OpenTAP attaches to it and
 // Close detaches, leaving the interface in place.
+//
+// The TAP is opened with a virtio-net header and offers the node's kernel
+// checksum, TCP segmentation (TSO4/6) and, where the kernel has it, UDP
+// segmentation (USO4/6) offloads: the node hands over up to 64 KB per frame,
+// which Read splits back into the MTU-sized packets the node would have
+// sent (emulator/offload), so nothing behind the port sees a frame longer
+// than MTU()+FrameOverhead. Write merges runs of TCP segments of one flow
+// into one GSO frame, as the node's own GRO would (offload.Coalescer).
 type TAP struct {
 	name     string
 	mtu      int
@@ -26,6 +43,7 @@ type TAP struct {
 	rc       syscall.RawConn
 	stats    *linkStats // the interface's kernel counters; nil if statsErr
 	statsErr error
+	offloads Offloads
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -41,28 +59,83 @@ type TAP struct {
 	rn     int
 	rerr   error
 	readFn func(uintptr) bool
+	rhdr   [offload.HdrLen]byte
+	riov   [3]unix.Iovec
+	// rbig takes what of a frame does not fit the caller's buffer: a GSO
+	// super-frame is read into the caller's buffer and on into
+	// rbig[rspare:], then the first part is copied to rbig[:rspare] before
+	// it so the super-frame is whole for seg, which keeps it between Reads
+	// while its segments do not fit the buffers of one.
+	rbig   []byte
+	rspare int
+	seg    offload.Segmenter
 
 	wmu     sync.Mutex
 	wbufs   [][]byte
 	woff    int
-	wn      int
+	wn      int // frames written
+	witem   int // next item of the plan to write
+	wsub    int // in an item being written frame by frame, the next frame; -1 otherwise
 	werr    error
 	writeFn func(uintptr) bool
+	co      offload.Coalescer
+	whdr    [offload.MaxHeader]byte
+	wiov    []unix.Iovec
+	gro     atomic.Bool // coalesce writes; off once the kernel refused a GSO frame
+
+	// What the offloads did; see OffloadStats.
+	superFrames, segments, gsoDrops, coalesced atomic.Uint64
+	groErr                                     atomic.Pointer[string]
+}
+
+// Offloads says what a TAP negotiated with the node's kernel.
+type Offloads struct {
+	// VnetHdr: frames carry a virtio-net header (IFF_VNET_HDR). Without
+	// it there are no offloads.
+	VnetHdr bool `json:"vnet_hdr"`
+	// Flags are the TUN_F_* offloads the kernel accepted, by name
+	// ("csum", "tso4", "tso6", "uso4", "uso6").
+	Flags []string `json:"flags,omitempty"`
+	// Refused is why an offload was not taken ("" if all were).
+	Refused string `json:"refused,omitempty"`
+}
+
+func (o Offloads) String() string {
+	if !o.VnetHdr {
+		return "none (" + o.Refused + ")"
+	}
+	s := "vnet_hdr"
+	for _, f := range o.Flags {
+		s += "," + f
+	}
+	if o.Refused != "" {
+		s += " (" + o.Refused + ")"
+	}
+	return s
 }
 
 // OpenTAP attaches to the existing TAP interface ifname in the network
 // namespace at netnsPath (e.g. /var/run/netns/gwlb-lab-web). It opens
 // /dev/net/tun on a fresh thread inside that namespace (ns.Do), attaches
-// with IFF_TAP|IFF_NO_PI and no virtio-net header, and reads the
-// interface's MTU. It fails rather than create an interface that does not
-// exist, and if another process holds the TAP (EBUSY).
+// with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, offers the node's kernel the
+// offloads it takes (see Offloads; a kernel that refuses the header gets a
+// TAP without any) and reads the interface's MTU. It fails rather than
+// create an interface that does not exist, and if another process holds
+// the TAP (EBUSY).
 func OpenTAP(netnsPath, ifname string) (*TAP, error) {
+	return openTAP(netnsPath, ifname, true)
+}
+
+// openTAP is OpenTAP; without offload it attaches as a kernel without
+// virtio-net headers would have it (the tests' and benchmarks' baseline).
+func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
 	if netnsPath == "" {
 		return nil, fmt.Errorf("open tap %q: no network namespace given", ifname)
 	}
 	var fd, mtu int
 	var stats *linkStats
 	var statsErr error
+	var offs Offloads
 	err := ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		var err error
 		var index int
@@ -70,7 +143,7 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 		if err != nil {
 			return err
 		}
-		if fd, err = attachTAP(ifname); err != nil {
+		if fd, offs, err = attachTAP(ifname, withOffload); err != nil {
 			return err
 		}
 		// Without its counters the port still works; QueueDrops says why
@@ -93,7 +166,10 @@ func OpenTAP(netnsPath, ifname string) (*TAP, error) {
 		}
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
 	}
-	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats, statsErr: statsErr}
+	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats, statsErr: statsErr, offloads: offs, wsub: -1}
+	t.rspare = mtu + FrameOverhead
+	t.rbig = make([]byte, t.rspare+maxSuperFrame)
+	t.gro.Store(offs.VnetHdr)
 	t.readFn = t.doRead
 	t.writeFn = t.doWrite
 	return t, nil
@@ -123,25 +199,114 @@ func interfaceMTU(ifname string) (mtu, index int, err error) {
 	return int(ifr.Uint32()), index, nil
 }
 
-func attachTAP(ifname string) (int, error) {
+// tunOffloads are the offloads offered to the node's kernel, most first:
+// checksum and TCP segmentation, plus UDP segmentation on kernels that
+// have it (6.2 on). A kernel that refuses a set is offered the next.
+var tunOffloads = []struct {
+	flags int
+	names []string
+}{
+	{unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_USO4 | unix.TUN_F_USO6, []string{"csum", "tso4", "tso6", "uso4", "uso6"}},
+	{unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6, []string{"csum", "tso4", "tso6"}},
+	{unix.TUN_F_CSUM, []string{"csum"}},
+}
+
+func attachTAP(ifname string, withOffload bool) (int, Offloads, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return -1, fmt.Errorf("open /dev/net/tun: %w", err)
+		return -1, Offloads{}, fmt.Errorf("open /dev/net/tun: %w", err)
 	}
-	ifr, err := unix.NewIfreq(ifname)
+	setIFF := func(flags uint16) error {
+		ifr, err := unix.NewIfreq(ifname)
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(flags)
+		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	var offs Offloads
+	if withOffload {
+		err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	} else {
+		offs.Refused = "not asked for"
+		err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI)
+	}
+	if err == nil && withOffload {
+		if herr := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.HdrLen); herr != nil {
+			// The header stays at its default size, which this port does
+			// not speak: start over without it.
+			unix.Close(fd)
+			if fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0); err != nil {
+				return -1, Offloads{}, fmt.Errorf("open /dev/net/tun: %w", err)
+			}
+			offs.Refused = "TUNSETVNETHDRSZ: " + herr.Error()
+			err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI)
+		} else {
+			offs.VnetHdr = true
+		}
+	} else if withOffload && errors.Is(err, unix.EINVAL) {
+		// A kernel without virtio-net headers on TAPs; or not a TAP at all,
+		// which the plain attach says.
+		offs.Refused = "IFF_VNET_HDR: " + err.Error()
+		err = setIFF(unix.IFF_TAP | unix.IFF_NO_PI)
+	}
 	if err != nil {
 		unix.Close(fd)
-		return -1, err
-	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
 		if errors.Is(err, unix.EINVAL) {
-			return -1, fmt.Errorf("attach: %q is not a single-queue TAP: %w", ifname, err)
+			return -1, Offloads{}, fmt.Errorf("attach: %q is not a single-queue TAP: %w", ifname, err)
 		}
-		return -1, fmt.Errorf("attach: %w", err)
+		return -1, Offloads{}, fmt.Errorf("attach: %w", err)
 	}
-	return fd, nil
+	if offs.VnetHdr {
+		for i, o := range tunOffloads {
+			err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, o.flags)
+			if err == nil {
+				offs.Flags = o.names
+				break
+			}
+			if i == 0 {
+				offs.Refused = "TUNSETOFFLOAD " + strings.Join(o.names, ",") + ": " + err.Error()
+			}
+		}
+	} else {
+		// A TAP left with offloads by an earlier attach would hand this
+		// one frames it cannot read.
+		unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, 0)
+	}
+	return fd, offs, nil
+}
+
+// Offloads returns what the TAP negotiated with the node's kernel.
+func (t *TAP) Offloads() Offloads { return t.offloads }
+
+// OffloadStats is what a TAP's offloads did since it was opened.
+type OffloadStats struct {
+	// Negotiated is Offloads().String().
+	Negotiated string
+	// SuperFrames are the GSO frames the node handed over, Segments the
+	// packets Read split them into.
+	SuperFrames, Segments uint64
+	// Dropped are frames from the node Read could not split or complete
+	// (a GSO type or header it does not know), each dropped whole.
+	Dropped uint64
+	// Coalesced are the writes toward the node that carried a run of
+	// several TCP segments as one GSO frame.
+	Coalesced uint64
+	// CoalesceOff is why coalescing stopped (the kernel refused a
+	// coalesced frame; every frame is written alone since), or "".
+	CoalesceOff string
+}
+
+// OffloadStats returns what the TAP's offloads did.
+func (t *TAP) OffloadStats() OffloadStats {
+	o := OffloadStats{
+		Negotiated: t.offloads.String(), SuperFrames: t.superFrames.Load(), Segments: t.segments.Load(),
+		Dropped: t.gsoDrops.Load(), Coalesced: t.coalesced.Load(),
+	}
+	if e := t.groErr.Load(); e != nil {
+		o.CoalesceOff = *e
+	}
+	return o
 }
 
 // QueueDrops returns the frames the kernel dropped at the TAP since it was
@@ -177,32 +342,102 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return 0, fmt.Errorf("read tap %q: %w", t.name, err)
 }
 
-// doRead drains the frames queued on the descriptor into the buffers. It
-// returns false (wait for readability) only while it has read nothing.
+// doRead fills the buffers with the segments of a super-frame left from
+// the last call, then with the frames queued on the descriptor. It returns
+// false (wait for readability) only while it has read nothing.
 func (t *TAP) doRead(fd uintptr) bool {
 	limit := min(len(t.rbufs), len(t.rsizes))
 	for t.rn < limit {
-		n, err := unix.Read(int(fd), t.rbufs[t.rn][t.roff:])
-		switch err {
-		case nil:
-			t.rsizes[t.rn] = n
-			t.rn++
+		if t.seg.Pending() {
+			t.nextSegment()
+			continue
+		}
+		buf := t.rbufs[t.rn][t.roff:]
+		iov := t.riov[:]
+		if !t.offloads.VnetHdr {
+			iov = iov[1:]
+		}
+		if len(buf) > t.rspare { // a caller with larger buffers than the MTU asks
+			t.rspare = len(buf)
+			t.rbig = make([]byte, t.rspare+maxSuperFrame)
+		}
+		t.riov[0].Base, t.riov[0].Len = &t.rhdr[0], offload.HdrLen
+		t.riov[1].Base, t.riov[1].Len = unsafe.SliceData(buf), uint64(len(buf))
+		t.riov[2].Base, t.riov[2].Len = &t.rbig[t.rspare], uint64(maxSuperFrame)
+		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		runtime.KeepAlive(buf)
+		switch e {
+		case 0:
 		case unix.EINTR:
+			continue
 		case unix.EAGAIN:
 			return t.rn > 0
 		default:
-			t.rerr = err
+			t.rerr = e
 			return true
 		}
+		n := int(r)
+		if !t.offloads.VnetHdr {
+			if n > len(buf) {
+				continue // longer than any frame of this link: not the node's
+			}
+			t.rsizes[t.rn] = n
+			t.rn++
+			continue
+		}
+		if n -= offload.HdrLen; n < 0 {
+			continue
+		}
+		h := offload.ParseHdr(t.rhdr[:])
+		if h.GSOType == offload.GSONone {
+			if n > len(buf) || offload.CompleteChecksum(buf[:n], h) != nil {
+				t.gsoDrops.Add(1)
+				continue
+			}
+			t.rsizes[t.rn] = n
+			t.rn++
+			continue
+		}
+		// A super-frame: make it whole in rbig and split it.
+		k := min(n, len(buf))
+		copy(t.rbig[t.rspare-k:t.rspare], buf[:k])
+		if t.seg.Reset(t.rbig[t.rspare-k:t.rspare+n-k], h) != nil {
+			t.gsoDrops.Add(1)
+			continue
+		}
+		t.superFrames.Add(1)
+		t.nextSegment()
 	}
 	return true
 }
 
-// Write implements Port.
+// nextSegment writes the next segment of the pending super-frame into the
+// next buffer; a segment no buffer can hold drops the super-frame's rest.
+func (t *TAP) nextSegment() {
+	n, err := t.seg.Next(t.rbufs[t.rn][t.roff:])
+	if err != nil {
+		t.seg = offload.Segmenter{}
+		t.gsoDrops.Add(1)
+		return
+	}
+	t.rsizes[t.rn] = n
+	t.rn++
+	t.segments.Add(1)
+}
+
+// Write implements Port. With offloads, runs of TCP segments of one flow
+// go to the node as one frame each (offload.Coalescer); frames of one flow
+// keep their order, frames of different flows may not. On error, the
+// returned count is of frames sent, which need not be the first ones.
 func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
-	t.wbufs, t.woff, t.wn, t.werr = bufs, offset, 0, nil
+	t.wbufs, t.woff, t.wn, t.werr, t.witem, t.wsub = bufs, offset, 0, nil, 0, -1
+	if t.gro.Load() && len(bufs) > 1 {
+		t.co.Plan(bufs, offset)
+	} else {
+		t.co.Plan(nil, offset) // no items: every frame alone
+	}
 	err := t.rc.Write(t.writeFn)
 	n, werr := t.wn, t.werr
 	t.wbufs = nil
@@ -218,21 +453,101 @@ func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
 	return n, fmt.Errorf("write tap %q: %w", t.name, err)
 }
 
+// zeroHdr is the virtio-net header of a frame that is neither GSO nor
+// partially checksummed.
+var zeroHdr [offload.HdrLen]byte
+
+// doWrite writes the plan's items (or, without a plan, every frame) from
+// where the last call stopped. It returns false when the kernel's queue is
+// full, to wait until it is writable.
 func (t *TAP) doWrite(fd uintptr) bool {
-	for t.wn < len(t.wbufs) {
-		_, err := unix.Write(int(fd), t.wbufs[t.wn][t.woff:])
-		switch err {
-		case nil:
-			t.wn++
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return false // the kernel's queue is full: wait until writable
-		default:
-			t.werr = err
-			return true
+	if t.co.Items() == 0 {
+		for t.wn < len(t.wbufs) {
+			switch e := t.writeOne(fd, t.wbufs[t.wn][t.woff:]); e {
+			case 0:
+				t.wn++
+			case unix.EINTR:
+			case unix.EAGAIN:
+				return false
+			default:
+				t.werr = e
+				return true
+			}
 		}
+		return true
+	}
+	for t.witem < t.co.Items() {
+		first, count := t.co.Item(t.witem)
+		if count > 1 && t.wsub < 0 && t.gro.Load() {
+			switch e := t.writeRun(fd, first); e {
+			case 0:
+				t.wn += count
+				t.witem++
+				t.coalesced.Add(1)
+				continue
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			default:
+				// The kernel refused the GSO frame: write this run and all
+				// later ones frame by frame.
+				t.gro.Store(false)
+				msg := fmt.Sprintf("the kernel refused a coalesced frame of %d segments: %v", count, e)
+				t.groErr.Store(&msg)
+				t.wsub = first
+			}
+		}
+		if t.wsub < 0 {
+			t.wsub = first
+		}
+		for t.wsub >= 0 {
+			switch e := t.writeOne(fd, t.wbufs[t.wsub][t.woff:]); e {
+			case 0:
+				t.wn++
+				t.wsub = t.co.Next(t.wsub)
+			case unix.EINTR:
+			case unix.EAGAIN:
+				return false
+			default:
+				t.werr = e
+				return true
+			}
+		}
+		t.witem++
 	}
 	return true
+}
+
+// writeOne writes one frame as it is.
+func (t *TAP) writeOne(fd uintptr, frame []byte) unix.Errno {
+	if !t.offloads.VnetHdr {
+		_, err := unix.Write(int(fd), frame)
+		if err != nil {
+			return err.(unix.Errno)
+		}
+		return 0
+	}
+	t.wiov = append(t.wiov[:0],
+		unix.Iovec{Base: &zeroHdr[0], Len: offload.HdrLen},
+		unix.Iovec{Base: unsafe.SliceData(frame), Len: uint64(len(frame))})
+	_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.wiov[0])), uintptr(len(t.wiov)))
+	runtime.KeepAlive(frame)
+	return e
+}
+
+// writeRun writes the run of frames that item starts at frame first as one
+// GSO frame: the coalesced header, then each frame's payload in place.
+func (t *TAP) writeRun(fd uintptr, first int) unix.Errno {
+	n := t.co.Header(t.witem, t.wbufs[first][t.woff:], t.whdr[:])
+	t.wiov = append(t.wiov[:0], unix.Iovec{Base: &t.whdr[0], Len: uint64(n)})
+	for j := first; j >= 0; j = t.co.Next(j) {
+		p := t.co.Payload(t.wbufs[j][t.woff:], j)
+		t.wiov = append(t.wiov, unix.Iovec{Base: unsafe.SliceData(p), Len: uint64(len(p))})
+	}
+	_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.wiov[0])), uintptr(len(t.wiov)))
+	runtime.KeepAlive(t.wbufs)
+	return e
 }
 
 // Close implements Port: it detaches from the TAP (which stays, down to no
@@ -241,6 +556,11 @@ func (t *TAP) Close() error {
 	var err error
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
+		if len(t.offloads.Flags) > 0 {
+			// Take the offloads back, so that whoever attaches next without
+			// a virtio-net header is not handed super-frames.
+			t.rc.Control(func(fd uintptr) { unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, 0) })
+		}
 		err = t.f.Close()
 		if t.stats != nil {
 			t.stats.close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -236,6 +238,45 @@ var _ = Describe("TAP port", func() {
 			}
 		})
 		Expect(allocs).To(BeZero())
+	})
+
+	It("writes a run of one flow's TCP segments as one coalesced frame, without allocating", func() {
+		// 16 full segments from the peer to a port of the node nobody
+		// listens on; the node answers with resets nobody reads.
+		out := make([][]byte, 16)
+		mss := mtu - 40
+		for i := range out {
+			ip := packet.AppendTCP(nil, packet.IPHeader{Src: peerIP, Dst: nodeIP, ID: uint16(100 + i)},
+				packet.TCPHeader{SrcPort: 5555, DstPort: 5556, Seq: uint32(1000 + i*mss), Ack: 1, Flags: packet.TCPFlagACK, Window: 100},
+				make([]byte, mss))
+			out[i] = packet.AppendFrame(make([]byte, Headroom), packet.MAC(nodeMAC), packet.MAC(peerMAC), ip)
+			Expect(len(out[i]) - Headroom).To(Equal(mtu + 14))
+		}
+		before := tap.OffloadStats().Coalesced
+		allocs := testing.AllocsPerRun(50, func() {
+			if n, err := tap.Write(out, Headroom); err != nil || n != len(out) {
+				panic(fmt.Sprint(n, err))
+			}
+		})
+		Expect(allocs).To(BeZero())
+		s := tap.OffloadStats()
+		Expect(s.CoalesceOff).To(BeEmpty())
+		Expect(s.Coalesced-before).To(BeNumerically(">=", 50), "the runs were not written coalesced")
+
+		// The kernel takes an IPv6 run too (the node drops it later: IPv6
+		// is off on its interface).
+		for i := range out {
+			ip := packet.AppendTCP(nil, packet.IPHeader{Src: netip.MustParseAddr("2001:db8::20"), Dst: netip.MustParseAddr("2001:db8::10")},
+				packet.TCPHeader{SrcPort: 5555, DstPort: 5556, Seq: uint32(1000 + i*(mss-20)), Ack: 1, Flags: packet.TCPFlagACK, Window: 100},
+				make([]byte, mss-20))
+			out[i] = packet.AppendFrame(out[i][:Headroom], packet.MAC(nodeMAC), packet.MAC(peerMAC), ip)
+		}
+		n, err := tap.Write(out, Headroom)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(len(out)))
+		s2 := tap.OffloadStats()
+		Expect(s2.CoalesceOff).To(BeEmpty())
+		Expect(s2.Coalesced).To(Equal(s.Coalesced + 1))
 	})
 
 	It("reports the frames the kernel dropped because the port was not read, as the kernel counts them", func() {

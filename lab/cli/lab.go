@@ -506,6 +506,27 @@ func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 	if len(errs) > 0 {
 		fmt.Fprintf(w, "tap counters unreadable: %s\n", strings.Join(errs, ", "))
 	}
+	// Offloads only show when something is amiss: a kernel that refused
+	// them (the port still works, one packet per system call), frames
+	// that could not be split, or coalescing turned off.
+	var offs []string
+	for _, p := range ports {
+		o := p.Offload
+		switch {
+		case o == nil:
+		case strings.Contains(o.Negotiated, "("):
+			offs = append(offs, fmt.Sprintf("%s: %s", p.Node, o.Negotiated))
+		case o.Dropped > 0 || o.CoalesceOff != "":
+			msg := fmt.Sprintf("%s: %d frames dropped unsplit", p.Node, o.Dropped)
+			if o.CoalesceOff != "" {
+				msg += ", coalescing off (" + o.CoalesceOff + ")"
+			}
+			offs = append(offs, msg)
+		}
+	}
+	if len(offs) > 0 {
+		fmt.Fprintf(w, "tap offloads: %s\n", strings.Join(offs, ", "))
+	}
 }
 
 // printPortFailures lists the nodes whose port the emulator could not write

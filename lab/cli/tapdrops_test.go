@@ -25,6 +25,25 @@ func TestStatusShowsTAPDrops(t *testing.T) {
 	}
 }
 
+func TestStatusShowsOffloadTrouble(t *testing.T) {
+	var b bytes.Buffer
+	fine := &api.PortOffload{Negotiated: "vnet_hdr,csum,tso4,tso6", SuperFrames: 10, Segments: 400, Coalesced: 3}
+	printTAPDrops(&b, []api.PortCounters{
+		{Node: "client", TAP: &api.QueueDrops{}, Offload: fine},
+		{Node: "fw-1", TAP: &api.QueueDrops{}, Offload: &api.PortOffload{Negotiated: "none (IFF_VNET_HDR: invalid argument)"}},
+		{Node: "web", TAP: &api.QueueDrops{}, Offload: &api.PortOffload{Negotiated: "vnet_hdr,csum", Dropped: 2, CoalesceOff: "refused"}},
+	})
+	want := "tap offloads: fw-1: none (IFF_VNET_HDR: invalid argument), web: 2 frames dropped unsplit, coalescing off (refused)\n"
+	if b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	printTAPDrops(&b, []api.PortCounters{{Node: "client", TAP: &api.QueueDrops{}, Offload: fine}})
+	if b.Len() != 0 {
+		t.Fatalf("printed %q for offloads that work", b.String())
+	}
+}
+
 func TestStatusShowsPortFailures(t *testing.T) {
 	var b bytes.Buffer
 	printPortFailures(&b, []api.PortCounters{
