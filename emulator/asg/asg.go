@@ -64,6 +64,10 @@ type Controller struct {
 	lb     Balancer
 	emit   func(api.Event)
 	groups []*group
+	// changed is set by every event; onChange is called after a round
+	// or verb that set it.
+	changed  bool
+	onChange func()
 }
 
 type group struct {
@@ -110,7 +114,11 @@ func New(groups []config.AutoScalingGroup, c clock.Clock, act Actuator, lb Balan
 	if emit == nil {
 		emit = func(api.Event) {}
 	}
-	ctl := &Controller{clock: c, act: act, lb: lb, emit: emit}
+	ctl := &Controller{clock: c, act: act, lb: lb}
+	ctl.emit = func(e api.Event) {
+		ctl.changed = true // always under mu
+		emit(e)
+	}
 	now := c.Now()
 	for _, g := range groups {
 		gr := &group{cfg: g, desired: g.Desired, next: 1}
@@ -139,6 +147,7 @@ func (c *Controller) group(name string) (*group, error) {
 // SetDesired sets a group's desired capacity (SetDesiredCapacity); it must
 // be within min and max. The next Step launches or terminates.
 func (c *Controller) SetDesired(name string, n int) error {
+	defer c.notify()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g, err := c.group(name)
@@ -163,6 +172,7 @@ func (c *Controller) setDesired(g *group, n int, reason string) {
 // CompleteLifecycleAction ends an instance's wait on a hook with result
 // CONTINUE or ABANDON (spec §13.2).
 func (c *Controller) CompleteLifecycleAction(name, inst, hook, result string) error {
+	defer c.notify()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g, err := c.group(name)
@@ -365,3 +375,14 @@ func mapsKeys(m map[string]time.Time) func(func(string) bool) {
 
 // instanceName is the name of a group's n-th instance.
 func instanceName(group string, n int) string { return group + "-" + strconv.Itoa(n) }
+
+// notify calls onChange if something changed since the last call.
+func (c *Controller) notify() {
+	c.mu.Lock()
+	changed := c.changed
+	c.changed = false
+	c.mu.Unlock()
+	if changed && c.onChange != nil {
+		c.onChange()
+	}
+}

@@ -486,3 +486,38 @@ func TestUnknownGroup(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestSaveRestore: a new controller given the saved state goes on with the
+// same instances, numbers and capacity, and launches nothing new.
+func TestSaveRestore(t *testing.T) {
+	r := newRig(t, baseGroup(), 0)
+	if err := r.ctl.SetDesired("fw", 3); err != nil {
+		t.Fatal(err)
+	}
+	r.step(0)
+	r.step(time.Second)
+	saves := 0
+	r.ctl.OnChange(func() { saves++ })
+	if err := r.ctl.SetDesired("fw", 2); err != nil {
+		t.Fatal(err)
+	}
+	if saves != 1 {
+		t.Fatalf("%d saves after set-desired, want 1", saves)
+	}
+	saved := r.ctl.Save()
+	r2 := newRig(t, baseGroup(), 0)
+	r2.world = r.world
+	r2.ctl = New([]config.AutoScalingGroup{baseGroup()}, r.clock, r.world, r.world, nil)
+	r2.ctl.Restore(saved)
+	r2.want("fw-1:InService fw-2:InService fw-3:InService")
+	r2.step(time.Second) // desired 2 was kept: fw-1 goes
+	r2.step(time.Second)
+	r2.want("fw-2:InService fw-3:InService")
+	if err := r2.ctl.SetDesired("fw", 3); err != nil {
+		t.Fatal(err)
+	}
+	r2.step(time.Second)
+	if g := r2.group(); g.Instances[2].Name != "fw-4" {
+		t.Fatalf("instances %+v: want fw-4 next", g.Instances)
+	}
+}

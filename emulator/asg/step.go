@@ -34,6 +34,7 @@ func (c *Controller) Step() {
 	for _, g := range c.groups {
 		c.step(g)
 	}
+	c.notify()
 }
 
 // health is what the checks found of an InService instance.
