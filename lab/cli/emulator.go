@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
@@ -49,6 +50,19 @@ restart keeps them; down removes it with the lab.`,
 				return err
 			}
 			d.SetLog(log)
+			if len(snap.AutoScalingGroups) > 0 {
+				// The groups' instances are nodes made by this program's
+				// node add and node remove (spec §13).
+				bin, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("auto scaling groups need this program's path: %w", err)
+				}
+				m, err := newManager(env, cmd, true)
+				if err != nil {
+					return err
+				}
+				d.SetActuator(newNodeActuator(bin, snap.Lab, m))
+			}
 			if editsPath != "" {
 				if err := d.KeepEdits(editsPath); err != nil {
 					log.Warn("runtime edits", "error", err)
