@@ -53,8 +53,12 @@ func (a *nodeActuator) run(args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// Launch makes the instance's node and returns its address.
+// Launch makes the instance's node and returns its address. While the lab
+// is still coming up (the emulator starts before up is done) it waits.
 func (a *nodeActuator) Launch(group, inst, subnet string) (netip.Addr, error) {
+	if err := a.waitUp(); err != nil {
+		return netip.Addr{}, err
+	}
 	out, err := a.run("node", "add", inst, "--name", a.lab, "--subnet", subnet, "--asg", group, "--json")
 	if err != nil {
 		return netip.Addr{}, err
@@ -97,4 +101,30 @@ func (a *nodeActuator) Alive(inst string) bool {
 		}
 	}
 	return a.alive[inst]
+}
+
+// waitUp waits until the lab's phase is up.
+func (a *nodeActuator) waitUp() error {
+	deadline := time.Now().Add(a.timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := a.status(ctx)
+		cancel()
+		switch {
+		case err == nil && st.Phase == lab.PhaseUp:
+			return nil
+		case err == nil && st.Phase == lab.PhaseFailed:
+			return fmt.Errorf("lab %s failed to come up: no instance is launched", a.lab)
+		case time.Now().After(deadline):
+			return fmt.Errorf("lab %s is not up after %s (phase %v, %v)", a.lab, a.timeout, phaseOf(st), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func phaseOf(st *labapi.Status) string {
+	if st == nil {
+		return "unknown"
+	}
+	return st.Phase
 }

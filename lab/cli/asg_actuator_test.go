@@ -28,6 +28,7 @@ esac
 		t.Fatal(err)
 	}
 	a := &nodeActuator{bin: bin, lab: "x1", timeout: 10e9}
+	a.status = func(context.Context) (*labapi.Status, error) { return &labapi.Status{Phase: "up"}, nil }
 	ip, err := a.Launch("fw", "fw-3", "apps")
 	if err != nil || ip.String() != "10.20.1.7" {
 		t.Fatalf("Launch: %v %v", ip, err)
@@ -41,6 +42,7 @@ esac
 		t.Fatalf("runs:\n%s", got)
 	}
 	reads := 0
+	a.alive = nil
 	a.status = func(context.Context) (*labapi.Status, error) {
 		reads++
 		return &labapi.Status{Nodes: []labapi.NodeStatus{{Name: "fw-1", Running: true}, {Name: "fw-2"}}}, nil
