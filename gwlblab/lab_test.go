@@ -17,7 +17,8 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 )
 
-// fakeScript stands in for gwlb-lab: it records its arguments, prints
+// fakeScript stands in for gwlb-lab: it records its arguments (and node
+// add's standard input), prints
 // $FAKE_DIR/<verb>.out and .err, and exits with <verb>.code; for up -f it
 // keeps a copy of the topology file.
 const fakeScript = `#!/bin/sh
@@ -28,6 +29,7 @@ for a in "$@"; do
 	if [ "$prev" = "-f" ]; then cp "$a" "$d/topology.seen"; echo "$a" > "$d/topology.path"; fi
 	prev="$a"
 done
+if [ "$1" = node ] && [ "$2" = add ]; then cat > "$d/stdin.seen"; fi
 [ -f "$d/$1.out" ] && cat "$d/$1.out"
 [ -f "$d/$1.err" ] && cat "$d/$1.err" >&2
 exit $(cat "$d/$1.code" 2>/dev/null || echo 0)

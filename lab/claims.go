@@ -40,7 +40,12 @@ func (m *Manager) lockRoot() (func(), error) {
 	if err := os.MkdirAll(m.opts.StateRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
-	path := filepath.Join(m.opts.StateRoot, lockFile)
+	return flock(filepath.Join(m.opts.StateRoot, lockFile))
+}
+
+// flock takes an exclusive flock on path, creating the file, and returns
+// its release; the kernel drops it if this process dies.
+func flock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %q: %w", path, err)

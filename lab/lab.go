@@ -715,58 +715,17 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		return nil, fmt.Errorf("lab %q: resolved topology: %w", name, err)
 	}
 	s := &Status{Lab: st.Lab, Phase: st.Phase, Error: st.Error, File: st.File, Created: st.Created, StateDir: p.Dir}
-	procs := map[string]Proc{}
 	for _, pr := range st.Processes {
 		if pr.Role == RoleEmulator {
 			s.Emulator.PID, s.Emulator.Log = pr.PID, pr.Log
 			s.Emulator.Running, _ = netns.Alive(pr.PID, pr.StartTime)
-		} else {
-			procs[pr.Node] = pr
 		}
 	}
-	for _, n := range l.Nodes {
-		ns := NodeStatus{
-			Name: n.Name, Kind: string(n.Kind), Netns: n.Netns, VPC: n.VPC, Subnet: n.Subnet, AZ: n.AZ,
-			Address: n.Interface.Addr.String(), MAC: n.Interface.MAC.String(), Gateway: n.Interface.Gateway.String(),
-		}
-		if n.Interface.PublicIP.IsValid() {
-			ns.PublicIP = n.Interface.PublicIP.String()
-		}
-		ns.Backend = st.Backends[n.Netns]
-		if ns.Backend == "" {
-			ns.Backend = BackendNetns
-		}
-		if ns.Backend == BackendDocker {
-			ns.Container = n.Netns
-			ns.ContainerState = "unknown (no docker engine)"
-			if pr, ok := procs[n.Name]; ok {
-				ns.Program = pr.Argv
-			}
-			if b, err := m.backendOf(ctx, ns.Backend); err == nil {
-				if bn, err := b.Open(ctx, n.Netns); err == nil {
-					ns.Running, ns.ContainerState, _ = bn.Alive(ctx)
-					ns.Paused = ns.ContainerState == "paused"
-				} else {
-					ns.ContainerState = "gone"
-				}
-			}
-			s.Nodes = append(s.Nodes, ns)
-			continue
-		}
-		if pr, ok := procs[n.Name]; ok {
-			ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
-			ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
-			ns.Paused = paused(st, n.Name)
-			if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil {
-				ns.Restarts, ns.ProgramPID = life.Restarts, life.PID
-			}
-			if !ns.Running {
-				if e, err := supervise.ReadExit(p.ExitFile(n.Name)); err == nil && e != nil {
-					ns.ExitCode, ns.ExitSignal = &e.Code, e.Signal
-				}
-			}
-		}
-		s.Nodes = append(s.Nodes, ns)
+	for i := range l.Nodes {
+		s.Nodes = append(s.Nodes, m.nodeStatus(ctx, p, st, &l.Nodes[i]))
+	}
+	for i := range st.RuntimeNodes {
+		s.Nodes = append(s.Nodes, m.nodeStatus(ctx, p, st, &st.RuntimeNodes[i].Node))
 	}
 	if s.Emulator.Running {
 		c := control.NewClient(p.Socket())
@@ -792,6 +751,65 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		s.Degraded = len(s.Problems) > 0
 	}
 	return s, nil
+}
+
+// nodeStatus reports one node of a lab: what the state file records of it
+// and whether its program runs.
+func (m *Manager) nodeStatus(ctx context.Context, p Paths, st *State, n *topology.Node) NodeStatus {
+	ns := NodeStatus{
+		Name: n.Name, Kind: string(n.Kind), ID: n.ID, Netns: n.Netns, VPC: n.VPC, Subnet: n.Subnet, AZ: n.AZ,
+		Address: n.Interface.Addr.String(), MAC: n.Interface.MAC.String(), Gateway: n.Interface.Gateway.String(),
+	}
+	if n.Interface.Addr6.IsValid() {
+		ns.Address6 = n.Interface.Addr6.String()
+	}
+	if i := st.runtimeNode(n.Name); i >= 0 {
+		ns.Runtime, ns.RuntimePhase = true, st.RuntimeNodes[i].Phase
+	}
+	if n.Interface.PublicIP.IsValid() {
+		ns.PublicIP = n.Interface.PublicIP.String()
+	}
+	var pr Proc
+	var recorded bool
+	for _, x := range st.Processes {
+		if x.Role != RoleEmulator && x.Node == n.Name {
+			pr, recorded = x, true
+		}
+	}
+	ns.Backend = st.Backends[n.Netns]
+	if ns.Backend == "" {
+		ns.Backend = BackendNetns
+	}
+	if ns.Backend == BackendDocker {
+		ns.Container = n.Netns
+		ns.ContainerState = "unknown (no docker engine)"
+		if recorded {
+			ns.Program = pr.Argv
+		}
+		if b, err := m.backendOf(ctx, ns.Backend); err == nil {
+			if bn, err := b.Open(ctx, n.Netns); err == nil {
+				ns.Running, ns.ContainerState, _ = bn.Alive(ctx)
+				ns.Paused = ns.ContainerState == "paused"
+			} else {
+				ns.ContainerState = "gone"
+			}
+		}
+		return ns
+	}
+	if recorded {
+		ns.Program, ns.PID, ns.Log = pr.Argv, pr.PID, pr.Log
+		ns.Running, _ = netns.Alive(pr.PID, pr.StartTime)
+		ns.Paused = paused(st, n.Name)
+		if life, err := supervise.ReadLife(p.LifeFile(n.Name)); err == nil && life != nil {
+			ns.Restarts, ns.ProgramPID = life.Restarts, life.PID
+		}
+		if !ns.Running {
+			if e, err := supervise.ReadExit(p.ExitFile(n.Name)); err == nil && e != nil {
+				ns.ExitCode, ns.ExitSignal = &e.Code, e.Signal
+			}
+		}
+	}
+	return ns
 }
 
 // portProblems names the node ports the emulator stopped reading: what
@@ -835,16 +853,13 @@ func (m *Manager) Exec(ctx context.Context, lab, node string, argv []string, std
 	if err != nil {
 		return 0, err
 	}
-	n, ok := l.Node(node)
+	st, _ := readState(p) // nil: the topology file's nodes alone
+	n, ok := findNode(l, st, node)
 	if !ok {
-		var names []string
-		for _, n := range l.Nodes {
-			names = append(names, n.Name)
-		}
-		return 0, fmt.Errorf("lab %q has no node %q (nodes: %s)", lab, node, strings.Join(names, ", "))
+		return 0, fmt.Errorf("lab %q has no node %q (nodes: %s)", lab, node, nodeNames(l, st))
 	}
 	var kind string
-	if st, err := readState(p); err == nil {
+	if st != nil {
 		kind = st.Backends[n.Netns]
 	}
 	b, err := m.backendOf(ctx, kind)
@@ -865,11 +880,10 @@ var ErrNotContainer = errors.New("not a container node")
 // ContainerLogs copies what a container node's container wrote, which
 // Docker keeps instead of the lab's logs directory.
 func (m *Manager) ContainerLogs(ctx context.Context, lab, node string, follow bool, stdout, stderr io.Writer) error {
-	l, err := m.Resolved(lab)
+	n, ok, err := m.Node(lab, node)
 	if err != nil {
 		return err
 	}
-	n, ok := l.Node(node)
 	if !ok {
 		return fmt.Errorf("lab %q has no node %q", lab, node)
 	}

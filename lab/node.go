@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -49,13 +48,9 @@ func (m *Manager) nodeOf(name, node string) (*topology.Lab, *topology.Node, Path
 	if err != nil {
 		return nil, nil, p, nil, fmt.Errorf("lab %q: resolved topology: %w", name, err)
 	}
-	n, ok := l.Node(node)
+	n, ok := findNode(l, st, node)
 	if !ok {
-		var names []string
-		for _, n := range l.Nodes {
-			names = append(names, n.Name)
-		}
-		return nil, nil, p, nil, fmt.Errorf("lab %q has no node %q (nodes: %s)", name, node, strings.Join(names, ", "))
+		return nil, nil, p, nil, fmt.Errorf("lab %q has no node %q (nodes: %s)", name, node, nodeNames(l, st))
 	}
 	// A container node always runs something: its image's command when it
 	// has no run section.
@@ -184,12 +179,7 @@ func (m *Manager) startNode(ctx context.Context, l *topology.Lab, n *topology.No
 		return fmt.Errorf("node %q: %w", n.Name, err)
 	}
 	defer h.close()
-	if i := recorded(st, n.Name); i >= 0 {
-		st.Processes[i] = proc
-	} else {
-		st.Processes = append(st.Processes, proc)
-	}
-	if err := writeState(p, st); err != nil {
+	if err := recordProc(p, st, proc); err != nil {
 		return err
 	}
 	if err := h.release(); err != nil {
@@ -215,13 +205,7 @@ func (m *Manager) startContainerNode(ctx context.Context, l *topology.Lab, n *to
 	if err != nil {
 		return fmt.Errorf("node %q: %w", n.Name, err)
 	}
-	i := slices.IndexFunc(st.Processes, func(pr Proc) bool { return pr.Role == RoleContainer && pr.Node == n.Name })
-	if i >= 0 {
-		st.Processes[i] = proc
-	} else {
-		st.Processes = append(st.Processes, proc)
-	}
-	if err := writeState(p, st); err != nil {
+	if err := recordProc(p, st, proc); err != nil {
 		return err
 	}
 	return m.waitListening(ctx, n, bn.NetNSPath(), p)

@@ -500,10 +500,8 @@ func (m *Manager) RestartEmulator(ctx context.Context, name string) (Proc, error
 	if st.Phase != PhaseUp {
 		return Proc{}, fmt.Errorf("lab %q is %s, not up: bring it down and up again", name, st.Phase)
 	}
-	kept := st.Processes[:0:0]
 	for _, pr := range st.Processes {
 		if pr.Role != RoleEmulator {
-			kept = append(kept, pr)
 			continue
 		}
 		if err := netns.Stop(pr.PID, pr.StartTime, stopGrace); err != nil {
@@ -521,10 +519,16 @@ func (m *Manager) RestartEmulator(ctx context.Context, name string) (Proc, error
 		return Proc{}, err
 	}
 	defer h.close()
-	st.Processes = append(kept, pr)
-	if err := writeState(p, st); err != nil {
+	// Under the lab's lock, from the file: a node added meanwhile keeps
+	// its records.
+	fresh, err := updateState(p, func(s *State) error {
+		s.Processes = append(slices.DeleteFunc(s.Processes, func(pr Proc) bool { return pr.Role == RoleEmulator }), pr)
+		return nil
+	})
+	if err != nil {
 		return Proc{}, err
 	}
+	st = fresh
 	if err := h.release(); err != nil {
 		return Proc{}, err
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
+	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
 // DefaultStateRoot holds one directory per lab.
@@ -42,6 +44,22 @@ type State struct {
 	// Cgroup is the lab's cgroup v2 directory, recorded before any process
 	// starts; empty when the lab runs without (no writable cgroup2).
 	Cgroup string `json:"cgroup,omitempty"`
+	// RuntimeNodes are the nodes added to the running lab (`node add`),
+	// each recorded, with its namespace in Namespaces, before anything of
+	// it is made.
+	RuntimeNodes []RuntimeNode `json:"runtime_nodes,omitempty"`
+}
+
+// RuntimeNode is a node added to a running lab.
+type RuntimeNode struct {
+	// Node is the node as `up` would have resolved it: namespace,
+	// interface, what runs in it.
+	Node topology.Node `json:"node"`
+	// Phase is creating until the node's program runs, then up.
+	Phase string    `json:"phase"`
+	Added time.Time `json:"added"`
+	// From says where its body came from: a node file, or like:NODE.
+	From string `json:"from,omitempty"`
 }
 
 // Proc is a process the lab started.
@@ -73,6 +91,10 @@ func (p Paths) State() string    { return filepath.Join(p.Dir, "state.json") }
 func (p Paths) Resolved() string { return filepath.Join(p.Dir, "resolved.json") }
 func (p Paths) Config() string   { return filepath.Join(p.Dir, "emulator.json") }
 func (p Paths) Socket() string   { return filepath.Join(p.Dir, "control.sock") }
+
+// Lock is the file whose flock makes every read-modify-write of the state
+// file of a running lab one step (see Manager.updateState).
+func (p Paths) Lock() string { return filepath.Join(p.Dir, "state.lock") }
 
 // Edits is where the emulator keeps the runtime edits in force (links,
 // health checks forced to fail, route tables), for the next emulator of
@@ -145,4 +167,55 @@ func writeState(p Paths, s *State) error {
 
 func writeJSON(path string, v any) error {
 	return jsonfile.Write(path, v, 0o600, true)
+}
+
+// runtimeNode returns the index of the node added at run time named name in
+// st.RuntimeNodes, or -1.
+func (s *State) runtimeNode(name string) int {
+	for i, rn := range s.RuntimeNodes {
+		if rn.Node.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// updateState applies fn to the state file under the lab's lock and writes
+// the result: several commands may change a running lab at once (node add
+// and remove, run by a controller in parallel, node start, emulator
+// restart), and none may lose another's record. fn's error leaves the file
+// as it was.
+func updateState(p Paths, fn func(*State) error) (*State, error) {
+	unlock, err := flock(p.Lock())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := readState(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(st); err != nil {
+		return st, err
+	}
+	return st, writeState(p, st)
+}
+
+// recordProc records a started process in the state file in place of the
+// earlier one of its node and role, and refreshes st from the file.
+func recordProc(p Paths, st *State, proc Proc) error {
+	fresh, err := updateState(p, func(s *State) error {
+		i := slices.IndexFunc(s.Processes, func(pr Proc) bool { return pr.Role == proc.Role && pr.Node == proc.Node })
+		if i >= 0 {
+			s.Processes[i] = proc
+		} else {
+			s.Processes = append(s.Processes, proc)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*st = *fresh
+	return nil
 }

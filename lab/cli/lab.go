@@ -583,7 +583,14 @@ func printNodes(w io.Writer, nodes []lab.NodeStatus) {
 		if pub == "" {
 			pub = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, where, n.Address, pub, prog, state)
+		kind := n.Kind
+		switch {
+		case n.Runtime && n.RuntimePhase == lab.PhaseUp:
+			kind += " (added)" // at run time, by node add
+		case n.Runtime:
+			kind += " (adding)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, kind, where, n.Address, pub, prog, state)
 	}
 	tw.Flush()
 }
@@ -634,7 +641,10 @@ name, address and MAC final) as JSON; with NODE, only that node.`,
 			if len(args) == 0 {
 				return writeJSON(cmd.OutOrStdout(), l)
 			}
-			node, ok := l.Node(args[0])
+			node, ok, err := m.Node(n, args[0]) // added at run time too
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return fmt.Errorf("lab %q has no node %q", n, args[0])
 			}

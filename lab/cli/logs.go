@@ -37,11 +37,11 @@ there (as docker logs does).`,
 			path := p.EmulatorLog()
 			if args[0] != "emulator" {
 				// Only a node of the lab: the name becomes a path.
-				l, err := m.Resolved(n)
+				_, ok, err := m.Node(n, args[0])
 				if err != nil {
 					return err
 				}
-				if _, ok := l.Node(args[0]); !ok {
+				if !ok {
 					return fmt.Errorf("lab %q has no node %q (or say emulator)", n, args[0])
 				}
 				err = m.ContainerLogs(cmd.Context(), n, args[0], follow, cmd.OutOrStdout(), cmd.ErrOrStderr())

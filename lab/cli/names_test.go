@@ -116,6 +116,8 @@ var nameCommands = map[string][]string{
 	"node restart":                  {"node", "restart", "web"},
 	"node pause":                    {"node", "pause", "web"},
 	"node unpause":                  {"node", "unpause", "web"},
+	"node add":                      {"node", "add", "fw-3", "--subnet", "appliances", "--like", "fw-1"},
+	"node remove":                   {"node", "remove", "fw-3"},
 	"link set":                      {"link", "set", "web", "--loss", "5"},
 	"link clear":                    {"link", "clear", "web"},
 	"link show":                     {"link", "show"},

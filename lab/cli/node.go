@@ -13,9 +13,12 @@ import (
 func newNodeCmd(env Env) *cobra.Command {
 	ref := labRef{env: env}
 	cmd := &cobra.Command{
-		Use:   "node stop|start|restart|pause|unpause NODE [--name LAB]",
-		Short: "Stop, start, restart, pause or unpause a node's program; its links stay",
-		Long: `Act on the program a node runs, as an operator acts on an appliance: the node's
+		Use:   "node add|remove|stop|start|restart|pause|unpause NODE [--name LAB]",
+		Short: "Add or remove a node of a running lab; stop, start, restart, pause or unpause a node's program",
+		Long: `add and remove add a node (an instance with one ENI) to a running lab and take
+it away again; see 'gwlb-lab node add --help'.
+
+The other verbs act on the program a node runs, as an operator acts on an appliance: the node's
 namespace, eth0, addresses and routes stay, and so does the emulator's side of
 its link, so the program started again carries traffic at once. A stopped or
 paused appliance stops answering health checks: its target goes unhealthy, and
@@ -55,5 +58,6 @@ eth0, stays, so the container started again finds its link as it was.`,
 		ref.register(sub.Flags())
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(newNodeAddCmd(env), newNodeRemoveCmd(env))
 	return cmd
 }

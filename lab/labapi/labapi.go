@@ -36,8 +36,10 @@ type EmulatorStatus struct {
 
 // NodeStatus is one node.
 type NodeStatus struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// ID is an instance's id (i-<17 hex>).
+	ID       string   `json:"id,omitempty"`
 	Netns    string   `json:"netns"`
 	VPC      string   `json:"vpc,omitempty"`
 	Subnet   string   `json:"subnet,omitempty"`
@@ -66,6 +68,13 @@ type NodeStatus struct {
 	ProgramPID int `json:"program_pid,omitempty"`
 	// Paused is set while `node pause` holds the program frozen.
 	Paused bool `json:"paused,omitempty"`
+	// Address6 is the node's IPv6 address with its prefix length, if any.
+	Address6 string `json:"address6,omitempty"`
+	// Runtime marks a node added to the running lab (node add), not one of
+	// the topology file's; RuntimePhase is "creating" until its program
+	// runs, then "up".
+	Runtime      bool   `json:"runtime,omitempty"`
+	RuntimePhase string `json:"runtime_phase,omitempty"`
 }
 
 // FlowRecord is one line of a reference appliance's flow log (JSON lines,
