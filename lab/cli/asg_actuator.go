@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/lab"
@@ -43,6 +44,9 @@ func (a *nodeActuator) run(args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, a.bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Its own session: stopping the emulator's process group (emulator
+	// restart) leaves the nodes it made.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"syscall"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
@@ -60,6 +61,12 @@ restart keeps them; down removes it with the lab.`,
 				m, err := newManager(env, cmd, true)
 				if err != nil {
 					return err
+				}
+				// Nodes outlive the emulator: what node add starts must
+				// not inherit the descriptors up passed (the hold file by
+				// which emulator restart and down find the emulator).
+				for fd := 3; fd < 1024; fd++ {
+					syscall.CloseOnExec(fd)
 				}
 				d.SetActuator(newNodeActuator(bin, snap.Lab, m))
 			}
