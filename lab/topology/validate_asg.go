@@ -124,12 +124,10 @@ func (c *checker) checkASGs() {
 				c.specErrorf("§13.3", indexPath(tp, i), "", "target group %q belongs to GWLB %q in vpc %q: its targets must be in that vpc, not %q", tn, gn, gi.vpc, g.VPC)
 				continue
 			}
-			if !c.t.GWLBs[gn].CrossZone {
-				for _, sn := range g.Subnets {
-					if s, ok := v.subnets[sn]; ok {
-						if _, enabled := gi.azs[s.az]; !enabled {
-							c.warnf("§4.6", indexPath(tp, i), "", "instances launched in az %q (subnet %q) stay unused by GWLB %q, which does not enable that az (cross_zone is off)", s.az, sn, gn)
-						}
+			for _, sn := range g.Subnets {
+				if s, ok := v.subnets[sn]; ok {
+					if _, enabled := gi.azs[s.az]; !enabled {
+						c.warnf("§4.2", indexPath(tp, i), "", "instances launched in az %q (subnet %q) stay unused by GWLB %q, which does not enable that az (Target.NotInUse, cross-zone or not)", s.az, sn, gn)
 					}
 				}
 			}
