@@ -2,11 +2,14 @@ package asg
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/gwlb-lab/gwlb-lab/appliance"
 	"github.com/gwlb-lab/gwlb-lab/e2e/harness"
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
@@ -187,4 +190,97 @@ var _ = Describe("an auto scaling group", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(evs).To(ContainElement(SatisfyAll(HaveField("Kind", api.EventASGCapacity), HaveField("Reason", api.ASGReasonScaleIn))))
 	})
+})
+
+// keepAlive opens a connection from client to web through the GWLB, reads
+// the first answer and waits for the file goFile before it sends a second
+// request on the same connection; wait returns how that ended.
+func keepAlive(l *harness.Lab) (goFile string, out *strings.Builder, wait func() error) {
+	GinkgoHelper()
+	goFile = filepath.Join(GinkgoT().TempDir(), "go")
+	script := fmt.Sprintf(`exec 3<>/dev/tcp/203.0.113.10/80
+printf 'GET / HTTP/1.1\r\nHost: web\r\n\r\n' >&3
+while read -r -t 3 line <&3; do case "$line" in local*) break ;; esac; done
+[ "${line%%%% *}" = local ] || exit 10
+while [ ! -e %s ]; do sleep 0.05; done
+printf 'GET /again HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n' >&3
+timeout 5 cat <&3 | grep -q '^node web' || exit 20`, goFile)
+	cmd := exec.Command(harness.Binary(), "exec", "--name", l.Name, "client", "--", "bash", "-c", script)
+	out = &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	Expect(cmd.Start()).To(Succeed())
+	return goFile, out, cmd.Wait
+}
+
+// firewall is the reference appliance as a stateful firewall: TCP to port
+// 80 allowed, the rest denied; a packet of a connection it never saw start
+// is dropped (no_connection).
+const firewall = "run: {appliance: {mode: firewall, health_port: 80, flow_log: true, default_action: deny, rules: [{action: allow, protocol: tcp, port: 80}]}}"
+
+var _ = Describe("scale in of a stateful firewall fleet", func() {
+	DescribeTable("drains or moves the established flows of the instances it terminates as the target group says",
+		func(failover string, survives bool) {
+			group := strings.Replace(fleetBase, "run: {appliance: {mode: forward}}", firewall, 1) +
+				"\n    min: 1\n    max: 4\n    desired: 2"
+			file := harness.Variant(fleetLab("lab: {time_scale: 5}", "{protocol: TCP, port: 80, interval: 5, healthy_threshold: 2}", group),
+				"deregistration_delay: 30", "deregistration_delay: 60\n      target_failover: {on_deregistration: "+failover+", on_unhealthy: "+failover+"}")
+			l := harness.Up(file)
+			Eventually(func() map[string]string { return targetStates(l) }, 90*time.Second, 250*time.Millisecond).
+				Should(Equal(map[string]string{"fleet-1": "healthy", "fleet-2": "healthy"}))
+			goFile, out, wait := keepAlive(l)
+			var flow api.Flow
+			Eventually(func() []api.Flow {
+				fl := l.Flows()
+				if len(fl) == 1 {
+					flow = fl[0]
+				}
+				return fl
+			}, 20*time.Second, 50*time.Millisecond).Should(HaveLen(1))
+			Expect(flow.Target).To(BeElementOf("fleet-1", "fleet-2"))
+
+			setDesired(l, 4)
+			Eventually(func() map[string]string { return targetStates(l) }, 60*time.Second, 250*time.Millisecond).
+				Should(SatisfyAll(HaveKeyWithValue("fleet-3", "healthy"), HaveKeyWithValue("fleet-4", "healthy")))
+			// 4 -> 2: az1 loses fleet-1 (its oldest), then az2 fleet-2.
+			setDesired(l, 2)
+			Eventually(func() map[string]string { return targetStates(l) }, 30*time.Second, 100*time.Millisecond).
+				Should(SatisfyAll(HaveKeyWithValue("fleet-1", "draining"), HaveKeyWithValue("fleet-2", "draining")))
+			if survives {
+				// While it drains, the instance still runs: the
+				// connection goes on where its state is.
+				Expect(os.WriteFile(goFile, nil, 0o644)).To(Succeed())
+				Expect(wait()).To(Succeed(), "the connection broke while its instance drained: %s", out)
+			} else {
+				// When the delay ends the instance is terminated and,
+				// with rebalance, the flow's next packet moves it to an
+				// instance that never saw it start (spec §4.4).
+				Eventually(func() string { return states(l) }, 60*time.Second, 250*time.Millisecond).
+					Should(Equal("fleet-3:InService fleet-4:InService"))
+				Expect(os.WriteFile(goFile, nil, 0o644)).To(Succeed())
+				Expect(wait()).NotTo(Succeed(), "the connection survived a move to an appliance that never saw it start: %s", out)
+				var moved api.Flow
+				for _, f := range l.Flows() {
+					if f.Src == flow.Src {
+						moved = f
+					}
+				}
+				Expect(moved.Target).To(BeElementOf("fleet-3", "fleet-4"), "flow %+v", moved)
+				Expect(moved.Cookie).To(Equal(flow.Cookie), "a moved flow keeps its cookie")
+				var reasons []string
+				for _, r := range l.FlowLog(moved.Target) {
+					reasons = append(reasons, r.Reason)
+				}
+				Expect(reasons).To(ContainElement(appliance.ReasonNoConnection))
+			}
+			// Nothing is left of the terminated instances.
+			Eventually(func() string { return states(l) }, 60*time.Second, 500*time.Millisecond).
+				Should(Equal("fleet-3:InService fleet-4:InService"))
+			for _, n := range []string{"fleet-1", "fleet-2"} {
+				Expect(namespaceExists(l, n)).To(BeFalse(), "%s's namespace is left", n)
+				Expect(l.Status().Nodes).NotTo(ContainElement(HaveField("Name", n)))
+			}
+		},
+		Entry("no_rebalance: the connection finishes on its draining instance", "no_rebalance", true),
+		Entry("rebalance: the flow moves and the new firewall drops it", "rebalance", false),
+	)
 })
