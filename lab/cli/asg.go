@@ -185,7 +185,7 @@ func printASGs(w io.Writer, gs []api.ASG) error {
 			}
 			var hooks []string
 			for _, h := range in.WaitingHooks {
-				hooks = append(hooks, fmt.Sprintf("%s (%s at %s)", h.Hook, h.Default, h.Deadline.UTC().Format(time.TimeOnly)))
+				hooks = append(hooks, fmt.Sprintf("%s (%s at lab %s)", h.Hook, h.Default, h.Deadline.UTC().Format(time.TimeOnly)))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.AZ, in.Subnet, orDash(in.IP), in.State, in.Health,
 				orDash(strings.Join(targets, " ")), orDash(strings.Join(hooks, ", ")), orDash(in.Reason))

@@ -30,7 +30,7 @@ func TestPrintASGs(t *testing.T) {
 		"policy: ActiveFlowCountPerTarget target 100, last datapoint 120, 2/3 high, 0/15 low; scale in on",
 		"fw-1      az1  a       10.0.1.5  InService",
 		"fw-tg=healthy",
-		"warm (ABANDON at 10:02:03)",
+		"warm (ABANDON at lab 10:02:03)",
 		"fw-0      az2  b       -         Terminated",
 	} {
 		if !strings.Contains(b.String(), want) {
