@@ -155,6 +155,18 @@ var _ = Describe("an auto scaling group", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(evs).To(ContainElement(SatisfyAll(HaveField("Kind", api.EventASGState), HaveField("Node", "fleet-1"), HaveField("Reason", api.ASGReasonDrained))))
 		Expect(evs).To(ContainElement(SatisfyAll(HaveField("Kind", api.EventASGUnhealthy), HaveField("Node", "fleet-2"))))
+
+		// A new emulator goes on with the same instances, launches none,
+		// and their programs keep running.
+		r := harness.Run(2*time.Minute, "emulator", "restart", "--name", l.Name)
+		Expect(r.Code).To(Equal(0), "%s%s", r.Stdout, r.Stderr)
+		Eventually(func() map[string]string { return targetStates(l) }, 60*time.Second, 500*time.Millisecond).
+			Should(Equal(map[string]string{"fleet-3": "healthy", "fleet-4": "healthy"}))
+		Consistently(func() string { return states(l) }, 3*time.Second, 500*time.Millisecond).
+			Should(Equal("fleet-3:InService fleet-4:InService"))
+		setDesired(l, 3)
+		Eventually(func() string { return states(l) }, 60*time.Second, 500*time.Millisecond).
+			Should(Equal("fleet-3:InService fleet-4:InService fleet-5:InService"), "numbers go on after a restart")
 	})
 
 	It("scales out under load and back in after it stops, on a fast lab clock", func() {
