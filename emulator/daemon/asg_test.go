@@ -15,6 +15,8 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
+	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
+	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 // nodeActuator adds and removes nodes through the daemon itself, as the
@@ -64,7 +66,15 @@ func TestASGControlAPI(t *testing.T) {
 	// The actuator is set before the controller's first round.
 	var d *Daemon
 	act := &nodeActuator{netns: netns}
-	startHook = func(nd *Daemon) { d = nd; act.d = nd; nd.SetActuator(act) }
+	edits := filepath.Join(t.TempDir(), "runtime-edits.json")
+	startHook = func(nd *Daemon) {
+		d = nd
+		act.d = nd
+		nd.SetActuator(act)
+		if err := nd.KeepEdits(edits); err != nil {
+			t.Error(err)
+		}
+	}
 	defer func() { startHook = nil }()
 	_, c, _ := startSnapshot(t, snap)
 	ctx := context.Background()
@@ -120,6 +130,27 @@ func TestASGControlAPI(t *testing.T) {
 		if n.ENI.Node == "fleet-1" {
 			t.Fatal("fleet-1's node is still in the fabric after termination")
 		}
+	}
+
+	// The next emulator takes the group back from the edits: fleet-2
+	// InService, desired 1, the next instance fleet-3.
+	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
+		a, _ := port.NewPipe(e.Node, e.MTU)
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.KeepEdits(edits); err != nil {
+		t.Fatal(err)
+	}
+	gs := next.ASG().Describe()
+	if len(gs) != 1 || gs[0].Desired != 1 || len(gs[0].Instances) != 1 || gs[0].Instances[0].Name != "fleet-2" ||
+		gs[0].Instances[0].State != api.LifecycleInService || gs[0].Instances[0].IP != "10.20.1.102" {
+		t.Fatalf("restored %+v", gs)
+	}
+	if s := next.ASG().Save(); s[0].Next != 3 {
+		t.Fatalf("restored next number %d, want 3", s[0].Next)
 	}
 }
 
