@@ -96,6 +96,7 @@ type instance struct {
 	registered       bool                 // in its target groups
 	deregistered     bool                 // deregistered from them: draining
 	terminatedAt     time.Time
+	lastFailure      string // the last failed call reported
 }
 
 type policy struct {

@@ -34,6 +34,7 @@ type fakeWorld struct {
 	nodes      map[string]string // instance -> subnet
 	dead       map[string]bool
 	failLaunch bool
+	failTerm   bool
 	launches   []string
 	terminates []string
 	targets    map[string]map[string]string // gwlb -> instance -> state
@@ -62,6 +63,9 @@ func (w *fakeWorld) Launch(group, inst, subnet string) (netip.Addr, error) {
 }
 
 func (w *fakeWorld) Terminate(group, inst string) error {
+	if w.failTerm {
+		return errors.New("busy")
+	}
 	if _, ok := w.nodes[inst]; !ok {
 		return fmt.Errorf("no node %s", inst)
 	}
@@ -520,4 +524,32 @@ func TestSaveRestore(t *testing.T) {
 	if g := r2.group(); g.Instances[2].Name != "fw-4" {
 		t.Fatalf("instances %+v: want fw-4 next", g.Instances)
 	}
+}
+
+// TestTerminateRetried: a failed termination is retried every round and
+// reported once.
+func TestTerminateRetried(t *testing.T) {
+	r := newRig(t, baseGroup(), 0)
+	r.step(0)
+	r.step(time.Second)
+	r.world.failTerm = true
+	if err := r.ctl.SetDesired("fw", 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		r.step(time.Second)
+	}
+	r.want("fw-1:Terminating:Proceed fw-2:InService")
+	n := 0
+	for _, e := range r.events {
+		if strings.Contains(e.Detail, "termination failed") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d failure events, want 1", n)
+	}
+	r.world.failTerm = false
+	r.step(time.Second)
+	r.want("fw-2:InService")
 }

@@ -265,7 +265,7 @@ func (c *Controller) execute(g *group, o ops) {
 		}
 		c.mu.Lock()
 		if len(errs) > 0 {
-			c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: i.state, Detail: fmt.Sprintf("registration failed, retried: %v", errs)})
+			c.failed(g, i, fmt.Sprintf("registration failed, retried: %v", errs))
 		} else if i.state == api.LifecyclePendingProceed {
 			i.registered = len(g.cfg.TargetGroups) > 0
 			i.inService = c.clock.Now()
@@ -282,7 +282,7 @@ func (c *Controller) execute(g *group, o ops) {
 		}
 		c.mu.Lock()
 		if len(errs) > 0 {
-			c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: i.state, Detail: fmt.Sprintf("deregistration failed, retried: %v", errs)})
+			c.failed(g, i, fmt.Sprintf("deregistration failed, retried: %v", errs))
 		} else {
 			i.deregistered = true
 			c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, IP: addrString(i.ip), State: i.state, Reason: i.reason, Detail: "deregistered: draining"})
@@ -315,7 +315,7 @@ func (c *Controller) execute(g *group, o ops) {
 		}
 		c.mu.Lock()
 		if err != nil {
-			c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: i.state, Detail: "termination failed, retried: " + err.Error()})
+			c.failed(g, i, "termination failed, retried: "+err.Error())
 		} else {
 			i.nodeUp = false
 			c.state(g, i, api.LifecycleTerminated, i.reason)
@@ -323,6 +323,16 @@ func (c *Controller) execute(g *group, o ops) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// failed reports a call that failed and is retried next round; the same
+// failure again is not reported again.
+func (c *Controller) failed(g *group, i *instance, detail string) {
+	if detail == i.lastFailure {
+		return
+	}
+	i.lastFailure = detail
+	c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: i.state, Detail: detail})
 }
 
 // finish moves an instance to the group's terminated list.

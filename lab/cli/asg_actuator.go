@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,9 +82,18 @@ func (a *nodeActuator) Launch(group, inst, subnet string) (netip.Addr, error) {
 	return p.Addr(), nil
 }
 
-// Terminate removes the instance's node.
+// Terminate removes the instance's node; a node that is gone already
+// (removed by hand) is terminated.
 func (a *nodeActuator) Terminate(group, inst string) error {
 	_, err := a.run("node", "remove", inst, "--name", a.lab)
+	if err == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, serr := a.status(ctx); serr == nil && !slices.ContainsFunc(st.Nodes, func(n labapi.NodeStatus) bool { return n.Name == inst }) {
+		return nil
+	}
 	return err
 }
 

@@ -28,7 +28,9 @@ esac
 		t.Fatal(err)
 	}
 	a := &nodeActuator{bin: bin, lab: "x1", timeout: 10e9}
-	a.status = func(context.Context) (*labapi.Status, error) { return &labapi.Status{Phase: "up"}, nil }
+	a.status = func(context.Context) (*labapi.Status, error) {
+		return &labapi.Status{Phase: "up", Nodes: []labapi.NodeStatus{{Name: "fw-3"}}}, nil
+	}
 	ip, err := a.Launch("fw", "fw-3", "apps")
 	if err != nil || ip.String() != "10.20.1.7" {
 		t.Fatalf("Launch: %v %v", ip, err)
@@ -37,8 +39,13 @@ esac
 	if err == nil || !strings.Contains(err.Error(), "gwlb-lab node remove: node fw-3 is a registered target") {
 		t.Fatalf("Terminate: %v", err)
 	}
+	// Gone already: terminated.
+	a.status = func(context.Context) (*labapi.Status, error) { return &labapi.Status{Phase: "up"}, nil }
+	if err := a.Terminate("fw", "fw-3"); err != nil {
+		t.Fatalf("Terminate of a node that is gone: %v", err)
+	}
 	b, _ := os.ReadFile(args)
-	if got := string(b); got != "node add fw-3 --name x1 --subnet apps --asg fw --json\nnode remove fw-3 --name x1\n" {
+	if got := string(b); got != "node add fw-3 --name x1 --subnet apps --asg fw --json\nnode remove fw-3 --name x1\nnode remove fw-3 --name x1\n" {
 		t.Fatalf("runs:\n%s", got)
 	}
 	reads := 0
