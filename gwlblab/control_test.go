@@ -275,7 +275,7 @@ func TestWaitTarget(t *testing.T) {
 	if err := l.WaitTarget(context.Background(), "fw-1", "healthy"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := l.WaitTarget(ctx, "fw-2", "healthy"); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "g-az1: unhealthy") {
 		t.Fatalf("a target that stays unhealthy: %v", err)

@@ -13,4 +13,9 @@
 // names may overlap ("a9", "a9-fw"), so `up` claims its namespaces under a
 // lock on the state root after checking that no other lab records them, and
 // `down` leaves every namespace another lab records (claims.go).
+//
+// Nodes added to a running lab (runtime.go) are made the same way and
+// recorded the same way, before each step; several commands may change a
+// running lab at once, so every read-modify-write of its state file takes
+// the lab's lock (updateState).
 package lab

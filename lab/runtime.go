@@ -56,8 +56,8 @@ type NodeSpec struct {
 	VPC    string
 	Subnet string
 	// IP is the node's private IPv4 address; empty: the lowest free address
-	// of the subnet (not one of the five AWS reserves, nor one any object
-	// of the lab uses).
+	// of the subnet (not one of the five AWS reserves, spec §1, nor one any
+	// object of the lab uses).
 	IP string
 	// IPv6 is the node's IPv6 address in a dualstack subnet: empty for
 	// none (unless the body names one), IPv6Auto for the subnet's IPv6
@@ -191,6 +191,40 @@ func nodeNames(l *topology.Lab, st *State) string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// objectNames maps the names the topology file makes unique across the
+// lab (its objects that route tables and targets name) to their kind.
+func objectNames(l *topology.Lab) map[string]string {
+	out := map[string]string{}
+	for _, v := range l.VPCs {
+		out[v.Name] = "vpc"
+		if v.InternetGateway != nil {
+			out[v.InternetGateway.Name] = "internet gateway"
+		}
+		for _, n := range v.NATGateways {
+			out[n.Name] = "NAT gateway"
+		}
+		for _, e := range v.Endpoints {
+			out[e.Name] = "GWLB endpoint"
+		}
+	}
+	for _, g := range l.GWLBs {
+		out[g.Name] = "gwlb"
+	}
+	for _, s := range l.EndpointServices {
+		out[s.Name] = "endpoint service"
+	}
+	for _, t := range l.TransitGateways {
+		out[t.Name] = "transit gateway"
+		for _, a := range t.Attachments {
+			out[a.Name] = "transit gateway attachment"
+		}
+		for _, r := range t.RouteTables {
+			out[r.Name] = "transit gateway route table"
+		}
+	}
+	return out
 }
 
 // findSubnet finds the subnet a node goes to.
@@ -387,6 +421,9 @@ func (m *Manager) reserve(ctx context.Context, lab string, p Paths, l *topology.
 		if _, taken := findNode(l, st, spec.Name); taken {
 			return fmt.Errorf("node %q: the lab has a node of that name: choose another name", spec.Name)
 		}
+		if kind, taken := objectNames(l)[spec.Name]; taken {
+			return fmt.Errorf("node %q: the lab has a %s of that name (names are unique across the lab, as in the topology file): choose another name", spec.Name, kind)
+		}
 		n, err := runtimeBody(l, st, lab, spec)
 		if err != nil {
 			return err
@@ -514,13 +551,18 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 		return nil, err
 	}
 	m.crashPoint(CrashNodeRecorded)
+	// posted is set once the emulator may have the node: a node of that
+	// name it had before (added through its API by someone else) is not
+	// ours to delete.
+	posted := false
 	defer func() {
 		if err == nil {
 			return
 		}
 		cctx := context.WithoutCancel(ctx)
-		// The emulator may have the node already; not found is fine.
-		_ = control.NewClient(p.Socket()).Delete(cctx, api.NodePath(n.Name), nil)
+		if posted {
+			_ = control.NewClient(p.Socket()).Delete(cctx, api.NodePath(n.Name), nil)
+		}
 		rerr := m.removeRuntime(cctx, lab, p, n.Name)
 		if errors.Is(rerr, ErrNoLab) {
 			// The lab went down meanwhile, maybe before this node's
@@ -544,8 +586,11 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 	if n.Interface.Addr6.IsValid() {
 		in.IPv6 = n.Interface.Addr6.Addr().String()
 	}
+	posted = true
 	if err := c.Post(ctx, api.PathNodes, in, nil); err != nil {
-		return nil, fmt.Errorf("node %q: the emulator refused it: %w", n.Name, err)
+		// A refusal added nothing; any other failure may have.
+		posted = !errors.Is(err, control.ErrBadRequest)
+		return nil, fmt.Errorf("node %q: the emulator did not add it: %w", n.Name, err)
 	}
 	st, err := readState(p)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
+	"github.com/gwlb-lab/gwlb-lab/scenarios"
 )
 
 // runtimeLab makes the state directory of a lab of the default topology
@@ -138,6 +139,8 @@ func TestReserveRefuses(t *testing.T) {
 	}{
 		{"topology name", NodeSpec{Name: "fw-1", Subnet: "appliances", Like: "fw-1"}, "has a node of that name"},
 		{"added name", NodeSpec{Name: "fw-3", Subnet: "appliances", Like: "fw-1"}, "has a node of that name"},
+		{"endpoint's name", NodeSpec{Name: "gwlbe-1", Subnet: "appliances", Like: "fw-1"}, "has a GWLB endpoint of that name"},
+		{"vpc's name", NodeSpec{Name: "security", Subnet: "appliances", Like: "fw-1"}, "has a vpc of that name"},
 		{"used address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.11"}, "already used"},
 		{"added address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.4"}, "already used"},
 		{"reserved address", NodeSpec{Name: "a", Subnet: "appliances", Like: "fw-1", IP: "10.20.1.3"}, "reserves"},
@@ -274,4 +277,39 @@ func TestLockNodeRefusesASecondHolder(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again()
+}
+
+func TestReserveIPv6(t *testing.T) {
+	src := strings.NewReplacer(
+		"cidr: 10.0.0.0/16\n", "cidr: 10.0.0.0/16\n    ipv6_cidr: 2600:1f18:0:100::/56\n",
+		"app: {az: az1, cidr: 10.0.1.0/24, route_table: app}", `app: {az: az1, cidr: 10.0.1.0/24, ipv6_cidr: "2600:1f18:0:101::/64", route_table: app}`,
+	).Replace(string(scenarios.Default()))
+	f, err := topology.Parse([]byte(src), "dualstack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := topology.Resolve(f, "unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, p := runtimeLab(t)
+	if err := writeJSON(p.Resolved(), l); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	n, err := m.reserve(ctx, l.Name, p, l, &NodeSpec{Name: "a", Subnet: "app", Like: "web", IPv6: IPv6Auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host number of 10.0.1.4 in the /64, as the file's default.
+	if got := n.Interface.Addr6.String(); got != "2600:1f18:0:101::4/64" || n.Interface.Gateway6.String() != "2600:1f18:0:101::1" {
+		t.Errorf("ipv6 %s via %s", got, n.Interface.Gateway6)
+	}
+	web, _ := l.Node("web")
+	if _, err := m.reserve(ctx, l.Name, p, l, &NodeSpec{Name: "b", Subnet: "app", Like: "web", IPv6: web.Interface.Addr6.Addr().String()}); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Errorf("web's IPv6 address given again: %v", err)
+	}
+	if _, err := m.reserve(ctx, l.Name, p, l, &NodeSpec{Name: "c", Subnet: "app", Like: "web", IPv6: "2600:1f18:0:999::5"}); err == nil || !strings.Contains(err.Error(), "not in the subnet") {
+		t.Errorf("an IPv6 address outside the subnet: %v", err)
+	}
 }

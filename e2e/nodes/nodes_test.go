@@ -216,6 +216,17 @@ var _ = Describe("a node added at run time", func() {
 		r = harness.Run(time.Minute, "node", "add", "y", "--subnet", "app", "--like", "web", "--ipv6", "auto", "--name", l.Name)
 		Expect(r.Code).NotTo(Equal(0))
 		Expect(r.Stderr).To(ContainSubstring("no ipv6_cidr"))
+		// A program that never gets ready fails the add, which takes back
+		// what it made.
+		dead := filepath.Join(GinkgoT().TempDir(), "dead.yaml")
+		Expect(os.WriteFile(dead, []byte("run:\n  command: [sleep, '60']\n  ready: {tcp: 9999, timeout: 1}\n"), 0o644)).To(Succeed())
+		r = harness.Run(time.Minute, "node", "add", "dead", "--subnet", "app", "--file", dead, "--name", l.Name)
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring(`node "dead"`))
+		Expect(r.Stderr).To(ContainSubstring("port 9999"))
+		Expect(namespaces(l.Name)).NotTo(ContainElement(topology.NetnsName(l.Name, "dead")))
+		Expect(addedNodes(l.Name)).NotTo(ContainElement(HaveField("Name", "dead")))
+		Expect(state(l.Name).Processes).NotTo(ContainElement(HaveField("Node", "dead")))
 		Expect(state(l.Name).RuntimeNodes).To(HaveLen(1), "refused adds leave no record")
 		cli(l.Name, "node", "remove", "probe")
 	})
@@ -346,5 +357,133 @@ var _ = Describe("fifty adds and removes under traffic", func() {
 		// Generous bounds: the Go runtime returns memory lazily.
 		Eventually(func() int { return procStatus(emu, "Threads") }).WithTimeout(20 * time.Second).Should(BeNumerically("<=", threads0+8))
 		Eventually(func() int { return procStatus(emu, "VmRSS") }).WithTimeout(20 * time.Second).Should(BeNumerically("<=", rss0+32*1024))
+	})
+})
+
+var _ = Describe("node add and node remove run in parallel", func() {
+	It("give each node its own address and lose no record", func() {
+		l := harness.Up(fastLab())
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		const n = 6
+		type added struct {
+			status lab.NodeStatus
+			err    error
+		}
+		results := make([]added, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i].status, results[i].err = l.G().AddNode(ctx, gwlblab.NodeSpec{Name: fmt.Sprintf("p-%d", i), Subnet: "appliances", Like: "fw-1"})
+			}()
+		}
+		wg.Wait()
+		addrs := map[string]string{}
+		for i, r := range results {
+			Expect(r.err).NotTo(HaveOccurred(), "add p-%d", i)
+			Expect(addrs).NotTo(HaveKey(r.status.Address), "p-%d and %s share an address", i, addrs[r.status.Address])
+			addrs[r.status.Address] = r.status.Name
+		}
+		Expect(state(l.Name).RuntimeNodes).To(HaveLen(n))
+		Expect(addedNodes(l.Name)).To(HaveLen(n))
+		// The same name twice at once: exactly one add wins.
+		var okCount atomic.Int64
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := l.G().AddNode(ctx, gwlblab.NodeSpec{Name: "twin", Subnet: "appliances", Like: "fw-1"}); err == nil {
+					okCount.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		Expect(okCount.Load()).To(BeEquivalentTo(1))
+
+		errs := make([]error, n+1)
+		for i := range n + 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := "twin"
+				if i < n {
+					name = fmt.Sprintf("p-%d", i)
+				}
+				errs[i] = l.G().RemoveNode(ctx, name)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		st := state(l.Name)
+		Expect(st.RuntimeNodes).To(BeEmpty())
+		Expect(st.Processes).NotTo(ContainElement(HaveField("Node", HavePrefix("p-"))))
+		Expect(addedNodes(l.Name)).To(BeEmpty())
+		Expect(namespaces(l.Name)).NotTo(ContainElement(HavePrefix(topology.NetnsName(l.Name, "p-"))))
+	})
+})
+
+// fromEmulator runs gwlb-lab as the emulator would exec it: working
+// directory /, a bare environment, and the emulator's hold file inherited
+// as descriptor 4.
+func fromEmulator(l string, args ...string) (stdout, stderr string, code int) {
+	GinkgoHelper()
+	hold, err := os.Open(filepath.Join(lab.DefaultStateRoot, l, "emulator.hold"))
+	Expect(err).NotTo(HaveOccurred())
+	defer hold.Close()
+	null, err := os.Open(os.DevNull)
+	Expect(err).NotTo(HaveOccurred())
+	defer null.Close()
+	cmd := exec.Command(harness.Binary(), append(args, "--name", l)...)
+	cmd.Dir, cmd.Env = "/", []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.ExtraFiles = []*os.File{null, hold}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return out.String(), errb.String(), 0
+}
+
+// holds reports whether pid has a descriptor on a file named base.
+func holds(pid int, base string) bool {
+	entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range entries {
+		if t, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && filepath.Base(t) == base {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = Describe("node add and node remove run by the emulator", func() {
+	It("pass the emulator's hold file to no node program, so emulator restart leaves them, and report errors on stderr", func() {
+		l := harness.Up(fastLab())
+		out, errOut, code := fromEmulator(l.Name, "node", "add", "e-1", "--subnet", "appliances", "--like", "fw-1", "--json")
+		Expect(code).To(Equal(0), errOut)
+		var ns lab.NodeStatus
+		Expect(json.Unmarshal([]byte(out), &ns)).To(Succeed())
+		Expect(ns.ProgramPID).NotTo(BeZero())
+		Expect(holds(ns.PID, "emulator.hold")).To(BeFalse(), "the supervisor holds the emulator's hold file")
+		Expect(holds(ns.ProgramPID, "emulator.hold")).To(BeFalse(), "the appliance holds the emulator's hold file")
+		cli(l.Name, "emulator", "restart")
+		Expect(alive(ns.ProgramPID)).To(BeTrue(), "emulator restart stopped the added node's program")
+		Expect(addedNodes(l.Name)).To(ContainElement(HaveField("Name", "e-1")))
+
+		out, errOut, code = fromEmulator(l.Name, "node", "add", "e-2", "--subnet", "nope", "--like", "fw-1")
+		Expect(code).To(Equal(1))
+		Expect(out).To(BeEmpty())
+		Expect(errOut).To(ContainSubstring(`no subnet "nope"`))
+
+		_, errOut, code = fromEmulator(l.Name, "node", "remove", "e-1")
+		Expect(code).To(Equal(0), errOut)
+		Expect(alive(ns.ProgramPID)).To(BeFalse())
+		Expect(state(l.Name).RuntimeNodes).To(BeEmpty())
 	})
 })

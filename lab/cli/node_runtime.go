@@ -3,11 +3,44 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gwlb-lab/gwlb-lab/lab"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/spf13/cobra"
 )
+
+// dropInherited closes the descriptors above 2 that this process inherited
+// and that name files under the lab state root. Run by the emulator (an auto
+// scaling controller execs node add and node remove), this process would
+// otherwise hold the emulator's hold file and pass it on to the node
+// programs it starts; emulator restart and down stop every holder of that
+// file as a stray emulator, and would stop them too. Standard input, output
+// and error stay: errors land where the caller reads them.
+func dropInherited(root string) {
+	if root == "" {
+		root = lab.DefaultStateRoot
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err == nil && strings.HasPrefix(target, filepath.Clean(root)+"/") {
+			_ = unix.Close(fd)
+		}
+	}
+}
 
 // nodeBody is how node add learns what runs in the new node: exactly one
 // source. A new source (a launch template) is one more flag and one more
@@ -97,6 +130,7 @@ any GWLB until 'gwlb-lab targets register NODE'. It survives 'emulator
 restart', not the lab. Several node add and node remove may run at once.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dropInherited(env.StateRoot)
 			spec.Name = args[0]
 			if err := body.fill(cmd, env.Stdin, &spec); err != nil {
 				return err
@@ -121,7 +155,7 @@ restart', not the lab. Several node add and node remove may run at once.`,
 	cmd.Flags().StringVar(&spec.VPC, "vpc", "", "the subnet's VPC (needed only when several VPCs have a subnet of that name)")
 	cmd.Flags().StringVar(&spec.IP, "ip", "", "its private IPv4 address (default: the lowest free one of the subnet)")
 	cmd.Flags().StringVar(&spec.IPv6, "ipv6", "", "its IPv6 address in a dualstack subnet, or auto (default: none)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the node as nodes --json does")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the new node's entry as nodes --json prints each node")
 	return cmd
 }
 
@@ -141,6 +175,7 @@ add left half-made (killed midway) is removed too. Nodes of the topology file
 are not removed: node stop stops their program; down removes the lab.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dropInherited(env.StateRoot)
 			m, name, err := ref.open(cmd)
 			if err != nil {
 				return err
