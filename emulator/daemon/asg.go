@@ -68,9 +68,10 @@ func (d *Daemon) SetActuator(a asg.Actuator) {
 func (d *Daemon) ASG() *asg.Controller { return d.asg }
 
 // asgInterval is how often the controller runs: each lab second, but not
-// more often than every 50 ms of wall time.
+// more often than every 50 ms of wall time nor less often than every wall
+// second (a slow lab clock still answers set-desired at once).
 func (d *Daemon) asgInterval() time.Duration {
-	return max(d.clock.Wall(time.Second), 50*time.Millisecond)
+	return min(max(d.clock.Wall(time.Second), 50*time.Millisecond), time.Second)
 }
 
 // asgBalancer is the daemon as the controller's balancer.
