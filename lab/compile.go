@@ -139,6 +139,9 @@ func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket 
 		}
 		s.TransitGateways = append(s.TransitGateways, ct)
 	}
+	for _, g := range l.AutoScalingGroups {
+		s.AutoScalingGroups = append(s.AutoScalingGroups, compileASG(g))
+	}
 	if len(l.Internet.Segments) > 0 {
 		s.Internet = &config.Internet{}
 		for _, seg := range l.Internet.Segments {
@@ -186,4 +189,32 @@ func targetKind(k topology.TargetKind) (string, error) {
 		return config.TargetTGW, nil
 	}
 	return "", fmt.Errorf("unknown route target kind %q", k)
+}
+
+// compileASG gives the emulator's controller an Auto Scaling group (spec
+// §13); the launch template stays with the lab, which makes the nodes.
+func compileASG(g topology.AutoScalingGroup) config.AutoScalingGroup {
+	out := config.AutoScalingGroup{
+		Name: g.Name, VPC: g.VPC, Min: g.Min, Max: g.Max, Desired: g.Desired,
+		HealthCheckGracePeriod: int(g.HealthCheckGracePeriod.Seconds()), HealthCheckType: g.HealthCheckType,
+	}
+	for _, s := range g.Subnets {
+		out.Subnets = append(out.Subnets, config.ASGSubnet{Name: s.Name, AZ: s.AZ})
+	}
+	for _, tg := range g.TargetGroups {
+		out.TargetGroups = append(out.TargetGroups, config.ASGTargetGroup{Name: tg.Name, GWLB: tg.GWLB})
+	}
+	for _, h := range g.LifecycleHooks {
+		out.LifecycleHooks = append(out.LifecycleHooks, config.LifecycleHook{
+			Name: h.Name, Transition: h.Transition, HeartbeatTimeout: int(h.HeartbeatTimeout.Seconds()), DefaultResult: h.DefaultResult,
+		})
+	}
+	if tt := g.TargetTracking; tt != nil {
+		out.TargetTracking = &config.TargetTracking{
+			Metric: tt.Metric, TargetValue: tt.TargetValue,
+			ScaleOutCooldown: int(tt.ScaleOutCooldown.Seconds()), ScaleInCooldown: int(tt.ScaleInCooldown.Seconds()),
+			DisableScaleIn: tt.DisableScaleIn,
+		}
+	}
+	return out
 }

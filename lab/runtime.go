@@ -71,6 +71,10 @@ type NodeSpec struct {
 	Like     string
 	Body     *topology.InstanceSpec
 	BodyFile string
+	// ASG takes the body from the launch template of the lab's Auto
+	// Scaling group of that name (spec §13), instead of Like or Body; the
+	// subnet must be one of the group's.
+	ASG string
 }
 
 // IPv6Auto asks for the topology file's default IPv6 address.
@@ -99,11 +103,17 @@ func (s *NodeSpec) validate() error {
 	if s.Subnet == "" && (s.Body == nil || s.Body.Subnet == "") {
 		return fmt.Errorf("node %q: a subnet is required (--subnet)", s.Name)
 	}
+	sources := 0
+	for _, set := range []bool{s.Like != "", s.Body != nil, s.ASG != ""} {
+		if set {
+			sources++
+		}
+	}
 	switch {
-	case s.Like != "" && s.Body != nil:
-		return fmt.Errorf("node %q: give its body once: like an existing node, or a node file, not both", s.Name)
-	case s.Like == "" && s.Body == nil:
-		return fmt.Errorf("node %q: say what runs in it: like an existing node (--like NODE) or a node file (--file node.yaml)", s.Name)
+	case sources > 1:
+		return fmt.Errorf("node %q: give its body once: like an existing node, a node file or an auto scaling group's launch template, not several", s.Name)
+	case sources == 0:
+		return fmt.Errorf("node %q: say what runs in it: like an existing node (--like NODE), a node file (--file node.yaml) or an auto scaling group's launch template (--asg GROUP)", s.Name)
 	}
 	if s.Body != nil {
 		if ds := topology.CheckNode(s.BodyFile, s.Body, nil); len(ds) > 0 {
@@ -327,6 +337,29 @@ func runtimeBody(l *topology.Lab, st *State, lab string, spec *NodeSpec) (topolo
 	n := topology.Node{Name: spec.Name, Kind: topology.NodeInstance, ID: topology.InstanceID(lab, spec.Name),
 		Netns: topology.NetnsName(lab, spec.Name)}
 	n.Interface.SourceDestCheck = topology.DefaultSourceDestCheck
+	if spec.ASG != "" {
+		g, ok := l.AutoScalingGroup(spec.ASG)
+		if !ok {
+			var names []string
+			for _, g := range l.AutoScalingGroups {
+				names = append(names, g.Name)
+			}
+			return n, fmt.Errorf("node %q: --asg %q: the lab has no such auto scaling group (groups: %s)", spec.Name, spec.ASG, cmpOr(strings.Join(names, ", "), "none"))
+		}
+		if !slices.ContainsFunc(g.Subnets, func(s topology.ASGSubnet) bool { return s.Name == spec.Subnet }) || (spec.VPC != "" && spec.VPC != g.VPC) {
+			var names []string
+			for _, s := range g.Subnets {
+				names = append(names, s.Name)
+			}
+			return n, fmt.Errorf("node %q: subnet %q is not one of auto scaling group %q's (%s in vpc %s)", spec.Name, spec.Subnet, g.Name, strings.Join(names, ", "), g.VPC)
+		}
+		var err error
+		if n.Run, n.Container, err = copyBody(g.LaunchTemplate.Run, g.LaunchTemplate.Container); err != nil {
+			return n, err
+		}
+		n.Interface.SourceDestCheck = g.LaunchTemplate.SourceDestCheck
+		return n, nil
+	}
 	if spec.Like != "" {
 		like, ok := findNode(l, st, spec.Like)
 		if !ok {
@@ -335,22 +368,10 @@ func runtimeBody(l *topology.Lab, st *State, lab string, spec *NodeSpec) (topolo
 		if like.Kind != topology.NodeInstance {
 			return n, fmt.Errorf("node %q: --like %q: that is a %s, not an instance", spec.Name, spec.Like, like.Kind)
 		}
-		// A deep copy: the JSON of the resolved node.
-		b, err := json.Marshal(struct {
-			Run       *topology.Run       `json:"run"`
-			Container *topology.Container `json:"container"`
-		}{like.Run, like.Container})
-		if err != nil {
+		var err error
+		if n.Run, n.Container, err = copyBody(like.Run, like.Container); err != nil {
 			return n, err
 		}
-		var body struct {
-			Run       *topology.Run       `json:"run"`
-			Container *topology.Container `json:"container"`
-		}
-		if err := json.Unmarshal(b, &body); err != nil {
-			return n, err
-		}
-		n.Run, n.Container = body.Run, body.Container
 		n.Interface.SourceDestCheck = like.Interface.SourceDestCheck
 		return n, nil
 	}
@@ -359,6 +380,24 @@ func runtimeBody(l *topology.Lab, st *State, lab string, spec *NodeSpec) (topolo
 		n.Interface.SourceDestCheck = *spec.Body.SourceDestCheck
 	}
 	return n, nil
+}
+
+// copyBody returns a deep copy of a resolved run section and container: the
+// JSON of both.
+func copyBody(run *topology.Run, ct *topology.Container) (*topology.Run, *topology.Container, error) {
+	type body struct {
+		Run       *topology.Run       `json:"run"`
+		Container *topology.Container `json:"container"`
+	}
+	b, err := json.Marshal(body{run, ct})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out body
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, nil, err
+	}
+	return out.Run, out.Container, nil
 }
 
 // reserve records the node spec asks for in the lab's state file (phase
@@ -452,7 +491,10 @@ func (m *Manager) reserve(ctx context.Context, lab string, p Paths, l *topology.
 			}
 		}
 		from := "like:" + spec.Like
-		if spec.Like == "" {
+		switch {
+		case spec.ASG != "":
+			from = "asg:" + spec.ASG
+		case spec.Like == "":
 			from = spec.BodyFile
 		}
 		st.RuntimeNodes = append(st.RuntimeNodes, RuntimeNode{Node: n, Phase: PhaseCreating, Added: time.Now().UTC(), From: from})

@@ -20,7 +20,12 @@ import (
 // that is up, in a temporary state root, without making anything of it.
 func runtimeLab(t *testing.T) (*Manager, *topology.Lab, Paths) {
 	t.Helper()
-	l := resolveDefault(t)
+	return runtimeLabOf(t, resolveDefault(t))
+}
+
+// runtimeLabOf is runtimeLab of the resolved lab l.
+func runtimeLabOf(t *testing.T, l *topology.Lab) (*Manager, *topology.Lab, Paths) {
+	t.Helper()
 	root := t.TempDir()
 	m, err := NewManager(Options{StateRoot: root, NetnsDir: t.TempDir(), Binary: "/bin/true"})
 	if err != nil {
@@ -217,7 +222,8 @@ func TestNodeSpecValidate(t *testing.T) {
 		{"reserved name", NodeSpec{Name: "local", Subnet: "s", Like: "x"}, "not valid"},
 		{"no subnet", NodeSpec{Name: "a", Like: "x"}, "subnet is required"},
 		{"no body", NodeSpec{Name: "a", Subnet: "s"}, "say what runs"},
-		{"two bodies", NodeSpec{Name: "a", Subnet: "s", Like: "x", Body: body}, "not both"},
+		{"two bodies", NodeSpec{Name: "a", Subnet: "s", Like: "x", Body: body}, "give its body once"},
+		{"like and asg", NodeSpec{Name: "a", Subnet: "s", Like: "x", ASG: "fleet"}, "give its body once"},
 		{"bad ip", NodeSpec{Name: "a", Subnet: "s", Like: "x", IP: "10.0.0"}, "not an IPv4"},
 		{"v6 as ip", NodeSpec{Name: "a", Subnet: "s", Like: "x", IP: "2001:db8::1"}, "not an IPv4"},
 		{"bad ipv6", NodeSpec{Name: "a", Subnet: "s", Like: "x", IPv6: "10.0.0.1"}, "not an IPv6"},

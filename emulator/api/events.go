@@ -23,6 +23,10 @@ const (
 	EventEndpointAccept   = "endpoint_accepted"   // a pending endpoint connection was accepted
 	EventNodeAdd          = "node_added"          // a node joined the running lab (Node: its name)
 	EventNodeRemove       = "node_removed"        // a node added at run time left the lab
+	EventASGCapacity      = "asg_capacity"        // a group's desired capacity changed (Detail: from -> to; Reason says why)
+	EventASGLaunch        = "asg_launch"          // a group launched an instance (Node; Reason: capacity or replacement)
+	EventASGState         = "asg_state"           // an instance's lifecycle state changed (State; Reason)
+	EventASGUnhealthy     = "asg_unhealthy"       // a group found an instance unhealthy and replaces it (Reason)
 )
 
 // Event is one thing that happened in the emulator's control or health
@@ -35,6 +39,7 @@ type Event struct {
 	// LabSeconds is the lab time since the emulator started, in seconds.
 	LabSeconds float64 `json:"lab_seconds"`
 	Kind       string  `json:"kind"`
+	ASG        string  `json:"asg,omitempty"` // the Auto Scaling group, for asg_* events
 	GWLB       string  `json:"gwlb,omitempty"`
 	Node       string  `json:"node,omitempty"` // a GWLB node, the node of a link, or one added or removed
 	Target     string  `json:"target,omitempty"`

@@ -28,6 +28,8 @@ type Snapshot struct {
 	Services []Service `json:"endpoint_services,omitempty"`
 	// TransitGateways connect VPCs through their attachments (tgw.go).
 	TransitGateways []TransitGateway `json:"transit_gateways,omitempty"`
+	// AutoScalingGroups are run by the emulator's controller (asg.go).
+	AutoScalingGroups []AutoScalingGroup `json:"autoscaling_groups,omitempty"`
 }
 
 // VPC is one virtual private cloud.

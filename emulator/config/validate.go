@@ -208,6 +208,7 @@ func (s *Snapshot) Validate() error {
 		}
 	}
 	s.validateTGWs(bad)
+	s.validateASGs(bad)
 	if s.Internet != nil {
 		for _, seg := range s.Internet.Segments {
 			where := fmt.Sprintf("internet segment %s", seg.CIDR)

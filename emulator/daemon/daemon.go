@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/asg"
 	"github.com/gwlb-lab/gwlb-lab/emulator/clock"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
@@ -48,6 +49,10 @@ type Daemon struct {
 	editsPath string
 	// events is the ring of the emulator's events (events.go).
 	events *events
+	// asg runs the Auto Scaling groups (asg.go); nil when there are none.
+	asg      *asg.Controller
+	actuator *swapActuator
+	log      *slog.Logger
 }
 
 // New opens every port of the snapshot and builds the fabric. On error,
@@ -77,6 +82,7 @@ func New(snap *config.Snapshot, open Opener) (*Daemon, error) {
 	}
 	d.fabric = f
 	d.checkers = d.healthCheckers()
+	d.newASG()
 	d.events.add(api.Event{Kind: api.EventEmulatorStart, Detail: fmt.Sprintf("lab %s, pid %d, time scale %g", snap.Lab, os.Getpid(), d.clock.Scale())})
 	return d, nil
 }
@@ -118,7 +124,10 @@ func (d *Daemon) healthCheckers() map[*gwlb.Node]*health.Checker {
 
 // SetLog sets where the emulator reports what its counters cannot say
 // alone (a port that fails, once per port); call it before Run.
-func (d *Daemon) SetLog(l *slog.Logger) { d.fabric.SetLog(l) }
+func (d *Daemon) SetLog(l *slog.Logger) {
+	d.log = l
+	d.fabric.SetLog(l)
+}
 
 // Fabric returns the data plane (for tests and in-process use).
 func (d *Daemon) Fabric() *fabric.Fabric { return d.fabric }
@@ -156,6 +165,7 @@ func (d *Daemon) Handlers(s *control.Server) {
 	})
 	d.faultHandlers(s)
 	d.nodeHandlers(s)
+	d.asgHandlers(s)
 }
 
 // Run forwards and serves the control socket (when the snapshot names one)
@@ -176,6 +186,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			c.Run(ctx)
+		}()
+	}
+	if d.asg != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.asg.Run(ctx, d.asgInterval())
 		}()
 	}
 	if d.snap.ControlSocket != "" {

@@ -37,6 +37,9 @@ func startDaemon(t testing.TB) (*Daemon, *control.Client, map[string]port.Port) 
 }
 
 // startSnapshot is startDaemon on a configuration of the caller's.
+// startHook, when set, sees the daemon before it runs.
+var startHook func(*Daemon)
+
 func startSnapshot(t testing.TB, snap *config.Snapshot) (*Daemon, *control.Client, map[string]port.Port) {
 	t.Helper()
 	snap.ControlSocket = filepath.Join(t.TempDir(), "control.sock")
@@ -48,6 +51,9 @@ func startSnapshot(t testing.TB, snap *config.Snapshot) (*Daemon, *control.Clien
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if startHook != nil {
+		startHook(d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

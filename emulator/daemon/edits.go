@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
+	"github.com/gwlb-lab/gwlb-lab/emulator/asg"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
 )
@@ -26,6 +27,9 @@ type savedEdits struct {
 	// Targets are the targets registered at run time that the
 	// configuration's target groups do not list, while registered.
 	Targets []savedTarget `json:"targets,omitempty"`
+	// ASGs are the Auto Scaling groups' instances and capacities, taken
+	// back after the nodes and targets above.
+	ASGs []asg.Saved `json:"autoscaling_groups,omitempty"`
 }
 
 // savedTarget is a target registered at run time.
@@ -102,6 +106,9 @@ func (d *Daemon) KeepEdits(path string) error {
 			errs = append(errs, fmt.Errorf("health checks of %q from %q: %w", h.Target, h.Node, err))
 		}
 	}
+	if d.asg != nil && len(s.ASGs) > 0 {
+		d.asg.Restore(s.ASGs)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("runtime edits %s: some no longer apply: %w", path, errors.Join(errs...))
 	}
@@ -145,6 +152,9 @@ func (d *Daemon) saveEdits() error {
 			}
 			s.Targets = append(s.Targets, savedTarget{GWLB: g.Name, Target: t.Name, IP: t.IP.String()})
 		}
+	}
+	if d.asg != nil {
+		s.ASGs = d.asg.Save()
 	}
 	running := d.fabric.Snapshot()
 	for vi, v := range running.VPCs {

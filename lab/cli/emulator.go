@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"syscall"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/daemon"
@@ -49,6 +51,25 @@ restart keeps them; down removes it with the lab.`,
 				return err
 			}
 			d.SetLog(log)
+			if len(snap.AutoScalingGroups) > 0 {
+				// The groups' instances are nodes made by this program's
+				// node add and node remove (spec §13).
+				bin, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("auto scaling groups need this program's path: %w", err)
+				}
+				m, err := newManager(env, cmd, true)
+				if err != nil {
+					return err
+				}
+				// Nodes outlive the emulator: what node add starts must
+				// not inherit the descriptors up passed (the hold file by
+				// which emulator restart and down find the emulator).
+				for fd := 3; fd < 1024; fd++ {
+					syscall.CloseOnExec(fd)
+				}
+				d.SetActuator(newNodeActuator(bin, snap.Lab, m))
+			}
 			if editsPath != "" {
 				if err := d.KeepEdits(editsPath); err != nil {
 					log.Warn("runtime edits", "error", err)

@@ -62,7 +62,7 @@ restart starts them over. -f waits for new events until interrupted.`,
 func writeEvent(w io.Writer, e api.Event) {
 	var parts []string
 	for _, p := range []struct{ k, v string }{
-		{"gwlb", e.GWLB}, {"node", e.Node}, {"target", e.Target}, {"ip", e.IP}, {"state", e.State}, {"reason", e.Reason},
+		{"asg", e.ASG}, {"gwlb", e.GWLB}, {"node", e.Node}, {"target", e.Target}, {"ip", e.IP}, {"state", e.State}, {"reason", e.Reason},
 	} {
 		if p.v != "" {
 			parts = append(parts, p.k+"="+p.v)

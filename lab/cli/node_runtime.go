@@ -48,18 +48,28 @@ func dropInherited(root string) {
 type nodeBody struct {
 	like string
 	file string
+	asg  string
 }
 
 func (b *nodeBody) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&b.like, "like", "", "run what an existing instance of the lab runs (its run section, container and source/destination check), e.g. fw-1")
+	cmd.Flags().StringVar(&b.asg, "asg", "", "run the launch template of the lab's auto scaling group of that name (its instances are made so; --subnet must be one of the group's)")
 	cmd.Flags().StringVar(&b.file, "file", "", "a node file: one instance as the topology file writes it (run, container, source_dest_check; subnet, private_ip, ipv6_address as defaults of the flags); - reads standard input")
 }
 
 // fill sets the body of spec from the flags.
 func (b *nodeBody) fill(cmd *cobra.Command, stdin io.Reader, spec *lab.NodeSpec) error {
+	n := 0
+	for _, v := range []string{b.like, b.file, b.asg} {
+		if v != "" {
+			n++
+		}
+	}
 	switch {
-	case b.like != "" && b.file != "":
-		return fmt.Errorf("give --like or --file, not both")
+	case n > 1:
+		return fmt.Errorf("give one of --like, --file and --asg")
+	case b.asg != "":
+		spec.ASG = b.asg
 	case b.like != "":
 		spec.Like = b.like
 	case b.file != "":
@@ -81,7 +91,7 @@ func (b *nodeBody) fill(cmd *cobra.Command, stdin io.Reader, spec *lab.NodeSpec)
 		}
 		spec.Body, spec.BodyFile = body, b.file
 	default:
-		return fmt.Errorf("say what runs in the node: --like NODE (as an existing instance) or --file node.yaml")
+		return fmt.Errorf("say what runs in the node: --like NODE (as an existing instance), --file node.yaml or --asg GROUP (an auto scaling group's launch template)")
 	}
 	return nil
 }
@@ -94,7 +104,7 @@ func newNodeAddCmd(env Env) *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "add NODE --subnet SUBNET [--vpc VPC] [--ip IP] [--ipv6 auto|IP] (--like NODE | --file FILE) [--name LAB] [--json]",
+		Use:   "add NODE --subnet SUBNET [--vpc VPC] [--ip IP] [--ipv6 auto|IP] (--like NODE | --file FILE | --asg GROUP) [--name LAB] [--json]",
 		Short: "Add an instance to a running lab: a namespace (or container), its ENI in a subnet, its program",
 		Long: `Add an instance named NODE to a running lab, made as up makes the topology
 file's instances: a network namespace (a container for a node with a container
@@ -104,7 +114,9 @@ emulator, and its program, started and waited for as up does.
 What runs in it comes from --like (an existing instance's run section,
 container and source/destination check, e.g. --like fw-1 for another
 appliance) or --file (one instance as the topology file writes it, checked by
-the same rules, errors with line numbers).
+the same rules, errors with line numbers) or --asg (the launch template of one
+of the lab's auto scaling groups: the emulator adds the groups' instances
+this way, and so may you, though such a node is not one of the group's).
 
 Its address is --ip, else the lowest address of the subnet that AWS does not
 reserve and nothing in the lab uses; --ipv6 auto gives it the subnet's IPv6

@@ -79,7 +79,7 @@ exec exits with its command's status, 127 when the command is not there and
 	root.AddCommand(newScenarioCmd(env))
 	root.AddCommand(newUpCmd(env), newDownCmd(env), newStatusCmd(env), newNodesCmd(env), newInspectCmd(env), newExecCmd(env))
 	root.AddCommand(newFlowsCmd(env), newEndpointsCmd(env), newTargetsCmd(env), newEventsCmd(env), newCaptureCmd(env), newTraceCmd(env), newLogsCmd(env), newNodeCmd(env))
-	root.AddCommand(newLinkCmd(env), newRouteCmd(env), newTGWCmd(env))
+	root.AddCommand(newLinkCmd(env), newRouteCmd(env), newTGWCmd(env), newASGCmd(env))
 	root.AddCommand(newEmulatorCmd(env), newApplianceCmd(env), newEchoCmd(env), newProbeCmd(env), newTrafficCmd(env), newSuperviseCmd(env), newHoldCmd(env))
 	return root
 }

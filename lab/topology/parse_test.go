@@ -71,7 +71,7 @@ colour: blue
 		`vpcs.v: unknown field "sbnets" (did you mean "subnets"?)`,
 		`vpcs.v.subnets.s.cidr: expected a single value, got a list`,
 		`gwlbs: expected a mapping, got a list`,
-		`unknown field "colour" (known fields: lab, vpcs, gwlbs, endpoint_services, internet, transit_gateways)`,
+		`unknown field "colour" (known fields: lab, vpcs, gwlbs, endpoint_services, internet, transit_gateways, autoscaling_groups)`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)

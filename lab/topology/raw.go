@@ -21,6 +21,8 @@ type Topology struct {
 	EndpointServices map[string]EndpointServiceSpec `yaml:"endpoint_services,omitempty" desc:"PrivateLink endpoint services fronting GWLBs, by name."`
 	Internet         InternetSpec                   `yaml:"internet,omitempty" desc:"The lab's internet: hosts outside every VPC."`
 	TransitGateways  map[string]TransitGatewaySpec  `yaml:"transit_gateways,omitempty" desc:"Transit gateways connecting VPCs, by name."`
+	// AutoScalingGroups are in raw_asg.go.
+	AutoScalingGroups map[string]AutoScalingGroupSpec `yaml:"autoscaling_groups,omitempty" desc:"EC2 Auto Scaling groups of appliance instances, by name (spec §13)."`
 }
 
 // LabSpec holds lab-wide settings.

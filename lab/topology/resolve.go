@@ -105,6 +105,9 @@ func (r *resolver) resolve() *Lab {
 	if len(c.t.TransitGateways) > 0 {
 		lab.TransitGateways = r.transitGateways()
 	}
+	if len(c.t.AutoScalingGroups) > 0 {
+		lab.AutoScalingGroups = r.autoScalingGroups()
+	}
 	lab.Nodes = r.nodes(lab)
 	return lab
 }

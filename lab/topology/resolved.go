@@ -31,6 +31,8 @@ type Lab struct {
 	Internet         Internet          `json:"internet"`
 	// TransitGateways connect VPCs (resolved_tgw.go).
 	TransitGateways []TransitGateway `json:"transit_gateways,omitempty"`
+	// AutoScalingGroups launch their instances at run time (resolved_asg.go).
+	AutoScalingGroups []AutoScalingGroup `json:"autoscaling_groups,omitempty"`
 	// Nodes are the lab's network namespaces: instances, internet hosts and
 	// GWLB nodes, one ENI each.
 	Nodes []Node `json:"nodes"`

@@ -190,6 +190,7 @@ func (c *checker) run() {
 	c.checkEndpoints()
 	c.checkRouteTables()
 	c.checkTargets()
+	c.checkASGs()
 	c.checkPublicIPs()
 	c.checkConnectedOverlaps()
 	c.checkIPv6()
@@ -334,6 +335,7 @@ func (c *checker) checkNames() {
 		defs = append(defs, def{n, object{kindHost, p, ""}})
 	}
 	c.tgwNames(func(name string, o object) { defs = append(defs, def{name, o}) })
+	c.asgNames(func(name string, o object) { defs = append(defs, def{name, o}) })
 	slices.SortStableFunc(defs, func(a, b def) int { return cmp.Compare(c.f.Line(a.obj.path), c.f.Line(b.obj.path)) })
 	for _, d := range defs {
 		if isReserved(d.name) {

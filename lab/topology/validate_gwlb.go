@@ -395,9 +395,10 @@ func (c *checker) checkTargets() {
 		if !allOK {
 			continue
 		}
+		scaled := c.asgAZs(g.tgName)
 		for _, node := range g.nodes {
 			az := c.vpcs[node.vpc].subnets[node.subnet].az
-			found := false
+			found := scaled[az]
 			for _, t := range g.targets {
 				found = found || t.az == az
 			}

@@ -103,6 +103,11 @@ func (c *checker) checkLimits() bool {
 			ok = c.checkCount(limitTGWRoutes, childPath(rtp, rn), "routes", len(tables[rn].Routes)) && ok
 		}
 	}
+	for _, an := range keys(c, "autoscaling_groups", c.t.AutoScalingGroups) {
+		if m := c.t.AutoScalingGroups[an].Max; m != nil && *m > 0 {
+			nodes += *m // every instance the group may hold is a node
+		}
+	}
 	if !c.checkCount(limitNodes, "", "", nodes) {
 		ok = false
 	}
