@@ -156,7 +156,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.sendTo = func(ip []byte, to netip.Addr) error {
 		return unix.Sendto(raw, ip, 0, &unix.SockaddrInet4{Addr: to.As4()})
 	}
-	a.sendBatch = newRawSender(raw)
+	rs := &returnSender{raw: newRawSender(raw), gso: newGSOSender(a.cfg.TTL)}
+	if rs.gso != nil {
+		defer rs.gso.close()
+	}
+	a.sendBatch = rs
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -216,7 +220,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		// devices are removed, after the receiving loop below.
 		defer a.tun.close()
 	}
-	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr, "tunnel", a.cfg.Tunnel, "udp_gro", rx.gro)
+	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr, "tunnel", a.cfg.Tunnel, "udp_gro", rx.gro, "udp_gso", rs.gso != nil)
 
 	e := a.newEchoer()
 	for {
