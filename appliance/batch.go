@@ -103,18 +103,20 @@ func (r *receiver) init(n int) {
 			h.Flags = 0
 			r.hdrs[i].Len = 0
 		}
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
-		switch errno {
-		case 0:
-			r.n, r.err = int(n), nil
-		case unix.EAGAIN:
-			return false // wait for the poller
-		case unix.EINTR:
-			return false
-		default:
-			r.n, r.err = 0, errno
+		for {
+			n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+			switch errno {
+			case 0:
+				r.n, r.err = int(n), nil
+			case unix.EAGAIN:
+				return false // wait for the poller
+			case unix.EINTR:
+				continue
+			default:
+				r.n, r.err = 0, errno
+			}
+			return true
 		}
-		return true
 	}
 }
 
@@ -321,6 +323,9 @@ func (s *rawSender) send(msgs []returnMsg) (int, error) {
 		}
 		if errno != 0 {
 			return sent, errno
+		}
+		if r == 0 {
+			return sent, unix.EAGAIN
 		}
 		sent += int(r)
 		msgs = msgs[r:]
