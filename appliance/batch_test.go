@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -302,4 +303,54 @@ func TestParseControlIgnoresOthers(t *testing.T) {
 	if _, _, ok := parseControl(b[:unix.CmsgSpace(4)]); ok {
 		t.Fatal("found a destination address in TTL alone")
 	}
+}
+
+// BenchmarkEcho measures the echo path without its system calls: judging,
+// logging and queueing the return of inner UDP packets with 64 and 1400 bytes
+// of payload, in
+// batches of receiveBatch.
+func BenchmarkEcho(b *testing.B) {
+	for _, size := range []int{64, 1400} {
+		b.Run(fmt.Sprintf("bytes=%d", size), func(b *testing.B) {
+			app := New(Config{FlowLog: io.Discard, GWLBNodes: []netip.Addr{a("10.20.0.50")}})
+			app.sendBatch = &captureSender{refuse: -1}
+			e := app.newEchoer()
+			p := geneveFlow(b, 1000, size, packet.AWSOptions{EndpointID: 1, Cookie: 2})
+			gwlb, local := netip.MustParseAddrPort("10.20.0.50:60000"), a("10.20.1.11")
+			now := time.Now()
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				e.handle(p, gwlb, local, now)
+				if i%receiveBatch == receiveBatch-1 {
+					e.flush()
+				}
+			}
+		})
+	}
+}
+
+// FuzzParseControl: whatever the control buffer holds, parseControl
+// neither panics nor reports an address it did not find.
+func FuzzParseControl(f *testing.F) {
+	b := make([]byte, unix.CmsgSpace(12)+unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+	h.SetLen(unix.CmsgLen(12))
+	h = (*unix.Cmsghdr)(unsafe.Pointer(&b[unix.CmsgSpace(12)]))
+	h.Level, h.Type = unix.IPPROTO_UDP, unix.UDP_GRO
+	h.SetLen(unix.CmsgLen(4))
+	f.Add(b)
+	f.Add(b[:20])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// The kernel's buffer is 8-byte aligned; so is this copy.
+		al := make([]uint64, (len(b)+7)/8+1)
+		c := unsafe.Slice((*byte)(unsafe.Pointer(&al[0])), len(al)*8)[:len(b)]
+		copy(c, b)
+		local, _, ok := parseControl(c)
+		if ok != local.IsValid() {
+			t.Fatalf("ok %v with address %v", ok, local)
+		}
+	})
 }
