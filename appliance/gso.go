@@ -17,9 +17,9 @@ import (
 // device) cuts it into exactly those datagrams, each one GENEVE packet
 // with its own header, with IPv4 and UDP headers as the raw path writes
 // them (TOS 0, DF, the appliance's TTL, UDP checksum) but for the IPv4
-// identification, which the kernel counts up per segment where the raw
-// path leaves it 0: a DF datagram's identification means nothing
-// (RFC 6864), and GWLB does not look at it.
+// identification, which the kernel numbers 0, 1, 2, ... per segment where
+// the raw path leaves it 0: a DF datagram's identification means nothing
+// (RFC 6864 §4, spec §2.4).
 //
 // The source port is the GWLB's per-flow port, which only a socket bound
 // to it can send from, so GSO uses a small pool of UDP sockets, one per
