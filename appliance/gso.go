@@ -19,7 +19,7 @@ import (
 // them (TOS 0, DF, the appliance's TTL, UDP checksum) but for the IPv4
 // identification, which the kernel numbers 0, 1, 2, ... per segment where
 // the raw path leaves it 0: a DF datagram's identification means nothing
-// (RFC 6864 §4, spec §2.4).
+// (RFC 6864 §4.1, spec §2.4).
 //
 // The source port is the GWLB's per-flow port, which only a socket bound
 // to it can send from, so GSO uses a small pool of UDP sockets, one per
