@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/packet"
 	"github.com/gwlb-lab/gwlb-lab/internal/jsonfile"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,11 +80,18 @@ type Appliance struct {
 	flowLog *FlowLog
 	gwlbs   map[netip.Addr]bool
 	// sendTo sends an IPv4 packet (header included); a raw socket in Run.
+	// Tunnel mode returns through it, and so does the echo path when
+	// sendBatch is nil (tests).
 	sendTo func(ip []byte, to netip.Addr) error
-	mu     sync.Mutex
-	stats  Stats
-	// refusedFrom remembers the foreign senders already logged.
+	// sendBatch sends the echo path's returns; sendmmsg on the raw socket
+	// in Run. Nil: each goes through sendTo.
+	sendBatch batchSender
+	ctr       counters
+	// mu guards refusedFrom, the foreign senders already logged.
+	mu          sync.Mutex
 	refusedFrom map[netip.Addr]bool
+	// echo is the state of handle, the single-packet entry point.
+	echo *echoer
 	// tun is tunnel mode's state; nil in the other modes.
 	tun *tunnels
 }
@@ -116,11 +123,18 @@ func New(cfg Config) *Appliance {
 	return a
 }
 
+// counters are Stats as atomics: the receiving loop and tunnel mode's
+// readers add to them without a lock.
+type counters struct {
+	received, returned, dropped, malformed, foreign, control, tunneled, noFlow atomic.Uint64
+}
+
 // Stats returns the counters.
 func (a *Appliance) Stats() Stats {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.stats
+	c := &a.ctr
+	return Stats{Received: c.received.Load(), Returned: c.returned.Load(), Dropped: c.dropped.Load(),
+		Malformed: c.malformed.Load(), Foreign: c.foreign.Load(), Control: c.control.Load(),
+		Tunneled: c.tunneled.Load(), NoFlow: c.noFlow.Load()}
 }
 
 // Run serves until ctx ends.
@@ -130,8 +144,8 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return fmt.Errorf("geneve socket: %w", err)
 	}
 	defer pc.Close()
-	p := ipv4.NewPacketConn(pc)
-	if err := p.SetControlMessage(ipv4.FlagDst, true); err != nil {
+	rx, err := newReceiver(pc.(*net.UDPConn))
+	if err != nil {
 		return fmt.Errorf("geneve socket: %w", err)
 	}
 	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
@@ -142,6 +156,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.sendTo = func(ip []byte, to netip.Addr) error {
 		return unix.Sendto(raw, ip, 0, &unix.SockaddrInet4{Addr: to.As4()})
 	}
+	rs := &returnSender{raw: newRawSender(raw), gso: newGSOSender(a.cfg.TTL)}
+	if rs.gso != nil {
+		defer rs.gso.close()
+	}
+	a.sendBatch = rs
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -201,12 +220,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 		// devices are removed, after the receiving loop below.
 		defer a.tun.close()
 	}
-	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr, "tunnel", a.cfg.Tunnel)
+	a.cfg.Log.Info("appliance listening", "geneve", pc.LocalAddr().String(), "health", a.cfg.HealthAddr, "tunnel", a.cfg.Tunnel, "udp_gro", rx.gro, "udp_gso", rs.gso != nil)
 
-	buf := make([]byte, 65535)
-	out := make([]byte, 65535)
+	e := a.newEchoer()
 	for {
-		n, cm, from, err := p.ReadFrom(buf)
+		n, err := rx.read()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -214,66 +232,109 @@ func (a *Appliance) Run(ctx context.Context) error {
 			wg.Wait()
 			return fmt.Errorf("geneve socket: %w", err)
 		}
-		ua, ok := from.(*net.UDPAddr)
-		if !ok || cm == nil {
-			continue
+		now := time.Now()
+		for i := range n {
+			payload, seg, from, local, ok := rx.message(i)
+			if !ok {
+				continue
+			}
+			// A GRO train is datagrams of seg bytes (the last one
+			// shorter or equal) of one sender, read as one.
+			for len(payload) > seg {
+				e.handle(payload[:seg], from, local, now)
+				payload = payload[seg:]
+			}
+			e.handle(payload, from, local, now)
 		}
-		src, _ := netip.AddrFromSlice(ua.IP.To4())
-		dst, _ := netip.AddrFromSlice(cm.Dst.To4())
-		a.handle(buf[:n], out, netip.AddrPortFrom(src, uint16(ua.Port)), dst)
+		// The returns refer to rx's buffers: sent before the next read.
+		e.flush()
 	}
 	wg.Wait()
 	close(errc)
 	return <-errc
 }
 
+// refuse counts GENEVE from gwlb, which is not a GWLB node of the
+// appliance, and logs its first packet (of at most 64 such senders).
+func (a *Appliance) refuse(gwlb netip.AddrPort) {
+	a.ctr.foreign.Add(1)
+	a.mu.Lock()
+	first := !a.refusedFrom[gwlb.Addr()] && len(a.refusedFrom) < 64
+	if first {
+		a.refusedFrom[gwlb.Addr()] = true
+	}
+	a.mu.Unlock()
+	if first {
+		a.cfg.Log.Warn("refused GENEVE from an address that is not a GWLB node of this appliance", "from", gwlb.String())
+	}
+}
+
 // handle processes one GENEVE payload (header, options, inner packet) that
-// gwlb sent to local, and returns it if the handlers pass it.
-func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip.Addr) {
-	now := time.Now()
-	a.count(func(s *Stats) { s.Received++ })
+// gwlb sent to local, and returns it at once if the handlers pass it: the
+// single-packet form of the receiving loop, for tests.
+func (a *Appliance) handle(payload, _ []byte, gwlb netip.AddrPort, local netip.Addr) {
+	if a.echo == nil {
+		a.echo = a.newEchoer()
+	}
+	a.echo.handle(payload, gwlb, local, time.Now())
+	a.echo.flush()
+}
+
+// echoer is the receiving loop's state: the packet handed to the handler
+// and the returns queued for one batched send, all reused, so that the
+// echo path allocates nothing per packet.
+type echoer struct {
+	a   *Appliance
+	pkt Packet
+	q   returnQueue
+	// one is a whole return, for sendTo when there is no batch sender.
+	one []byte
+}
+
+func (a *Appliance) newEchoer() *echoer {
+	return &echoer{a: a, q: newReturnQueue(returnBatch)}
+}
+
+// handle processes one GENEVE payload that gwlb sent to local at now, and
+// queues its return if the handlers pass it. The queued return refers to
+// payload until flush.
+func (e *echoer) handle(payload []byte, gwlb netip.AddrPort, local netip.Addr, now time.Time) {
+	a := e.a
+	a.ctr.received.Add(1)
 	if len(a.gwlbs) > 0 && !a.gwlbs[gwlb.Addr()] {
 		// Returning it would send GENEVE to whoever sent it: another
 		// appliance reflecting everything would send it straight back.
-		a.mu.Lock()
-		a.stats.Foreign++
-		first := !a.refusedFrom[gwlb.Addr()] && len(a.refusedFrom) < 64
-		if first {
-			a.refusedFrom[gwlb.Addr()] = true
-		}
-		a.mu.Unlock()
-		if first {
-			a.cfg.Log.Warn("refused GENEVE from an address that is not a GWLB node of this appliance", "from", gwlb.String())
-		}
+		a.refuse(gwlb)
 		return
 	}
 	g := packet.Geneve(payload)
 	if g.Validate() != nil {
-		a.count(func(s *Stats) { s.Malformed++ })
+		a.ctr.malformed.Add(1)
 		return
 	}
 	if g.OAM() {
 		// A control message is for this tunnel endpoint; its payload
 		// must not be forwarded (RFC 8926 §3.4), so it is not returned.
-		a.count(func(s *Stats) { s.Control++ })
+		a.ctr.control.Add(1)
 		return
 	}
 	opts, err := g.AWSOptions()
 	if err != nil {
-		a.count(func(s *Stats) { s.Malformed++ })
+		a.ctr.malformed.Add(1)
 		return
 	}
 	inner := g.Payload()
 	key, info, err := packet.ParseFlow(inner)
 	if err != nil {
-		a.count(func(s *Stats) { s.Malformed++ })
+		a.ctr.malformed.Add(1)
 		return
 	}
-	pkt := &Packet{Inner: inner, Key: key, Info: info, Options: opts, GWLB: gwlb}
+	e.pkt = Packet{Inner: inner, Key: key, Info: info, Options: opts, GWLB: gwlb}
+	pkt := &e.pkt
 	v, reason := a.cfg.Handler.Handle(pkt, now)
 	a.flowLog.Record(pkt, v, reason, now)
 	if v == Drop {
-		a.count(func(s *Stats) { s.Dropped++ })
+		a.ctr.dropped.Add(1)
 		return
 	}
 	if a.tun != nil {
@@ -283,58 +344,67 @@ func (a *Appliance) handle(payload, out []byte, gwlb netip.AddrPort, local netip
 			}
 			return
 		}
-		a.count(func(s *Stats) { s.Tunneled++ })
+		a.ctr.tunneled.Add(1)
 		return
 	}
-	if err := a.send(out, g, gwlb, local); err != nil {
+	if e.q.full() {
+		e.flush()
+	}
+	if err := e.q.add(g[:g.HeaderLen()], pkt.Inner, gwlb, local, a.cfg.TTL, a.cfg.Misbehave); err != nil {
 		a.cfg.Log.Warn("return failed", "gwlb", gwlb.String(), "error", err)
-		return
 	}
-	a.count(func(s *Stats) { s.Returned++ })
 }
 
-// send builds IPv4 + UDP + the echoed GENEVE header + the inner packet and
-// sends it to the GWLB node on UDP 6081 from the GWLB's own source port.
-func (a *Appliance) send(out []byte, g packet.Geneve, gwlb netip.AddrPort, local netip.Addr) error {
-	return a.sendParts(out, g[:g.HeaderLen()], g.Payload(), gwlb, local)
+// flush sends the queued returns and counts those sent; one the kernel
+// refuses is logged and skipped.
+func (e *echoer) flush() {
+	a := e.a
+	msgs := e.q.msgs
+	for len(msgs) > 0 {
+		var n int
+		var err error
+		if a.sendBatch != nil {
+			n, err = a.sendBatch.send(msgs)
+		} else {
+			n, err = e.sendEach(msgs)
+		}
+		a.ctr.returned.Add(uint64(n))
+		msgs = msgs[n:]
+		if err != nil {
+			if len(msgs) > 0 {
+				a.cfg.Log.Warn("return failed", "gwlb", msgs[0].to.String(), "error", err)
+				msgs = msgs[1:]
+			} else {
+				a.cfg.Log.Warn("return failed", "error", err)
+			}
+		}
+	}
+	e.q.reset()
+}
+
+// sendEach sends msgs one by one through sendTo, as batchSender.send does.
+func (e *echoer) sendEach(msgs []returnMsg) (int, error) {
+	for i, m := range msgs {
+		e.one = append(append(e.one[:0], m.hdr...), m.inner...)
+		if err := e.a.sendTo(e.one, m.to); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
 }
 
 // sendParts sends the GENEVE header hdr (with its options) and inner, in
 // IPv4 and UDP from local and the GWLB's source port, to the GWLB node.
 func (a *Appliance) sendParts(out, hdr, inner []byte, gwlb netip.AddrPort, local netip.Addr) error {
-	hl := len(hdr)
-	const hdrs = packet.IPv4Len + packet.UDPLen
-	if hdrs+hl+len(inner) > len(out) {
+	n, err := putReturnHeaders(out, hdr, inner, gwlb, local, a.cfg.TTL, a.cfg.Misbehave)
+	if err != nil {
+		return err
+	}
+	if n+len(inner) > len(out) {
 		return errors.New("packet too big")
 	}
-	copy(out[hdrs:], hdr)
-	hl = a.cfg.Misbehave.apply(out[hdrs : hdrs+hl])
-	copy(out[hdrs+hl:], inner)
-	total := hdrs + hl + len(inner)
-
-	ip := packet.IPv4(out[:total])
-	ip.SetHeaderLen(packet.IPv4Len)
-	ip.SetTOS(0)
-	ip.SetTotalLen(uint16(total))
-	ip.SetID(0)
-	ip.SetFlags(packet.IPv4FlagDF)
-	ip.SetFragOffset(0)
-	ip.SetTTL(a.cfg.TTL)
-	ip.SetProtocol(packet.ProtoUDP)
-	ip.SetSrc(local)
-	ip.SetDst(gwlb.Addr())
-	ip.ComputeChecksum()
-	u := packet.UDP(out[packet.IPv4Len:total])
-	sport := gwlb.Port()
-	if a.cfg.Misbehave.ReplyFromPort != 0 {
-		sport = a.cfg.Misbehave.ReplyFromPort
-	}
-	u.SetSrcPort(sport)
-	u.SetDstPort(packet.GenevePort)
-	u.SetLength(uint16(total - packet.IPv4Len))
-	u.ComputeChecksum(local, gwlb.Addr())
-
-	return a.sendTo(out[:total], gwlb.Addr())
+	copy(out[n:], inner)
+	return a.sendTo(out[:n+len(inner)], gwlb.Addr())
 }
 
 // writeStats keeps the stats file up to date until ctx ends, then writes it
@@ -362,10 +432,4 @@ func (a *Appliance) writeStats(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-func (a *Appliance) count(f func(*Stats)) {
-	a.mu.Lock()
-	f(&a.stats)
-	a.mu.Unlock()
 }

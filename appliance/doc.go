@@ -8,7 +8,20 @@
 // It receives through an ordinary UDP socket (so the kernel does not answer
 // GENEVE with ICMP port-unreachable) and sends through a raw IPv4 socket,
 // because echoing the GWLB's source port, as gwlbtun and AWS's samples do,
-// needs a UDP source port the appliance has no socket bound to.
+// needs a UDP source port the appliance has no socket bound to (GSO, which
+// only a UDP socket does, binds one per port in use).
+//
+// The echo path works in batches and allocates nothing per packet
+// (batch.go, gso.go): recvmmsg reads up to 32 messages per system call,
+// each with the address it was sent to (IP_PKTINFO), and with UDP GRO a
+// message can be a train of one sender's datagrams, split again at the
+// segment size the kernel reports. Returns are queued as their headers
+// plus the inner packet left in the receive buffer and sent with sendmmsg
+// on the raw socket after each read; the returns of a train (one GWLB
+// node, one local address and port, one size but a shorter last) go as one
+// sendmsg with UDP_SEGMENT from a pooled UDP socket bound to the GWLB's
+// port, which the kernel cuts into the same datagrams. Counters are
+// atomics, so tunnel mode's readers add to them without a lock.
 //
 // It answers only the GWLB nodes it is told about (Config.GWLBNodes): an
 // appliance that returns GENEVE to any sender would bounce one crafted

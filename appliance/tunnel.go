@@ -285,14 +285,14 @@ func (t *tunnels) read(p *tunPair, dev io.Reader, name string) {
 func (t *tunnels) returnPacket(inner, out, hdr []byte, name string) {
 	h, gwlb, local, ok := t.lookup(inner, hdr, time.Now())
 	if !ok {
-		t.a.count(func(s *Stats) { s.NoFlow++ })
+		t.a.ctr.noFlow.Add(1)
 		return
 	}
 	if err := t.a.sendParts(out, h, inner, gwlb, local); err != nil {
 		t.a.cfg.Log.Warn("return failed", "device", name, "gwlb", gwlb.String(), "error", err)
 		return
 	}
-	t.a.count(func(s *Stats) { s.Returned++ })
+	t.a.ctr.returned.Add(1)
 }
 
 // close runs the hook with DESTROY for every endpoint, then removes the
