@@ -5,14 +5,13 @@ import (
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/lab/topology"
-	"github.com/gwlb-lab/gwlb-lab/scenarios"
 )
 
 // TestCompileASG: a group of the default lab reaches the emulator's
 // configuration with its GWLB named, its durations in seconds and no
 // launch template (the lab keeps that).
 func TestCompileASG(t *testing.T) {
-	src := string(scenarios.Default()) + `
+	src := defaultWithoutGroup(t) + `
 autoscaling_groups:
   fleet:
     vpc: security

@@ -12,7 +12,7 @@ import (
 // asgDefault is the default lab with an Auto Scaling group of appliances.
 func asgDefault(t *testing.T) *topology.Lab {
 	t.Helper()
-	src := string(scenarios.Default()) + `
+	src := defaultWithoutGroup(t) + `
 autoscaling_groups:
   fleet:
     vpc: security
@@ -68,4 +68,15 @@ func TestReserveFromASG(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", c.spec, err, c.want)
 		}
 	}
+}
+
+// defaultWithoutGroup is the default lab without its own (empty) group,
+// for tests that give the group their own shape.
+func defaultWithoutGroup(t *testing.T) string {
+	t.Helper()
+	s, _, ok := strings.Cut(string(scenarios.Default()), "\n# An Auto Scaling group")
+	if !ok {
+		t.Fatal("the default lab's group is not where the tests expect it")
+	}
+	return s + "\n"
 }

@@ -29,9 +29,21 @@ func fleetLab(labSection, hc, group string) string {
 		"      appliances: {az: az1, cidr: 10.20.1.0/24, route_table: main}\n      appliances-b: {az: az2, cidr: 10.20.11.0/24, route_table: main}\n      gwlb-b: {az: az2, cidr: 10.20.10.0/24, route_table: main}",
 		"    subnets: {gwlb: 10.20.0.50}", "    subnets: {gwlb: 10.20.0.50, gwlb-b: }\n    cross_zone: true",
 		"      health_check: {protocol: TCP, port: 80}\n      targets: [fw-1, fw-2]", "      health_check: "+hc+"\n      deregistration_delay: 30",
-		"endpoint_services:", "autoscaling_groups:\n  fleet:\n"+group+"\nendpoint_services:",
+		defaultGroup, "autoscaling_groups:\n  fleet:\n"+group,
 	)
 }
+
+// defaultGroup is the default lab's own group, which fleetLab replaces.
+const defaultGroup = `autoscaling_groups:
+  fleet:
+    vpc: security
+    subnets: [appliances]
+    launch_template:
+      run: {appliance: {mode: forward, health_port: 80}}
+    min: 0
+    max: 4
+    desired: 0
+    target_groups: [fw-targets]`
 
 const fleetBase = `    vpc: security
     subnets: [appliances, appliances-b]
