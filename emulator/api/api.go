@@ -91,6 +91,10 @@ type PortCounters struct {
 	WriteErrors uint64 `json:"write_errors,omitempty"`
 	WriteError  string `json:"write_error,omitempty"`
 	ReadError   string `json:"read_error,omitempty"`
+	// QueueFull counts frames for the node dropped because its port's
+	// write queue was full (each is also a port_queue_full drop): the
+	// node's port takes frames more slowly than the lab sends them.
+	QueueFull uint64 `json:"queue_full,omitempty"`
 }
 
 // PortLink is a port's link impairment as status shows it.
