@@ -15,9 +15,11 @@ import (
 // real link's transmit queue drops: blocking the reader instead would hand
 // the slow node's delay to every node that sends through that reader.
 //
-// The queue is a ring of TxQueueLen slots, each a buffer allocated on first
-// use and reused, so a frame costs one copy into its slot and nothing is
-// allocated per frame. A reader hands over all frames of one read batch for
+// The queue is a ring of TxQueueLen slots; a frame costs one copy into a
+// buffer that a slot holds until the frame is written, when the buffer goes
+// back to the queue's free list. Buffers are allocated only when the free
+// list is empty, so a queue owns as many as it ever held frames at once,
+// and nothing is allocated per frame. A reader hands over all frames of one read batch for
 // a port in one push (one lock, one wake-up), and the writer takes whatever
 // is queued, up to txWriteBatch frames, in one Write. Frames keep the order
 // in which they were pushed, and one reader pushes the frames of a flow in
@@ -35,8 +37,9 @@ const txWriteBatch = 64
 // only fill slots past head+n, so the writer reads its batch unlocked.
 type txQueue struct {
 	mu      sync.Mutex
-	slots   [][]byte // each frame at [Headroom:Headroom+lens[i]]
+	slots   [][]byte // each frame at [Headroom:Headroom+lens[i]]; nil when free
 	lens    []int
+	free    [][]byte // buffers of written frames, the last written on top
 	head, n int
 	closed  bool
 	// wake holds a token when frames may be waiting for the writer.
@@ -51,7 +54,7 @@ type txQueue struct {
 
 func newTxQueue(mtu int) *txQueue {
 	return &txQueue{
-		slots: make([][]byte, TxQueueLen), lens: make([]int, TxQueueLen),
+		slots: make([][]byte, TxQueueLen), lens: make([]int, TxQueueLen), free: make([][]byte, 0, TxQueueLen),
 		wake: make(chan struct{}, 1), slotLen: Headroom + mtu + 64,
 		out: make([][]byte, 0, txWriteBatch),
 	}
@@ -72,13 +75,16 @@ func (q *txQueue) push(frames [][]byte, off int) (dropped int, closed bool) {
 			dropped++
 			continue
 		}
-		i := (q.head + q.n) % len(q.slots)
-		s := q.slots[i]
-		if cap(s) < Headroom+len(f) {
+		var s []byte
+		if k := len(q.free); k > 0 && len(q.free[k-1]) >= Headroom+len(f) {
+			s = q.free[k-1]
+			q.free = q.free[:k-1]
+		} else {
 			s = make([]byte, max(q.slotLen, Headroom+len(f)))
-			q.slots[i] = s
 		}
-		q.lens[i] = copy(s[Headroom:cap(s)], f)
+		i := (q.head + q.n) % len(q.slots)
+		q.slots[i] = s
+		q.lens[i] = copy(s[Headroom:], f)
 		q.n++
 	}
 	q.mu.Unlock()
@@ -117,6 +123,13 @@ func (q *txQueue) next() ([][]byte, bool) {
 // done frees the slots of the batch next returned.
 func (q *txQueue) done(k int) {
 	q.mu.Lock()
+	for j := range k {
+		i := (q.head + j) % len(q.slots)
+		if len(q.free) < cap(q.free) {
+			q.free = append(q.free, q.slots[i])
+		}
+		q.slots[i] = nil
+	}
 	q.head = (q.head + k) % len(q.slots)
 	q.n -= k
 	q.mu.Unlock()
