@@ -128,7 +128,7 @@ var _ = Describe("a node that takes frames slowly", func() {
 		close(stop)
 		wg.Wait()
 		Expect(answered).To(BeNumerically(">=", asks*9/10), "a's requests to b answered while slow is flooded (drops %v)", l.Drops())
-		Expect(total / time.Duration(max(answered, 1))).To(BeNumerically("<", 50*time.Millisecond), "average round trip a -> b")
+		Expect(total/time.Duration(max(answered, 1))).To(BeNumerically("<", 50*time.Millisecond), "average round trip a -> b")
 
 		// slow could not keep up: its write queue overflowed, and the
 		// frames it lost are counted for the lab and for its port.
