@@ -44,6 +44,13 @@ type worker struct {
 	// batch.
 	dests  []destBatch
 	ndests int
+	// from caches the ENI of the node whose frames the worker carries,
+	// for the configuration it was looked up in.
+	from struct {
+		lab  *lab
+		node string
+		eni  *eni
+	}
 }
 
 // destBatch is one destination's frames of a read batch: slices of the
@@ -125,7 +132,12 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 
 func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
 	w.lab, w.node = w.f.lab.Load(), node
-	from := w.lab.enis[node]
+	// The sending ENI, looked up by name once per configuration and node
+	// rather than per frame.
+	if w.from.lab != w.lab || w.from.node != node {
+		w.from.lab, w.from.node, w.from.eni = w.lab, node, w.lab.enis[node]
+	}
+	from := w.from.eni
 	if from == nil {
 		w.drop(DropMalformed)
 		return
