@@ -398,3 +398,59 @@ func TestBatchedForwardingDoesNotAllocate(t *testing.T) {
 		t.Fatalf("drops %v", d)
 	}
 }
+
+// BenchmarkBatchedForwarding carries read batches of 32 frames from the
+// client through the internet gateway to web, as a running fabric does:
+// batched push into web's write queue, the writer's Write into web's pipe,
+// and the pipe read. An op is one batch; ns/frame is per frame.
+func BenchmarkBatchedForwarding(b *testing.B) {
+	for _, size := range []int{64, 1400} {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			s := plainVPC()
+			ports := map[string]Port{}
+			var web port.Port
+			for _, e := range s.AllENIs() {
+				x, y := port.NewPipe(e.Node, e.MTU)
+				ports[e.Node] = x
+				if e.Node == "web" {
+					web = y
+				}
+			}
+			f, err := New(s, Options{Ports: ports, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps := f.port("web")
+			ps.txq.Store(newTxQueue(ps.p.MTU()))
+			w := newWorker(f)
+			w.batching = true
+			ip := packet.AppendUDP(nil, packet.IPHeader{Src: a("198.51.100.10"), Dst: a("203.0.113.10")}, 4000, 7, make([]byte, size))
+			frame := packet.AppendFrame(nil, packet.MAC(macRouterInet), packet.MAC(macClient), ip)
+			const batch = 32
+			rbufs := make([][]byte, batch)
+			got := make([][]byte, batch)
+			for i := range rbufs {
+				rbufs[i], got[i] = make([]byte, Headroom+9100), make([]byte, 9100)
+			}
+			sizes := make([]int, batch)
+			b.SetBytes(int64(batch * len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for j := range batch {
+					copy(rbufs[j][Headroom:], frame)
+					w.receive("client", rbufs[j], Headroom, len(frame))
+				}
+				w.flush()
+				drainTx(f, ps)
+				for n := 0; n < batch; {
+					k, err := web.Read(got[n:], sizes[n:], 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += k
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/frame")
+		})
+	}
+}
