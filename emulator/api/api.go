@@ -94,6 +94,10 @@ type PortCounters struct {
 	// Offload is what the port's TAP negotiated with the node's kernel
 	// and did with it (nil for ports without a TAP).
 	Offload *PortOffload `json:"offload,omitempty"`
+	// QueueFull counts frames for the node dropped because its port's
+	// write queue was full (each is also a port_queue_full drop): the
+	// node's port takes frames more slowly than the lab sends them.
+	QueueFull uint64 `json:"queue_full,omitempty"`
 }
 
 // PortOffload is a TAP port's segmentation offloads as status shows them.

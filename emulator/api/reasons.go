@@ -11,7 +11,7 @@ var FabricDropReasons = []string{
 	"endpoint_not_accepted", "endpoint_packet_too_big", "gwlb", "routing_loop",
 	"port_write_failed", "ipv6_link_local", "endpoint_loop", "arp_no_owner", "ndp_no_owner",
 	"link_down", "link_loss", "link_queue_full", "tgw_no_route", "tgw_blackhole",
-	"tgw_no_attachment_in_az",
+	"tgw_no_attachment_in_az", "port_queue_full",
 }
 
 // GWLBDropReasons names every drop counter of a GWLB node (the keys of

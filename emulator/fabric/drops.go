@@ -37,6 +37,7 @@ const (
 	DropTGWNoRoute                        // a transit gateway's route table has no route (or the attachment has no table)
 	DropTGWBlackhole                      // a transit gateway's matching route is a blackhole
 	DropTGWNoAttachmentAZ                 // routed to a transit gateway from an AZ where the VPC's attachment has no subnet (spec §6.5)
+	DropPortQueueFull                     // the write queue of the destination's port was full: the node takes frames more slowly than they come (txq.go)
 	numReasons
 )
 
@@ -72,6 +73,7 @@ var reasonNames = [numReasons]string{
 	DropTGWNoRoute:          "tgw_no_route",
 	DropTGWBlackhole:        "tgw_blackhole",
 	DropTGWNoAttachmentAZ:   "tgw_no_attachment_in_az",
+	DropPortQueueFull:       "port_queue_full",
 }
 
 func (r Reason) String() string {

@@ -191,7 +191,7 @@ func (w *worker) reset(inner []byte, ep *endpoint) {
 	}
 	buf := w.rst[:Headroom]
 	buf = packet.AppendTCP(buf, packet.IPHeader{Src: fk.Dst, Dst: fk.Src}, hdr, nil)
-	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom, v6: info.Version == 6}
+	rp := &pkt{buf: buf[:cap(buf)], off: Headroom, n: len(buf) - Headroom, v6: info.Version == 6, scratch: true}
 	w.route(rp, stage{kind: atSubnet, sn: ep.subnet})
 }
 
@@ -217,7 +217,7 @@ func (w *worker) flushHeld() {
 			if !ok {
 				break
 			}
-			p := &pkt{buf: w.heldBuf, off: Headroom, n: n}
+			p := &pkt{buf: w.heldBuf, off: Headroom, n: n, scratch: true}
 			if next, more := w.endpointIn(p, h.ep); more {
 				w.route(p, next)
 			}

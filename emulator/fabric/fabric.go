@@ -98,6 +98,7 @@ type Fabric struct {
 		running bool // Run started its readers and has not begun to stop
 		stopped bool // Run is stopping or returned: no reader may start
 		wg      sync.WaitGroup
+		writers sync.WaitGroup // the ports' writers, stopped after the readers
 		errs    []error
 	}
 	// added are the nodes added at run time, in the order they came
@@ -124,6 +125,11 @@ type portState struct {
 	fail portFailure
 	// done is closed when the port's reader returns; nil until it starts.
 	done chan struct{}
+	// txq feeds the port's writer (txq.go); nil until the writer starts,
+	// and then frames are written at once by whoever sends them.
+	txq atomic.Pointer[txQueue]
+	// wdone is closed when the port's writer returns; nil until it starts.
+	wdone chan struct{}
 	// removed is set when the node leaves the lab: writes that still
 	// reach its closed port are dropped without a log line.
 	removed atomic.Bool
@@ -203,13 +209,29 @@ func (f *Fabric) Run(ctx context.Context) error {
 		_ = ps.p.Close()
 	}
 	f.run.wg.Wait()
+	// The readers are gone; a delay queue's timer may still send, into a
+	// closed queue, which drops.
+	for _, ps := range f.portMap() {
+		ps.stopWriter()
+	}
+	f.run.writers.Wait()
 	f.run.mu.Lock()
 	defer f.run.mu.Unlock()
 	return errors.Join(f.run.errs...)
 }
 
-// startReader starts ps's reader; f.run.mu must be held and Run running.
+// startReader starts ps's writer and reader; f.run.mu must be held and
+// Run running.
 func (f *Fabric) startReader(ps *portState) {
+	q := newTxQueue(ps.p.MTU())
+	ps.wdone = make(chan struct{})
+	ps.txq.Store(q)
+	f.run.writers.Add(1)
+	go func() {
+		defer f.run.writers.Done()
+		defer close(ps.wdone)
+		f.writeLoop(ps, q)
+	}()
 	ps.done = make(chan struct{})
 	f.run.wg.Add(1)
 	go func() {
@@ -259,6 +281,7 @@ func (f *Fabric) readLoop(ps *portState) error {
 	sizes := make([]int, batch)
 	w := newWorker(f)
 	w.seedRand(ps.node)
+	w.batching = true
 	for {
 		n, err := ps.p.Read(bufs, sizes, Headroom)
 		for i := range n {
@@ -273,6 +296,8 @@ func (f *Fabric) readLoop(ps *portState) error {
 			}
 			w.receive(ps.node, bufs[i], Headroom, sizes[i])
 		}
+		// Each destination's frames of this batch, in one push.
+		w.flush()
 		if err != nil {
 			if isClosed(err) {
 				return nil
@@ -300,6 +325,9 @@ func (f *Fabric) Counters() api.Counters {
 			TxPkts: ps.txPkts.Load(), TxBytes: ps.txBytes.Load(),
 		}
 		ps.fail.report(&pc)
+		if q := ps.txq.Load(); q != nil {
+			pc.QueueFull = q.full.Load()
+		}
 		if imp := ps.imp.Load(); imp != nil {
 			pc.Link = &api.PortLink{Down: imp.cfg.Down, LossPercent: imp.cfg.LossPercent}
 			if imp.cfg.Delay > 0 {

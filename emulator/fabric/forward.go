@@ -33,6 +33,31 @@ type worker struct {
 	// rng decides link loss and jitter for the frames this worker carries
 	// (impair.go); seeded per port.
 	rng *rand.PCG
+	// batching is set for a port's reader: frames for the nodes wait in
+	// dests until the read batch has been carried (flush), so that each
+	// destination port gets them in one push. Otherwise (unit tests
+	// calling receive) every frame is sent at once.
+	batching bool
+	// dests holds, per destination port, the frames of the current read
+	// batch, in the order they were carried; entries past ndests are
+	// spare, kept with their arrays so that nothing is allocated per
+	// batch.
+	dests  []destBatch
+	ndests int
+	// from caches the ENI of the node whose frames the worker carries,
+	// for the configuration it was looked up in.
+	from struct {
+		lab  *lab
+		node string
+		eni  *eni
+	}
+}
+
+// destBatch is one destination's frames of a read batch: slices of the
+// read buffers, valid until the next Read.
+type destBatch struct {
+	ps     *portState
+	frames [][]byte
 }
 
 func newWorker(f *Fabric) *worker {
@@ -56,6 +81,10 @@ type pkt struct {
 	// from is the subnet whose route table sent the packet on, if one
 	// did: a transit gateway takes it in through that subnet's AZ.
 	from *subnet
+	// scratch is set when buf is one of the worker's own buffers (a held
+	// fragment, a reset it built), which the next such packet reuses: it
+	// cannot wait in a batch for the read batch to end.
+	scratch bool
 }
 
 // ip is the packet as IPv4; only for !v6.
@@ -103,7 +132,12 @@ func (w *worker) receive(node string, buf []byte, off, n int) {
 
 func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
 	w.lab, w.node = w.f.lab.Load(), node
-	from := w.lab.enis[node]
+	// The sending ENI, looked up by name once per configuration and node
+	// rather than per frame.
+	if w.from.lab != w.lab || w.from.node != node {
+		w.from.lab, w.from.node, w.from.eni = w.lab, node, w.lab.enis[node]
+	}
+	from := w.from.eni
 	if from == nil {
 		w.drop(DropMalformed)
 		return
@@ -435,19 +469,73 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 	eth.SetDst(e.mac)
 	eth.SetSrc(srcMAC)
 	eth.SetType(p.etherType())
-	w.out[0] = p.buf[:p.off+p.n]
-	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, w.out[0][start:]) {
-		return // dropped, or delayed: the link's queue writes it
+	frame := p.buf[start : p.off+p.n]
+	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, frame) {
+		return // dropped, or delayed: the link's queue sends it
 	}
-	if !w.f.write(ps, w.out, start) {
+	if why, ok := w.emit(ps, frame, !p.scratch); !ok {
 		if w.tr != nil {
-			w.outcome("dropped: %s", DropPortWrite)
+			w.outcome("dropped: %s", why)
 		}
 		return
 	}
 	if w.tr != nil {
 		w.outcome("delivered to %s", e.cfg.Node)
 	}
+}
+
+// emit sends frame to ps. A frame in the read buffer (stable) joins the
+// batch of its destination when the worker batches, unless it is traced:
+// a trace tells how its packet ended, so a traced frame goes at once.
+// Any other frame goes at once too, after the frames batched for ps before
+// it, so that a port gets its frames in the order they were carried.
+func (w *worker) emit(ps *portState, frame []byte, stable bool) (Reason, bool) {
+	if w.batching {
+		d := w.dest(ps)
+		if stable && w.tr == nil {
+			d.frames = append(d.frames, frame)
+			return 0, true
+		}
+		w.flushDest(d)
+	}
+	w.out[0] = frame
+	return w.f.send(ps, w.out, 0)
+}
+
+// dest returns the batch of ps, starting one if the read batch has none.
+func (w *worker) dest(ps *portState) *destBatch {
+	for i := range w.ndests {
+		if w.dests[i].ps == ps {
+			return &w.dests[i]
+		}
+	}
+	if w.ndests == len(w.dests) {
+		w.dests = append(w.dests, destBatch{})
+	}
+	d := &w.dests[w.ndests]
+	w.ndests++
+	d.ps = ps
+	return d
+}
+
+// flushDest sends d's frames.
+func (w *worker) flushDest(d *destBatch) {
+	if len(d.frames) > 0 {
+		w.f.send(d.ps, d.frames, 0)
+		clear(d.frames) // no reference to the read buffers stays behind
+		d.frames = d.frames[:0]
+	}
+}
+
+// flush sends the frames batched during a read batch, one push per
+// destination port.
+func (w *worker) flush() {
+	for i := range w.ndests {
+		d := &w.dests[i]
+		w.flushDest(d)
+		d.ps = nil
+	}
+	w.ndests = 0
 }
 
 // arp answers a request the way the VPC does: for the subnet router, for a
@@ -493,11 +581,10 @@ func (w *worker) arp(from *eni, a packet.ARP) {
 // reply writes a frame the emulator itself built (ARP, ND) to e's port.
 func (w *worker) reply(e *eni, frame []byte) {
 	ps := e.ps
-	w.out[0] = frame
 	if imp := ps.imp.Load(); imp != nil && !w.impaired(ps, imp, frame) {
 		return
 	}
-	w.f.write(ps, w.out, 0)
+	w.emit(ps, frame, false)
 }
 
 // neighbor handles IPv6 that is about the link rather than for forwarding:

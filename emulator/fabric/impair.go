@@ -273,9 +273,9 @@ func (q *delayQueue) push(frame []byte, d time.Duration) bool {
 	return true
 }
 
-// release writes every frame whose time has come and sets the timer for
-// the next. Frames are written with the lock held, so two releases (a
-// timer reset while one runs) cannot reorder them.
+// release sends every frame whose time has come to the port's writer and
+// sets the timer for the next. Frames are sent with the lock held, so two
+// releases (a timer reset while one runs) cannot reorder them.
 func (q *delayQueue) release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -286,30 +286,51 @@ func (q *delayQueue) release() {
 			return
 		}
 		q.out[0] = s.buf
-		q.f.write(q.ps, q.out, 0)
+		q.f.send(q.ps, q.out, 0)
 		q.head = (q.head + 1) % len(q.slots)
 		q.n--
 	}
 }
 
-// write writes frames to ps and counts them (or the failure).
+// write writes frames (out[i][off:]) to ps and counts them, or the
+// failures: a frame the port refuses is dropped (port_write_failed) and
+// the frames after it are still written. Only ps's writer calls it once
+// Run started it (txq.go). It reports whether every frame was written.
 func (f *Fabric) write(ps *portState, out [][]byte, off int) bool {
-	if _, err := ps.p.Write(out, off); err != nil {
+	ok := true
+	for len(out) > 0 {
+		n, err := ps.p.Write(out, off)
+		n = min(max(n, 0), len(out))
+		f.wrote(ps, out[:n], off)
+		if err == nil {
+			break
+		}
+		ok = false
 		f.drop(DropPortWrite)
 		if !ps.removed.Load() { // a frame on its way when the node left
 			f.writeFailed(ps, err)
 		}
-		return false
+		if n == len(out) {
+			break
+		}
+		out = out[n+1:]
+	}
+	return ok
+}
+
+// wrote counts frames written to ps and hands them to its captures.
+func (f *Fabric) wrote(ps *portState, out [][]byte, off int) {
+	if len(out) == 0 {
+		return
 	}
 	var bytes uint64
 	for _, b := range out {
 		bytes += uint64(len(b) - off)
 		ps.caps.tap(b[off:], true)
 	}
-	// One add per counter for the batch (a delay queue releases several).
+	// One add per counter for the batch.
 	ps.txPkts.Add(uint64(len(out)))
 	ps.txBytes.Add(bytes)
-	return true
 }
 
 // wall converts a lab duration to wall-clock time when the clock runs

@@ -148,6 +148,9 @@ func (f *Fabric) RemoveNode(name string) error {
 		if done != nil {
 			<-done
 		}
+		// Frames still queued for it are not written; what other
+		// readers still send it is dropped.
+		ps.stopWriter()
 	}
 	f.forget(v.Name, a.ENI.IP)
 	if a.ENI.IPv6.IsValid() {

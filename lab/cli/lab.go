@@ -476,6 +476,7 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	if s.Counters != nil {
 		fmt.Fprintf(w, "\ndrops: %s\n", nonZero(s.Counters.Drops))
 		printTAPDrops(w, s.Counters.Ports)
+		printQueueFull(w, s.Counters.Ports)
 		printPortFailures(w, s.Counters.Ports)
 		printImpairedLinks(w, s.Counters.Ports)
 		for _, m := range s.Counters.GWLB {
@@ -526,6 +527,20 @@ func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 	}
 	if len(offs) > 0 {
 		fmt.Fprintf(w, "tap offloads: %s\n", strings.Join(offs, ", "))
+	}
+}
+
+// printQueueFull lists the nodes for which the emulator dropped frames
+// because their port's write queue was full (port_queue_full).
+func printQueueFull(w io.Writer, ports []api.PortCounters) {
+	var out []string
+	for _, p := range ports {
+		if p.QueueFull > 0 {
+			out = append(out, fmt.Sprintf("%s=%d", p.Node, p.QueueFull))
+		}
+	}
+	if len(out) > 0 {
+		fmt.Fprintf(w, "write queue full (the node takes frames more slowly than they come): %s\n", strings.Join(out, ", "))
 	}
 }
 
