@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -422,6 +424,32 @@ func BenchmarkDataPath(b *testing.B) {
 	if got, want := tunnelRx()-rx0, uint64(paths[1].sum[2]*measure.Seconds()); got < want {
 		b.Fatalf("fw's tunnel received %d packets, fewer than the %d datagrams web received: the VXLAN anchor bypassed the appliance", got, want)
 	}
+	// Where the CPU goes through the lab: one more TCP and one more UDP
+	// measurement, with the machine's time split by process group.
+	groups := map[string][]int{
+		"emulator":              {emulatorPID(b, l.Name)},
+		"appliances":            append(pidsInNetns("/run/netns/gwlb-"+l.Name+"-fw-1"), pidsInNetns("/run/netns/gwlb-"+l.Name+"-fw-2")...),
+		"client+server sockets": {os.Getpid()},
+	}
+	for _, m := range []struct {
+		what string
+		run  func() error
+	}{
+		{"TCP, 1 connection", func() error {
+			_, err := tcpThroughput(paths[0].client, paths[0].server, paths[0].dst, 5001, 1, measure)
+			return err
+		}},
+		{"UDP, 64-byte datagrams", func() error {
+			_, err := udpRate(paths[0].client, paths[0].server, paths[0].dst, 5002, measure)
+			return err
+		}},
+	} {
+		share, err := measureCPU(groups, m.run)
+		if err != nil {
+			b.Fatalf("CPU split of %s: %v", m.what, err)
+		}
+		b.Logf("CPU during %s through the lab: %s", m.what, share)
+	}
 	mean := func(p *path, i int) float64 { return p.sum[i] / float64(iterations) }
 	for _, p := range paths {
 		b.ReportMetric(mean(p, 0)*8/1e6, p.name+"_tcp1_Mbit/s")
@@ -454,4 +482,28 @@ func BenchmarkDataPath(b *testing.B) {
 		}
 		b.Logf("%-24s %.3f x %s (target >= %.1f x): %s", t.what, r, t.anchor.name, t.target, verdict)
 	}
+}
+
+// emulatorPID is the PID of lab's emulator, from its state file.
+func emulatorPID(b *testing.B, lab string) int {
+	raw, err := os.ReadFile(filepath.Join("/run/gwlb-lab", lab, "state.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var st struct {
+		Processes []struct {
+			Role string `json:"role"`
+			PID  int    `json:"pid"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range st.Processes {
+		if p.Role == "emulator" {
+			return p.PID
+		}
+	}
+	b.Fatalf("lab %s records no emulator", lab)
+	return 0
 }

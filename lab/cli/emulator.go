@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
@@ -14,8 +15,8 @@ import (
 
 func newEmulatorCmd(env Env) *cobra.Command {
 	var (
-		cfgPath, editsPath string
-		handshakeFD        int
+		cfgPath, editsPath, cpuProfile string
+		handshakeFD                    int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --config FILE",
@@ -40,6 +41,13 @@ restart keeps them; down removes it with the lab.`,
 				if err := supervise.AwaitRecorded(handshakeFD); err != nil {
 					return err
 				}
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			snap, err := config.Load(cfgPath)
 			if err != nil {
@@ -86,6 +94,8 @@ restart keeps them; down removes it with the lab.`,
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the lab's emulator configuration (JSON)")
 	cmd.Flags().StringVar(&editsPath, "edits", "", "keep runtime edits in this file, and apply the ones it holds at start")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", os.Getenv(cpuProfileEnv),
+		"write a Go CPU profile of the emulator to this file until it stops (default $"+cpuProfileEnv+", which up passes on to the emulator it starts)")
 	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (internal)")
 	_ = cmd.Flags().MarkHidden("handshake-fd")
 	_ = cmd.MarkFlagRequired("config")
@@ -131,4 +141,21 @@ add|replace|delete) are kept and applied again. Needs root.`,
 	}
 	ref.register(cmd.Flags())
 	return cmd
+}
+
+// cpuProfileEnv names the file an emulator writes its CPU profile to when
+// set in the environment of up (or of the emulator itself).
+const cpuProfileEnv = "GWLB_LAB_EMULATOR_CPUPROFILE"
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
