@@ -68,6 +68,11 @@ type Controller struct {
 	// or verb that set it.
 	changed  bool
 	onChange func()
+	// wall is the wall clock and scale the lab clock's speed-up: saved
+	// deadlines are wall times, so a restarted emulator (whose lab clock
+	// starts afresh) keeps them.
+	wall  func() time.Time
+	scale float64
 }
 
 type group struct {
@@ -115,7 +120,10 @@ func New(groups []config.AutoScalingGroup, c clock.Clock, act Actuator, lb Balan
 	if emit == nil {
 		emit = func(api.Event) {}
 	}
-	ctl := &Controller{clock: c, act: act, lb: lb}
+	ctl := &Controller{clock: c, act: act, lb: lb, wall: time.Now, scale: 1}
+	if sc, ok := c.(interface{ Scale() float64 }); ok && sc.Scale() > 0 {
+		ctl.scale = sc.Scale()
+	}
 	ctl.emit = func(e api.Event) {
 		ctl.changed = true // always under mu
 		emit(e)
