@@ -665,3 +665,118 @@ func TestRestoreGracePeriod(t *testing.T) {
 		t.Fatalf("fw-1 not judged after its grace period; states %s", r.states())
 	}
 }
+
+// hangWorld is a fakeWorld whose launch of one instance hangs until
+// released, then makes its node late.
+type hangWorld struct {
+	*fakeWorld
+	hang    string
+	release chan struct{}
+	mu      sync.Mutex
+	late    map[string]bool // nodes made after their launch timed out
+	removed []string
+}
+
+func (h *hangWorld) Launch(group, inst, subnet string) (netip.Addr, error) {
+	if inst != h.hang {
+		return h.fakeWorld.Launch(group, inst, subnet)
+	}
+	<-h.release
+	h.mu.Lock()
+	h.late[inst] = true
+	h.mu.Unlock()
+	return netip.MustParseAddr("10.0.1.99"), nil
+}
+
+func (h *hangWorld) Terminate(group, inst string) error {
+	h.mu.Lock()
+	late := h.late[inst]
+	if late {
+		delete(h.late, inst)
+		h.removed = append(h.removed, inst)
+	}
+	h.mu.Unlock()
+	if late {
+		return nil
+	}
+	return h.fakeWorld.Terminate(group, inst)
+}
+
+// TestLaunchTimeout: a launch that hangs does not hold the group: after
+// the launch timeout it is a failed launch (an event says so), another
+// instance is launched, and the node the hung launch makes at last is
+// removed (spec §13.4).
+func TestLaunchTimeout(t *testing.T) {
+	g := baseGroup()
+	g.Desired = 1
+	g.Subnets = g.Subnets[:1]
+	r := newRig(t, g, 0)
+	wall := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
+	r.ctl.wall = func() time.Time { return wall }
+	r.ctl.launchWait = 10 * time.Millisecond
+	hw := &hangWorld{fakeWorld: r.world, hang: "fw-1", release: make(chan struct{}), late: map[string]bool{}}
+	defer func() {
+		select {
+		case <-hw.release:
+		default:
+			close(hw.release)
+		}
+	}()
+	r.ctl.act = hw
+	r.step(0)
+	r.want("fw-1:Pending")
+	wall = wall.Add(LaunchTimeout - time.Second)
+	r.step(time.Second)
+	if r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonLaunchTimeout) {
+		t.Fatal("launch judged failed before the launch timeout")
+	}
+	wall = wall.Add(time.Second)
+	r.step(time.Second)
+	if !r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonLaunchTimeout) {
+		t.Fatalf("no launch timeout event; events %+v", r.events)
+	}
+	r.want("fw-1:Terminating:Proceed")
+	r.step(10 * time.Second) // after the retry pause, another
+	r.want("fw-1:Terminating:Proceed fw-2:Pending:Proceed")
+	close(hw.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.group().Instances[0].IP == "" { // the hung launch ends
+		if time.Now().After(deadline) {
+			t.Fatal("the released launch was not recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.step(time.Second)
+	r.want("fw-2:InService")
+	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	if !slices.Equal(hw.removed, []string{"fw-1"}) {
+		t.Fatalf("removed %v, want the late node of fw-1", hw.removed)
+	}
+}
+
+// TestPendingUnhealthy: an instance whose node or program is gone while it
+// is Pending is a failed launch at once, not after its hooks or a grace
+// period: it is terminated and another launched (spec §13.4).
+func TestPendingUnhealthy(t *testing.T) {
+	g := baseGroup()
+	g.Desired = 1
+	g.Subnets = g.Subnets[:1]
+	g.LifecycleHooks = []config.LifecycleHook{{Name: "warm", Transition: config.TransitionLaunching, HeartbeatTimeout: 300, DefaultResult: config.ResultContinue}}
+	r := newRig(t, g, 0)
+	r.step(0)
+	r.want("fw-1:Pending:Wait")
+	r.step(time.Second)
+	r.want("fw-1:Pending:Wait")
+	r.world.dead["fw-1"] = true
+	r.step(time.Second)
+	if !r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonPendingUnhealthy) {
+		t.Fatalf("no event for fw-1 dead while Pending; events %+v", r.events)
+	}
+	r.want("")
+	if !slices.Contains(r.world.terminates, "fw-1") {
+		t.Fatalf("fw-1's node not removed: %v", r.world.terminates)
+	}
+	r.step(10 * time.Second)
+	r.want("fw-2:Pending:Wait")
+}
