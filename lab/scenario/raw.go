@@ -94,10 +94,10 @@ type WaitSpec struct {
 	ASG       string `yaml:"asg,omitempty" desc:"An Auto Scaling group: wait until exactly in_service of its instances are InService (and, with healthy, healthy in every target group of the group)."`
 	InService *int   `yaml:"in_service,omitempty" desc:"How many InService instances of the group the wait is for (with asg)." schema:"min=0"`
 	Healthy   bool   `yaml:"healthy,omitempty" desc:"With asg: also wait until each InService instance is healthy in every target group of the group, so new flows reach it." schema:"default=false"`
-	Flows    *int   `yaml:"flows,omitempty" desc:"Wait until the GWLB nodes hold at least this many flows together." schema:"min=1"`
-	Traffic  string `yaml:"traffic,omitempty" desc:"Wait until the background traffic of this name has ended."`
-	Duration string `yaml:"duration,omitempty" desc:"Wait this long on the lab clock (lab.time_scale makes it shorter in wall time), e.g. 400s to outlast the TCP idle timeout."`
-	Timeout  string `yaml:"timeout,omitempty" desc:"Fail the scenario when the wait lasts longer than this (wall time; not with duration)." schema:"default=60s"`
+	Flows     *int   `yaml:"flows,omitempty" desc:"Wait until the GWLB nodes hold at least this many flows together." schema:"min=1"`
+	Traffic   string `yaml:"traffic,omitempty" desc:"Wait until the background traffic of this name has ended."`
+	Duration  string `yaml:"duration,omitempty" desc:"Wait this long on the lab clock (lab.time_scale makes it shorter in wall time), e.g. 400s to outlast the TCP idle timeout."`
+	Timeout   string `yaml:"timeout,omitempty" desc:"Fail the scenario when the wait lasts longer than this (wall time; not with duration)." schema:"default=60s"`
 }
 
 // ExpectationSpec is one expectation: exactly one of its fields.
