@@ -297,7 +297,7 @@ func TestDrainingKeptForTheNextEmulator(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	time.Sleep(time.Second) // a third of the delay drains under this emulator
+	time.Sleep(1500 * time.Millisecond) // half the delay drains under this emulator
 	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
 		a, _ := port.NewPipe(e.Node, e.MTU)
 		return a, nil
@@ -319,7 +319,9 @@ func TestDrainingKeptForTheNextEmulator(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, func() bool { return !draining("fw-1") && !draining("fw-3") })
-	if took := time.Since(start); took < 2500*time.Millisecond || took > 3800*time.Millisecond {
+	// Draining the whole delay again under the next emulator would end
+	// after 4.5 s.
+	if took := time.Since(start); took < 2500*time.Millisecond || took > 4200*time.Millisecond {
 		t.Fatalf("draining ended %s after the deregistration, want the delay (3 s)", took)
 	}
 	if tg := lb.Target("fw-1"); lb.Registered(tg) {
