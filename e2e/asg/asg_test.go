@@ -181,6 +181,33 @@ var _ = Describe("an auto scaling group", func() {
 			Should(Equal("fleet-3:InService fleet-4:InService fleet-5:InService"), "numbers go on after a restart")
 	})
 
+	It("keeps draining an instance for the rest of its deregistration delay across an emulator restart", func() {
+		// 200 lab s of deregistration delay on a 10x clock: 20 s.
+		l := harness.Up(harness.Variant(fleetLab("lab: {time_scale: 10}", "{protocol: TCP, port: 80, interval: 5, healthy_threshold: 2}",
+			fleetBase+"\n    min: 1\n    max: 4\n    desired: 2"), "deregistration_delay: 30", "deregistration_delay: 200"))
+		Eventually(func() map[string]string { return targetStates(l) }, 90*time.Second, 500*time.Millisecond).
+			Should(Equal(map[string]string{"fleet-1": "healthy", "fleet-2": "healthy"}))
+		setDesired(l, 1)
+		start := time.Now()
+		Eventually(func() map[string]string { return targetStates(l) }, 30*time.Second, 100*time.Millisecond).
+			Should(HaveKeyWithValue("fleet-1", "draining"))
+		r := harness.Run(2*time.Minute, "emulator", "restart", "--name", l.Name)
+		Expect(r.Code).To(Equal(0), "%s%s", r.Stdout, r.Stderr)
+		// The next emulator goes on draining fleet-1: it stays
+		// Terminating, its node up, until the delay is over.
+		Eventually(func() map[string]string { return targetStates(l) }, 10*time.Second, 200*time.Millisecond).
+			Should(HaveKeyWithValue("fleet-1", "draining"))
+		if left := 16*time.Second - time.Since(start); left > 0 {
+			Consistently(func() string { return states(l) }, left, 500*time.Millisecond).
+				Should(Equal("fleet-1:Terminating fleet-2:InService"), "fleet-1's draining cut short by the restart")
+			Expect(namespaceExists(l, "fleet-1")).To(BeTrue())
+		}
+		Eventually(func() string { return states(l) }, 40*time.Second, 500*time.Millisecond).
+			Should(Equal("fleet-2:InService"))
+		Expect(time.Since(start)).To(BeNumerically(">=", 18*time.Second), "drained before its delay")
+		Expect(namespaceExists(l, "fleet-1")).To(BeFalse())
+	})
+
 	It("scales out under load and back in after it stops, on a fast lab clock", func() {
 		// 60x: a lab minute (one datapoint) is a second; cooldowns of 60
 		// lab seconds are one second too.

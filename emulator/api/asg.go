@@ -38,11 +38,17 @@ const (
 	ASGReasonUnhealthyELB = "unhealthy_elb"        // a target group found it unhealthy
 	ASGReasonReplacement  = "replacement"          // launched in place of an unhealthy instance
 	ASGReasonLaunchFailed = "launch_failed"        // the lab could not make the node
-	ASGReasonHookContinue = "lifecycle_continue"   // complete-lifecycle-action CONTINUE
-	ASGReasonHookAbandon  = "lifecycle_abandon"    // complete-lifecycle-action ABANDON
-	ASGReasonHookTimeout  = "lifecycle_timeout"    // a hook's heartbeat timeout: its default result
-	ASGReasonDrained      = "drained"              // its targets finished draining
-	ASGReasonRegistered   = "registered"           // registered in its target groups
+	// ASGReasonLaunchTimeout: making the node took longer than the
+	// launch timeout; ASGReasonPendingUnhealthy: its node or program was
+	// gone before the instance was InService. Both are launch failures:
+	// the group launches another (spec §13.4).
+	ASGReasonLaunchTimeout    = "launch_timeout"
+	ASGReasonPendingUnhealthy = "unhealthy_while_pending"
+	ASGReasonHookContinue     = "lifecycle_continue" // complete-lifecycle-action CONTINUE
+	ASGReasonHookAbandon      = "lifecycle_abandon"  // complete-lifecycle-action ABANDON
+	ASGReasonHookTimeout      = "lifecycle_timeout"  // a hook's heartbeat timeout: its default result
+	ASGReasonDrained          = "drained"            // its targets finished draining
+	ASGReasonRegistered       = "registered"         // registered in its target groups
 )
 
 // ASG is a group as the controller sees it.

@@ -47,6 +47,13 @@ const (
 	keepTerminated = 20
 	// launchRetry is how long a group waits after a failed launch.
 	launchRetry = 10 * time.Second
+	// LaunchTimeout is how long (wall time: making a node is real work,
+	// however fast the lab clock) a launch may take before the group
+	// judges it failed and launches another (spec §13.4).
+	LaunchTimeout = 2 * time.Minute
+	// launchWait is how long a round waits for its launches before it
+	// lets them end on their own.
+	launchWait = time.Second
 )
 
 // ErrNotFound and ErrInvalid classify the errors of the control verbs.
@@ -68,6 +75,14 @@ type Controller struct {
 	// or verb that set it.
 	changed  bool
 	onChange func()
+	// wall is the wall clock and scale the lab clock's speed-up: saved
+	// deadlines are wall times, so a restarted emulator (whose lab clock
+	// starts afresh) keeps them.
+	wall  func() time.Time
+	scale float64
+	// launchTimeout and launchWait are LaunchTimeout and launchWait,
+	// shorter in tests.
+	launchTimeout, launchWait time.Duration
 }
 
 type group struct {
@@ -92,6 +107,7 @@ type instance struct {
 	hooks            map[string]time.Time // waiting hooks -> deadline
 	abandon          bool                 // a launching hook abandoned it
 	launching        bool                 // the actuator is making its node
+	launchStart      time.Time            // when it started to (wall clock)
 	nodeUp           bool                 // its node exists
 	registered       bool                 // in its target groups
 	deregistered     bool                 // deregistered from them: draining
@@ -115,7 +131,10 @@ func New(groups []config.AutoScalingGroup, c clock.Clock, act Actuator, lb Balan
 	if emit == nil {
 		emit = func(api.Event) {}
 	}
-	ctl := &Controller{clock: c, act: act, lb: lb}
+	ctl := &Controller{clock: c, act: act, lb: lb, wall: time.Now, scale: 1, launchTimeout: LaunchTimeout, launchWait: launchWait}
+	if sc, ok := c.(interface{ Scale() float64 }); ok && sc.Scale() > 0 {
+		ctl.scale = sc.Scale()
+	}
 	ctl.emit = func(e api.Event) {
 		ctl.changed = true // always under mu
 		emit(e)

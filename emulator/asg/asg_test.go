@@ -553,3 +553,230 @@ func TestTerminateRetried(t *testing.T) {
 	r.step(time.Second)
 	r.want("fw-2:InService")
 }
+
+// TestRestoreKeepsWaits: an emulator restart mid-wait goes on with the
+// rest of each wait, the time the emulator was down included: the grace
+// period, a hook's heartbeat timeout and the draining of a terminating
+// instance (the balancer keeps the draining; the group waits for it).
+func TestRestoreKeepsWaits(t *testing.T) {
+	g := baseGroup()
+	g.Desired = 3
+	g.Subnets = g.Subnets[:1]
+	g.HealthCheckType = "EC2"
+	g.HealthCheckGracePeriod = 60
+	g.LifecycleHooks = []config.LifecycleHook{{Name: "bye", Transition: config.TransitionTerminating,
+		DefaultResult: config.ResultContinue, HeartbeatTimeout: 600}}
+	r := newRig(t, g, 300*time.Second)
+	wall := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
+	r.ctl.wall = func() time.Time { return wall }
+	tick := func(d time.Duration) { wall = wall.Add(d); r.step(d) }
+	tick(0)
+	tick(time.Second)
+	r.want("fw-1:InService fw-2:InService fw-3:InService")
+	if err := r.ctl.SetDesired("fw", 2); err != nil { // fw-1 drains for 300 s
+		t.Fatal(err)
+	}
+	tick(time.Second)
+	tick(time.Second)
+	r.want("fw-1:Terminating fw-2:InService fw-3:InService")
+	tick(299 * time.Second) // drained: its hook waits 600 s
+	r.want("fw-1:Terminating:Wait fw-2:InService fw-3:InService")
+	if err := r.ctl.SetDesired("fw", 1); err != nil { // fw-2 drains
+		t.Fatal(err)
+	}
+	tick(time.Second)
+	tick(100 * time.Second)
+	r.want("fw-1:Terminating:Wait fw-2:Terminating fw-3:InService")
+	saved := r.ctl.Save()
+
+	// The next emulator starts 20 s later with a lab clock of its own.
+	wall = wall.Add(20 * time.Second)
+	clock2 := &fakeClock{now: time.Date(2031, 3, 3, 0, 0, 0, 0, time.UTC)}
+	r.world.clock = clock2
+	for k, end := range r.world.drainEnd { // the balancer keeps its draining
+		r.world.drainEnd[k] = clock2.now.Add(end.Sub(r.clock.Now()) - 20*time.Second)
+	}
+	r.clock = clock2
+	r.ctl = New([]config.AutoScalingGroup{g}, clock2, r.world, r.world, func(e api.Event) { r.events = append(r.events, e) })
+	r.ctl.wall = func() time.Time { return wall }
+	r.ctl.Restore(saved)
+	r.want("fw-1:Terminating:Wait fw-2:Terminating fw-3:InService")
+	hooks := r.group().Instances[0].WaitingHooks
+	// fw-1's hook started 121 lab s (101 + 20 down) before the restart.
+	if len(hooks) != 1 || hooks[0].Deadline.Sub(clock2.Now()) != 479*time.Second {
+		t.Fatalf("fw-1 waits %+v, want bye with 479 s left", hooks)
+	}
+	// fw-3 has been InService far beyond its grace period: its death is
+	// acted upon at once, not after a new grace period.
+	r.world.dead["fw-3"] = true
+	tick(time.Second)
+	if !r.hasEvent(api.EventASGUnhealthy, "fw-3", api.ASGReasonUnhealthyEC2) {
+		t.Fatalf("fw-3 dead after the restart but not replaced; events %+v", r.events)
+	}
+	// fw-2 drains for the rest of its 300 s: 179 s after the restart.
+	tick(177 * time.Second)
+	if st := r.group().Instances[1]; st.Name != "fw-2" || st.State != api.LifecycleTerminating {
+		t.Fatalf("fw-2 %+v: want still Terminating (draining)", st)
+	}
+	tick(2 * time.Second)
+	if st := r.group().Instances[1]; st.Name != "fw-2" || st.State != api.LifecycleTerminatingWait {
+		t.Fatalf("fw-2 %+v: want Terminating:Wait once drained", st)
+	}
+	// fw-1's hook times out 479 s after the restart.
+	tick(479*time.Second - 181*time.Second)
+	if slices.Contains(r.world.terminates, "fw-1") {
+		t.Fatal("fw-1 terminated before its hook's deadline")
+	}
+	tick(time.Second)
+	tick(time.Second)
+	if !slices.Contains(r.world.terminates, "fw-1") {
+		t.Fatalf("fw-1 not terminated after its hook's deadline: %s", r.states())
+	}
+}
+
+// TestRestoreGracePeriod: an instance restored within its grace period
+// keeps only the rest of it.
+func TestRestoreGracePeriod(t *testing.T) {
+	g := baseGroup()
+	g.HealthCheckType = "EC2"
+	g.HealthCheckGracePeriod = 60
+	r := newRig(t, g, 0)
+	wall := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
+	r.ctl.wall = func() time.Time { return wall }
+	r.step(0)
+	r.step(time.Second)
+	r.want("fw-1:InService fw-2:InService")
+	r.clock.advance(30 * time.Second)
+	wall = wall.Add(30 * time.Second)
+	saved := r.ctl.Save()
+	wall = wall.Add(10 * time.Second) // down 10 s
+	clock2 := &fakeClock{now: time.Date(2031, 3, 3, 0, 0, 0, 0, time.UTC)}
+	r.clock = clock2
+	r.ctl = New([]config.AutoScalingGroup{g}, clock2, r.world, r.world, func(e api.Event) { r.events = append(r.events, e) })
+	r.ctl.wall = func() time.Time { return wall }
+	r.ctl.Restore(saved)
+	r.world.dead["fw-1"] = true
+	r.step(19 * time.Second) // 59 s of its 60
+	if r.hasEvent(api.EventASGUnhealthy, "fw-1", "") {
+		t.Fatal("fw-1 judged within its grace period")
+	}
+	r.step(time.Second)
+	if !r.hasEvent(api.EventASGUnhealthy, "fw-1", api.ASGReasonUnhealthyEC2) {
+		t.Fatalf("fw-1 not judged after its grace period; states %s", r.states())
+	}
+}
+
+// hangWorld is a fakeWorld whose launch of one instance hangs until
+// released, then makes its node late.
+type hangWorld struct {
+	*fakeWorld
+	hang    string
+	release chan struct{}
+	mu      sync.Mutex
+	late    map[string]bool // nodes made after their launch timed out
+	removed []string
+}
+
+func (h *hangWorld) Launch(group, inst, subnet string) (netip.Addr, error) {
+	if inst != h.hang {
+		return h.fakeWorld.Launch(group, inst, subnet)
+	}
+	<-h.release
+	h.mu.Lock()
+	h.late[inst] = true
+	h.mu.Unlock()
+	return netip.MustParseAddr("10.0.1.99"), nil
+}
+
+func (h *hangWorld) Terminate(group, inst string) error {
+	h.mu.Lock()
+	late := h.late[inst]
+	if late {
+		delete(h.late, inst)
+		h.removed = append(h.removed, inst)
+	}
+	h.mu.Unlock()
+	if late {
+		return nil
+	}
+	return h.fakeWorld.Terminate(group, inst)
+}
+
+// TestLaunchTimeout: a launch that hangs does not hold the group: after
+// the launch timeout it is a failed launch (an event says so), another
+// instance is launched, and the node the hung launch makes at last is
+// removed (spec §13.4).
+func TestLaunchTimeout(t *testing.T) {
+	g := baseGroup()
+	g.Desired = 1
+	g.Subnets = g.Subnets[:1]
+	r := newRig(t, g, 0)
+	wall := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
+	r.ctl.wall = func() time.Time { return wall }
+	r.ctl.launchWait = 10 * time.Millisecond
+	hw := &hangWorld{fakeWorld: r.world, hang: "fw-1", release: make(chan struct{}), late: map[string]bool{}}
+	defer func() {
+		select {
+		case <-hw.release:
+		default:
+			close(hw.release)
+		}
+	}()
+	r.ctl.act = hw
+	r.step(0)
+	r.want("fw-1:Pending")
+	wall = wall.Add(LaunchTimeout - time.Second)
+	r.step(time.Second)
+	if r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonLaunchTimeout) {
+		t.Fatal("launch judged failed before the launch timeout")
+	}
+	wall = wall.Add(time.Second)
+	r.step(time.Second)
+	if !r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonLaunchTimeout) {
+		t.Fatalf("no launch timeout event; events %+v", r.events)
+	}
+	r.want("fw-1:Terminating:Proceed")
+	r.step(10 * time.Second) // after the retry pause, another
+	r.want("fw-1:Terminating:Proceed fw-2:Pending:Proceed")
+	close(hw.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.group().Instances[0].IP == "" { // the hung launch ends
+		if time.Now().After(deadline) {
+			t.Fatal("the released launch was not recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.step(time.Second)
+	r.want("fw-2:InService")
+	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	if !slices.Equal(hw.removed, []string{"fw-1"}) {
+		t.Fatalf("removed %v, want the late node of fw-1", hw.removed)
+	}
+}
+
+// TestPendingUnhealthy: an instance whose node or program is gone while it
+// is Pending is a failed launch at once, not after its hooks or a grace
+// period: it is terminated and another launched (spec §13.4).
+func TestPendingUnhealthy(t *testing.T) {
+	g := baseGroup()
+	g.Desired = 1
+	g.Subnets = g.Subnets[:1]
+	g.LifecycleHooks = []config.LifecycleHook{{Name: "warm", Transition: config.TransitionLaunching, HeartbeatTimeout: 300, DefaultResult: config.ResultContinue}}
+	r := newRig(t, g, 0)
+	r.step(0)
+	r.want("fw-1:Pending:Wait")
+	r.step(time.Second)
+	r.want("fw-1:Pending:Wait")
+	r.world.dead["fw-1"] = true
+	r.step(time.Second)
+	if !r.hasEvent(api.EventASGState, "fw-1", api.ASGReasonPendingUnhealthy) {
+		t.Fatalf("no event for fw-1 dead while Pending; events %+v", r.events)
+	}
+	r.want("")
+	if !slices.Contains(r.world.terminates, "fw-1") {
+		t.Fatalf("fw-1's node not removed: %v", r.world.terminates)
+	}
+	r.step(10 * time.Second)
+	r.want("fw-2:Pending:Wait")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -59,10 +60,13 @@ func (c *Controller) step(g *group) {
 	if p := g.policy; p != nil && !now.Before(p.nextSample) {
 		sample = true
 	}
-	var checked []*instance
+	var checked, pending []*instance
 	for _, i := range g.instances {
 		if i.state == api.LifecycleInService && now.Sub(i.inService) >= time.Duration(g.cfg.HealthCheckGracePeriod)*time.Second {
 			checked = append(checked, i)
+		}
+		if (i.state == api.LifecyclePendingWait || i.state == api.LifecyclePendingProceed) && i.nodeUp {
+			pending = append(pending, i)
 		}
 	}
 	c.mu.Unlock()
@@ -89,6 +93,12 @@ func (c *Controller) step(g *group) {
 		}
 		found = append(found, h)
 	}
+	var gone []*instance // Pending instances whose node or program is gone
+	for _, i := range pending {
+		if !c.act.Alive(i.name) {
+			gone = append(gone, i)
+		}
+	}
 
 	c.mu.Lock()
 	c.timeouts(g, now)
@@ -112,6 +122,7 @@ func (c *Controller) step(g *group) {
 			c.terminate(g, h.i, reason)
 		}
 	}
+	c.launchFailures(g, now, gone)
 	c.capacity(g, now)
 	c.advance(g)
 	o := c.plan(g)
@@ -128,6 +139,31 @@ func (c *Controller) timeouts(g *group, now time.Time) {
 			if dl, ok := i.hooks[h]; ok && !now.Before(dl) {
 				c.completeHook(g, i, h, g.hook(h).DefaultResult, api.ASGReasonHookTimeout)
 			}
+		}
+	}
+}
+
+// launchFailures judges as failed launches (spec §13.4) the instances
+// whose launch has taken longer than the launch timeout and the Pending
+// ones whose node or program is gone: each is terminated (its node, if
+// made, removed) and the group launches another after launchRetry.
+func (c *Controller) launchFailures(g *group, now time.Time, gone []*instance) {
+	fail := func(i *instance, reason, detail string) {
+		c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, IP: addrString(i.ip), State: i.state, Reason: reason, Detail: detail})
+		i.reason = reason
+		clear(i.hooks)
+		c.state(g, i, api.LifecycleTerminatingProceed, reason)
+		g.retryAt = now.Add(launchRetry)
+	}
+	wall := c.wall()
+	for _, i := range g.instances {
+		if i.state == api.LifecyclePending && i.launching && wall.Sub(i.launchStart) >= c.launchTimeout {
+			fail(i, api.ASGReasonLaunchTimeout, fmt.Sprintf("its node was not made within %s: launch failed, the group launches another", c.launchTimeout))
+		}
+	}
+	for _, i := range gone {
+		if i.state == api.LifecyclePendingWait || i.state == api.LifecyclePendingProceed {
+			fail(i, api.ASGReasonPendingUnhealthy, "its node or program is gone before it was InService: launch failed, the group launches another")
 		}
 	}
 }
@@ -196,7 +232,7 @@ func (c *Controller) plan(g *group) ops {
 		switch i.state {
 		case api.LifecyclePending:
 			if !i.launching && !i.nodeUp {
-				i.launching = true
+				i.launching, i.launchStart = true, c.wall()
 				o.launch = append(o.launch, i)
 			}
 		case api.LifecyclePendingProceed:
@@ -216,7 +252,9 @@ func (c *Controller) plan(g *group) ops {
 				}
 			}
 		case api.LifecycleTerminatingProceed:
-			o.terminate = append(o.terminate, i)
+			if !i.launching { // a timed-out launch: once it ends
+				o.terminate = append(o.terminate, i)
+			}
 		}
 	}
 	return o
@@ -234,27 +272,24 @@ func (c *Controller) afterDrain(g *group, i *instance) {
 
 // execute makes the round's calls, then records their results.
 func (c *Controller) execute(g *group, o ops) {
-	for _, i := range o.launch {
-		ip, err := c.act.Launch(g.cfg.Name, i.name, i.subnet)
-		c.mu.Lock()
-		i.launching = false
-		if err != nil {
-			g.retryAt = c.clock.Now().Add(launchRetry)
-			c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: api.LifecycleTerminated, Reason: api.ASGReasonLaunchFailed, Detail: err.Error()})
-			i.reason = api.ASGReasonLaunchFailed
-			c.finish(g, i)
-		} else {
-			i.ip, i.nodeUp = ip, true
-			if i.state == api.LifecyclePending {
-				i.hooks = g.hooksFor(config.TransitionLaunching, c.clock.Now())
-				if len(i.hooks) > 0 {
-					c.state(g, i, api.LifecyclePendingWait, "")
-				} else {
-					c.state(g, i, api.LifecyclePendingProceed, "")
-				}
+	// The round's launches run one after another on their own: the round
+	// waits for them up to launchWait, and one that hangs is judged by
+	// the launch timeout of a later round.
+	if len(o.launch) > 0 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, i := range o.launch {
+				ip, err := c.act.Launch(g.cfg.Name, i.name, i.subnet)
+				c.launched(g, i, ip, err)
 			}
+		}()
+		wait := time.NewTimer(c.launchWait)
+		select {
+		case <-done:
+		case <-wait.C:
 		}
-		c.mu.Unlock()
+		wait.Stop()
 	}
 	for _, i := range o.register {
 		var errs []error
@@ -323,6 +358,36 @@ func (c *Controller) execute(g *group, o ops) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// launched records the end of an instance's launch. A launch that ends
+// after the round that started it notifies by itself.
+func (c *Controller) launched(g *group, i *instance, ip netip.Addr, err error) {
+	c.mu.Lock()
+	i.launching = false
+	switch {
+	case i.state != api.LifecyclePending:
+		// Judged failed meanwhile (launch timeout) or terminated: a node
+		// that was made is removed by the next round.
+		if err == nil {
+			i.ip, i.nodeUp = ip, true
+		}
+	case err != nil:
+		g.retryAt = c.clock.Now().Add(launchRetry)
+		c.emit(api.Event{Kind: api.EventASGState, ASG: g.cfg.Name, Node: i.name, State: api.LifecycleTerminated, Reason: api.ASGReasonLaunchFailed, Detail: err.Error()})
+		i.reason = api.ASGReasonLaunchFailed
+		c.finish(g, i)
+	default:
+		i.ip, i.nodeUp = ip, true
+		i.hooks = g.hooksFor(config.TransitionLaunching, c.clock.Now())
+		if len(i.hooks) > 0 {
+			c.state(g, i, api.LifecyclePendingWait, "")
+		} else {
+			c.state(g, i, api.LifecyclePendingProceed, "")
+		}
+	}
+	c.mu.Unlock()
+	c.notify()
 }
 
 // failed reports a call that failed and is retried next round; the same

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/asg"
@@ -27,6 +28,12 @@ type savedEdits struct {
 	// Targets are the targets registered at run time that the
 	// configuration's target groups do not list, while registered.
 	Targets []savedTarget `json:"targets,omitempty"`
+	// Deregistered are the targets deregistered at run time: those the
+	// configuration lists (draining or unused), and those registered at
+	// run time while they drain. A deregistration keeps the end of its
+	// draining as a wall-clock time, so the next emulator (whose lab
+	// clock starts afresh) drains for the rest of the delay only.
+	Deregistered []savedDeregistered `json:"deregistered_targets,omitempty"`
 	// ASGs are the Auto Scaling groups' instances and capacities, taken
 	// back after the nodes and targets above.
 	ASGs []asg.Saved `json:"autoscaling_groups,omitempty"`
@@ -37,6 +44,16 @@ type savedTarget struct {
 	GWLB   string `json:"gwlb"`
 	Target string `json:"target"` // the node's name
 	IP     string `json:"ip"`
+}
+
+// savedDeregistered is a deregistered target.
+type savedDeregistered struct {
+	GWLB   string `json:"gwlb"`
+	Target string `json:"target"` // the node's name
+	IP     string `json:"ip"`
+	// DrainingUntil is when its draining ends (wall clock); zero once the
+	// deregistration delay is over.
+	DrainingUntil time.Time `json:"draining_until,omitzero"`
 }
 
 type savedHealth struct {
@@ -90,6 +107,11 @@ func (d *Daemon) KeepEdits(path string) error {
 		}
 		if _, err := d.register(t.IP, t.GWLB); err != nil {
 			errs = append(errs, fmt.Errorf("target %q of gwlb %q: %w", t.Target, t.GWLB, err))
+		}
+	}
+	for _, t := range s.Deregistered {
+		if err := d.restoreDeregistered(t); err != nil {
+			errs = append(errs, fmt.Errorf("deregistered target %q of gwlb %q: %w", t.Target, t.GWLB, err))
 		}
 	}
 	for node, ls := range s.Links {
@@ -146,11 +168,22 @@ func (d *Daemon) saveEdits() error {
 		if err != nil {
 			continue
 		}
+		now := d.clock.Now()
 		for _, t := range lb.Targets() {
-			if !lb.Registered(t) || slices.ContainsFunc(g.TargetGroup.Targets, func(c config.Target) bool { return c.IP == t.IP }) {
+			listed := slices.ContainsFunc(g.TargetGroup.Targets, func(c config.Target) bool { return c.IP == t.IP })
+			if at, ok := lb.DeregisteredAt(t); ok {
+				sd := savedDeregistered{GWLB: g.Name, Target: t.Name, IP: t.IP.String()}
+				if lb.Draining(t, now) {
+					sd.DrainingUntil = time.Now().Add(d.clock.Wall(at.Add(lb.DeregistrationDelay()).Sub(now))).Round(0)
+				}
+				if listed || (!sd.DrainingUntil.IsZero() && d.isInstance(t.Name, t.IP.String())) {
+					s.Deregistered = append(s.Deregistered, sd)
+				}
 				continue
 			}
-			s.Targets = append(s.Targets, savedTarget{GWLB: g.Name, Target: t.Name, IP: t.IP.String()})
+			if !listed {
+				s.Targets = append(s.Targets, savedTarget{GWLB: g.Name, Target: t.Name, IP: t.IP.String()})
+			}
 		}
 	}
 	if d.asg != nil {
@@ -168,4 +201,50 @@ func (d *Daemon) saveEdits() error {
 		return fmt.Errorf("the edit is in force but could not be kept for the next emulator: %w", err)
 	}
 	return nil
+}
+
+// restoreDeregistered takes back a deregistration a previous emulator
+// kept: the target is deregistered since the lab time that leaves it the
+// rest of its draining (none once DrainingUntil has passed), and the end
+// of its draining is an event as usual.
+func (d *Daemon) restoreDeregistered(sd savedDeregistered) error {
+	lb, err := d.chooseLB(sd.GWLB)
+	if err != nil {
+		return err
+	}
+	t := lb.Target(sd.IP)
+	if t == nil {
+		// Registered at run time: it is a target again while it drains.
+		if sd.DrainingUntil.IsZero() || !time.Now().Before(sd.DrainingUntil) {
+			return nil // drained while no emulator ran
+		}
+		in, err := d.findInstance(sd.IP)
+		if err != nil || in.eni.Node != sd.Target {
+			return errors.New("no longer an instance of the lab")
+		}
+		t, _, err = lb.Add(config.Target{Name: in.eni.Node, IP: in.eni.IP, AZ: in.az})
+		if err != nil {
+			return err
+		}
+		d.startChecks(lb, t)
+	}
+	now := d.clock.Now()
+	left := time.Duration(0)
+	if !sd.DrainingUntil.IsZero() {
+		left = max(time.Duration(float64(time.Until(sd.DrainingUntil))*d.clock.Scale()), 0)
+	}
+	if err := lb.DeregisterSince(sd.IP, now.Add(left-lb.DeregistrationDelay())); err != nil {
+		return err
+	}
+	if left > 0 {
+		d.drainEnd(lb, t, left)
+	}
+	return nil
+}
+
+// isInstance reports whether the node named has the address (a target
+// registered at run time whose node is removed is not kept).
+func (d *Daemon) isInstance(node, ip string) bool {
+	in, err := d.findInstance(ip)
+	return err == nil && in.eni.Node == node
 }

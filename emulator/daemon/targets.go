@@ -196,12 +196,7 @@ func (d *Daemon) deregister(name, lbName string) (api.TargetChange, error) {
 		d.events.add(api.Event{Kind: api.EventTargetDeregister, GWLB: lb.Name, Target: t.Name, IP: t.IP.String(),
 			State: api.TargetDraining, Reason: "Target.DeregistrationInProgress",
 			Detail: fmt.Sprintf("deregistration delay %s", lb.DeregistrationDelay())})
-		time.AfterFunc(d.clock.Wall(lb.DeregistrationDelay()), func() {
-			if !lb.Registered(t) && !lb.Draining(t, d.clock.Now()) {
-				d.events.add(api.Event{Kind: api.EventDrainingEnd, GWLB: lb.Name, Target: t.Name, IP: t.IP.String(),
-					State: api.TargetUnused, Reason: "Target.NotRegistered"})
-			}
-		})
+		d.drainEnd(lb, t, lb.DeregistrationDelay())
 	}
 	if !found {
 		if lbName != "" {
@@ -213,6 +208,17 @@ func (d *Daemon) deregister(name, lbName string) (api.TargetChange, error) {
 		return out, control.NotFound(fmt.Errorf("target %q is in no target group", name))
 	}
 	return out, nil
+}
+
+// drainEnd reports the end of a target's draining, left lab time from now,
+// unless it is registered again meanwhile.
+func (d *Daemon) drainEnd(lb *gwlb.LB, t *gwlb.Target, left time.Duration) {
+	time.AfterFunc(d.clock.Wall(left), func() {
+		if !lb.Registered(t) && !lb.Draining(t, d.clock.Now()) {
+			d.events.add(api.Event{Kind: api.EventDrainingEnd, GWLB: lb.Name, Target: t.Name, IP: t.IP.String(),
+				State: api.TargetUnused, Reason: "Target.NotRegistered"})
+		}
+	})
 }
 
 // reporter is what a node's health checker calls with its verdicts: the

@@ -264,11 +264,67 @@ func TestRuntimeTargetsKeptForTheNextEmulator(t *testing.T) {
 	if tg := lb.Target("fw-3"); tg == nil || !lb.Registered(tg) {
 		t.Fatal("fw-3 not registered again by the next emulator")
 	}
-	// Deregistered, it is no longer kept.
+	// Deregistered, it is kept only as draining.
 	if err := c.Post(ctx, api.TargetPath("fw-3", "deregister"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(path); strings.Contains(string(b), "fw-3") {
-		t.Fatalf("deregistered target kept: %s", b)
+	var kept savedEdits
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &kept) != nil || len(kept.Targets) != 0 ||
+		len(kept.Deregistered) != 1 || kept.Deregistered[0].Target != "fw-3" || kept.Deregistered[0].DrainingUntil.IsZero() {
+		t.Fatalf("edits after deregistration: %s (%v)", b, err)
+	}
+}
+
+// TestDrainingKeptForTheNextEmulator: a target deregistered before an
+// emulator restart drains for the rest of its deregistration delay under
+// the next emulator, not at once nor for the whole delay again, and one the
+// configuration lists stays deregistered (spec §4.5).
+func TestDrainingKeptForTheNextEmulator(t *testing.T) {
+	snap := withFW3(t)
+	snap.TimeScale = 100 // the delay, 300 s, lasts 3 s
+	d, c, _ := startSnapshot(t, snap)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "runtime-edits.json")
+	if err := d.KeepEdits(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Post(ctx, api.TargetPath("fw-3", "register"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"fw-1", "fw-3"} {
+		if err := c.Post(ctx, api.TargetPath(n, "deregister"), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	time.Sleep(1500 * time.Millisecond) // half the delay drains under this emulator
+	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
+		a, _ := port.NewPipe(e.Node, e.MTU)
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.KeepEdits(path); err != nil {
+		t.Fatal(err)
+	}
+	lb := next.Fabric().LBs()[0]
+	draining := func(name string) bool {
+		tg := lb.Target(name)
+		return tg != nil && lb.Draining(tg, next.clock.Now())
+	}
+	for _, n := range []string{"fw-1", "fw-3"} {
+		if !draining(n) {
+			t.Fatalf("%s not draining under the next emulator", n)
+		}
+	}
+	waitFor(t, 5*time.Second, func() bool { return !draining("fw-1") && !draining("fw-3") })
+	// Draining the whole delay again under the next emulator would end
+	// after 4.5 s.
+	if took := time.Since(start); took < 2500*time.Millisecond || took > 4200*time.Millisecond {
+		t.Fatalf("draining ended %s after the deregistration, want the delay (3 s)", took)
+	}
+	if tg := lb.Target("fw-1"); lb.Registered(tg) {
+		t.Fatal("fw-1 registered again by the next emulator")
 	}
 }

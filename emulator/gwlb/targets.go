@@ -41,8 +41,39 @@ func (lb *LB) Deregister(name string, now time.Time) error {
 	if t == nil {
 		return fmt.Errorf("%w %q in target group %q", ErrNoTarget, name, lb.cfg.TargetGroup.Name)
 	}
-	t.deregistered.CompareAndSwap(0, int64(lb.since(now))+1)
+	t.deregistered.CompareAndSwap(0, deregStamp(lb.since(now)))
 	return nil
+}
+
+// deregStamp is the value of Target.deregistered for a deregistration at
+// lab time at since the epoch; never 0, which means registered.
+func deregStamp(at time.Duration) int64 {
+	if v := int64(at) + 1; v != 0 {
+		return v
+	}
+	return -1 // at -1 ns: one nanosecond off
+}
+
+// DeregisterSince marks a target deregistered since lab time at, which may
+// be before this load balancer was made: a restarted emulator takes back a
+// deregistration, the rest of its delay still draining (spec §4.5).
+func (lb *LB) DeregisterSince(name string, at time.Time) error {
+	t := lb.target(name)
+	if t == nil {
+		return fmt.Errorf("%w %q in target group %q", ErrNoTarget, name, lb.cfg.TargetGroup.Name)
+	}
+	t.deregistered.Store(deregStamp(lb.since(at)))
+	return nil
+}
+
+// DeregisteredAt is the lab time at which a deregistered target was
+// deregistered; ok is false for a registered target.
+func (lb *LB) DeregisteredAt(t *Target) (at time.Time, ok bool) {
+	d := t.deregistered.Load()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return lb.epoch.Add(time.Duration(d - 1)), true
 }
 
 // Register registers a deregistered target again. Its health starts over

@@ -27,10 +27,11 @@ type nodeActuator struct {
 	timeout  time.Duration
 	m        *lab.Manager
 
-	mu     sync.Mutex
-	seen   time.Time       // when alive was read
-	alive  map[string]bool // node -> its program runs
-	status func(ctx context.Context) (*labapi.Status, error)
+	mu       sync.Mutex
+	seen     time.Time            // when alive was read
+	alive    map[string]bool      // node -> its program runs
+	launched map[string]time.Time // node -> when its launch ended
+	status   func(ctx context.Context) (*labapi.Status, error)
 }
 
 func newNodeActuator(bin, labName string, m *lab.Manager) *nodeActuator {
@@ -68,6 +69,12 @@ func (a *nodeActuator) Launch(group, inst, subnet string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	a.mu.Lock()
+	if a.launched == nil {
+		a.launched = map[string]time.Time{}
+	}
+	a.launched[inst] = time.Now()
+	a.mu.Unlock()
 	var ns labapi.NodeStatus
 	if err := json.Unmarshal(out, &ns); err != nil {
 		return netip.Addr{}, fmt.Errorf("node add %s answered %q: %w", inst, out, err)
@@ -98,11 +105,12 @@ func (a *nodeActuator) Terminate(group, inst string) error {
 }
 
 // Alive reports whether the instance's node exists and its program runs,
-// from the lab's status read at most once a second.
+// from the lab's status read at most once a second, and read again for an
+// instance launched after the last reading (which cannot know its node).
 func (a *nodeActuator) Alive(inst string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.alive == nil || time.Since(a.seen) > time.Second {
+	if a.alive == nil || time.Since(a.seen) > time.Second || a.launched[inst].After(a.seen) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		st, err := a.status(ctx)
 		cancel()

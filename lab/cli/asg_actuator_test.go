@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/lab/labapi"
 )
@@ -56,6 +57,21 @@ esac
 	}
 	if !a.Alive("fw-1") || a.Alive("fw-2") || a.Alive("fw-9") || reads != 1 {
 		t.Fatalf("alive fw-1 %v, fw-2 %v, fw-9 %v after %d reads", a.Alive("fw-1"), a.Alive("fw-2"), a.Alive("fw-9"), reads)
+	}
+	// A reading taken before an instance's launch ended does not know its
+	// node: it is read again, not taken for dead.
+	a.mu.Lock()
+	a.launched = map[string]time.Time{"fw-3": time.Now()}
+	a.mu.Unlock()
+	a.status = func(context.Context) (*labapi.Status, error) {
+		reads++
+		return &labapi.Status{Nodes: []labapi.NodeStatus{{Name: "fw-1", Running: true}, {Name: "fw-3", Running: true}}}, nil
+	}
+	if !a.Alive("fw-3") || reads != 2 {
+		t.Fatalf("fw-3 launched after the last reading: alive %v after %d reads", a.Alive("fw-3"), reads)
+	}
+	if !a.Alive("fw-3") || reads != 2 {
+		t.Fatalf("fw-3 read again though the reading is newer than its launch (%d reads)", reads)
 	}
 	b2 := &nodeActuator{status: func(context.Context) (*labapi.Status, error) { return nil, errors.New("no lab") }}
 	if !b2.Alive("fw-1") {

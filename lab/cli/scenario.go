@@ -16,8 +16,8 @@ func newScenarioCmd(env Env) *cobra.Command {
 		Use:   "scenario",
 		Short: "Check and run scenario files: a topology plus steps and expectations",
 		Long: `A scenario file describes a test of a lab: its topology (inline, a topology
-file, or a built-in lab) and steps: traffic, faults, route edits, waits and
-expectations (docs/scenarios.md). The files shipped in scenarios/seeds and
+file, or a built-in lab) and steps: traffic, faults, route edits, Auto Scaling
+group capacities, waits and expectations (docs/scenarios.md). The files shipped in scenarios/seeds and
 scenarios/mistakes are examples, and the catalogue of routing mistakes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },

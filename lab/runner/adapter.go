@@ -206,3 +206,23 @@ func (l *managerLab) Route(ctx context.Context, vpc, table, action string, dest 
 	return l.c.Post(ctx, "/v1/routes/"+url.PathEscape(table),
 		api.RouteEdit{Op: action, VPC: vpc, Destination: dest.String(), Target: target}, &out)
 }
+
+func (l *managerLab) SetDesired(ctx context.Context, group string, n int) error {
+	var out api.ASG
+	return l.c.Post(ctx, api.ASGPath(group, "desired"), api.DesiredRequest{Desired: n}, &out)
+}
+
+func (l *managerLab) ASGs(ctx context.Context) ([]ASGState, error) {
+	var gs []api.ASG
+	if err := l.c.Get(ctx, api.PathASGs, &gs); err != nil {
+		return nil, err
+	}
+	out := make([]ASGState, len(gs))
+	for i, g := range gs {
+		out[i] = ASGState{Name: g.Name, Desired: g.Desired}
+		for _, in := range g.Instances {
+			out[i].Instances = append(out[i].Instances, ASGInstanceState{Name: in.Name, IP: in.IP, State: in.State, Targets: in.Targets})
+		}
+	}
+	return out, nil
+}

@@ -77,6 +77,9 @@ func (rn *run) expect(ctx context.Context, e scenario.ExpectationSpec, drops map
 	case e.Target != nil:
 		er.Kind, er.Spec = "target", flowYAML(e.Target)
 		err = rn.targetState(ctx, e.Target, er)
+	case e.ASG != nil:
+		er.Kind, er.Spec = "asg", flowYAML(e.ASG)
+		err = rn.asgExpect(ctx, e.ASG, er)
 	default:
 		err = fmt.Errorf("an expectation needs one key")
 	}
@@ -907,6 +910,92 @@ func (rn *run) targetState(ctx context.Context, ts *scenario.TargetStateSpec, er
 	}
 	er.Expected = fmt.Sprintf("%s %s on every GWLB node that checks it", ts.Name, ts.State)
 	er.Observed = seen
+	judge(er, ok)
+	return nil
+}
+
+// asgExpect judges an expectation on an Auto Scaling group: its desired
+// capacity, its InService instances, and where a traffic's flows went.
+func (rn *run) asgExpect(ctx context.Context, a *scenario.ASGExpectSpec, er *ExpectResult) error {
+	g, err := rn.asg(ctx, a.Name)
+	if err != nil {
+		return err
+	}
+	var want, seen []string
+	ok := true
+	if a.Desired != nil {
+		want = append(want, fmt.Sprintf("desired %d", *a.Desired))
+		ok = ok && g.Desired == *a.Desired
+	}
+	if a.InService != nil {
+		n, _ := inService(g)
+		want = append(want, fmt.Sprintf("%d InService", *a.InService))
+		ok = ok && n == *a.InService
+	}
+	if a.Desired != nil || a.InService != nil {
+		seen = append(seen, instancesLine(g))
+	}
+	if a.Traffic != "" {
+		t, err := rn.named(ctx, a.Traffic)
+		if err != nil {
+			return err
+		}
+		obs := rn.match(t)
+		// The group's instances now and those it had: a flow's target is
+		// named by node name, or by address (target type ip).
+		members := map[string]bool{}
+		for _, in := range g.Instances {
+			members[in.Name] = true
+			if in.IP != "" {
+				members[in.IP] = true
+			}
+		}
+		prefix := a.Name + "-"
+		isMember := func(f Flow) bool {
+			if members[f.Target] || members[f.TargetIP] {
+				return true
+			}
+			n, found := strings.CutPrefix(f.Target, prefix)
+			_, err := strconv.Atoi(n)
+			return found && err == nil
+		}
+		in := 0
+		var bad, good []*observed
+		for _, o := range obs {
+			hit := slices.ContainsFunc(o.entries, isMember)
+			if hit {
+				in++
+				good = append(good, o)
+			} else {
+				bad = append(bad, o)
+			}
+		}
+		flows := a.Flows
+		if flows == "" {
+			flows = "some"
+		}
+		var met bool
+		switch flows {
+		case "all":
+			met = len(obs) > 0 && in == len(obs)
+			want = append(want, fmt.Sprintf("every flow of %s to an instance of %s", a.Traffic, a.Name))
+		case "none":
+			met = in == 0
+			want = append(want, fmt.Sprintf("no flow of %s to an instance of %s", a.Traffic, a.Name))
+			bad = good
+		default:
+			met = in > 0
+			want = append(want, fmt.Sprintf("at least one flow of %s to an instance of %s", a.Traffic, a.Name))
+			bad = obs
+		}
+		seen = append(seen, fmt.Sprintf("%d of %d flows of %s went to its instances", in, len(obs), a.Traffic))
+		ok = ok && met
+		if !met {
+			er.Evidence = rn.flowEvidence(ctx, bad)
+		}
+	}
+	er.Expected = fmt.Sprintf("group %s: %s", a.Name, strings.Join(want, ", "))
+	er.Observed = strings.Join(seen, "; ")
 	judge(er, ok)
 	return nil
 }

@@ -71,6 +71,24 @@ type Lab interface {
 	Link(ctx context.Context, node string, e LinkEdit) error
 	// Route edits a route table: add, replace or delete.
 	Route(ctx context.Context, vpc, table, action string, dest netip.Prefix, target string) error
+	// SetDesired sets an Auto Scaling group's desired capacity.
+	SetDesired(ctx context.Context, group string, n int) error
+	// ASGs lists the Auto Scaling groups with their instances.
+	ASGs(ctx context.Context) ([]ASGState, error)
+}
+
+// ASGState is an Auto Scaling group as the emulator runs it.
+type ASGState struct {
+	Name      string
+	Desired   int
+	Instances []ASGInstanceState
+}
+
+// ASGInstanceState is one instance of a group (not yet terminated).
+type ASGInstanceState struct {
+	Name, IP, State string
+	// Targets is its state in each target group of the group.
+	Targets map[string]string
 }
 
 // Flow is one GWLB flow, as the emulator lists it.

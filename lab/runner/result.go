@@ -47,7 +47,7 @@ type FileResult struct {
 type StepResult struct {
 	Path    string `json:"path"` // steps[N]
 	Line    int    `json:"line,omitempty"`
-	Kind    string `json:"kind"` // traffic, fault, route, wait, expect
+	Kind    string `json:"kind"` // traffic, fault, route, asg, wait, expect
 	Summary string `json:"summary"`
 	// Status: ok, error or skipped for steps other than expect; pass, fail
 	// or error for an expect step.

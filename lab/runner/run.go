@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -238,6 +239,8 @@ func stepKind(st scenario.StepSpec) string {
 		return "fault"
 	case st.Route != nil:
 		return "route"
+	case st.ASG != nil:
+		return "asg"
 	case st.Wait != nil:
 		return "wait"
 	}
@@ -253,6 +256,8 @@ func stepSummary(st scenario.StepSpec) string {
 		return flowYAML(st.Fault)
 	case st.Route != nil:
 		return flowYAML(st.Route)
+	case st.ASG != nil:
+		return flowYAML(st.ASG)
 	case st.Wait != nil:
 		return flowYAML(st.Wait)
 	}
@@ -290,6 +295,9 @@ func (rn *run) step(ctx context.Context, path string, st scenario.StepSpec, sr *
 	case st.Route != nil:
 		sr.Status = StatusOK
 		return rn.route(ctx, st.Route)
+	case st.ASG != nil:
+		sr.Status = StatusOK
+		return rn.lab.SetDesired(ctx, st.ASG.Name, *st.ASG.Desired)
 	case st.Wait != nil:
 		sr.Status = StatusOK
 		return rn.wait(ctx, st.Wait)
@@ -638,8 +646,18 @@ func (rn *run) wait(ctx context.Context, w *scenario.WaitSpec) error {
 			fl, err := rn.lab.Flows(ctx)
 			return len(fl) >= *w.Flows, fmt.Sprintf("%d flows", len(fl)), err
 		}
+	case w.ASG != "" && w.InService != nil:
+		check = func() (bool, string, error) {
+			g, err := rn.asg(ctx, w.ASG)
+			if err != nil {
+				return false, "", err
+			}
+			n, healthy := inService(g)
+			ok := n == *w.InService && (!w.Healthy || healthy == n)
+			return ok, instancesLine(g), nil
+		}
 	default:
-		return errors.New("a wait step needs target, flows, traffic or duration")
+		return errors.New("a wait step needs target, flows, traffic, asg or duration")
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -691,4 +709,60 @@ func (rn *run) targetIs(ctx context.Context, t scenario.Target, state string) (b
 		return false, "no GWLB node checks it", nil
 	}
 	return ok, strings.Join(seen, ", "), nil
+}
+
+// --- Auto Scaling groups
+
+// asg returns the group named.
+func (rn *run) asg(ctx context.Context, name string) (ASGState, error) {
+	gs, err := rn.lab.ASGs(ctx)
+	if err != nil {
+		return ASGState{}, err
+	}
+	for _, g := range gs {
+		if g.Name == name {
+			return g, nil
+		}
+	}
+	return ASGState{}, fmt.Errorf("the emulator runs no Auto Scaling group %q", name)
+}
+
+// inService counts a group's InService instances, and those of them
+// healthy in every target group of the group.
+func inService(g ASGState) (n, healthy int) {
+	for _, in := range g.Instances {
+		if in.State != "InService" {
+			continue
+		}
+		n++
+		ok := len(in.Targets) > 0
+		for _, st := range in.Targets {
+			ok = ok && st == "healthy"
+		}
+		if ok {
+			healthy++
+		}
+	}
+	return n, healthy
+}
+
+// instancesLine says what a group holds: desired capacity, then each
+// instance with its state and its targets' states.
+func instancesLine(g ASGState) string {
+	parts := []string{fmt.Sprintf("desired %d", g.Desired)}
+	for _, in := range g.Instances {
+		s := in.Name + " " + in.State
+		var ts []string
+		for _, tg := range slices.Sorted(maps.Keys(in.Targets)) {
+			ts = append(ts, tg+": "+in.Targets[tg])
+		}
+		if len(ts) > 0 {
+			s += " (" + strings.Join(ts, ", ") + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(g.Instances) == 0 {
+		parts = append(parts, "no instance")
+	}
+	return strings.Join(parts, "; ")
 }

@@ -38,7 +38,12 @@ type fakeLab struct {
 
 	counters map[string]uint64
 	sent     []echo.FlowResult
+	sentTo   []string // the target of each flow sent
 	downs    []string
+	// desired is group fleet's desired capacity; its instances are
+	// InService from the second listing after it was set (asgReads).
+	desired  int
+	asgReads int
 }
 
 func newFake() *fakeLab {
@@ -80,6 +85,7 @@ func (f *fakeLab) Exec(_ context.Context, node string, argv []string, stdout, _ 
 			r.Error, r.Detail = "timeout", "dial tcp: i/o timeout"
 		}
 		f.sent = append(f.sent, r)
+		f.sentTo = append(f.sentTo, f.target)
 		_ = enc.Encode(r)
 	}
 	f.counters["tcp_no_flow"] += f.drops
@@ -96,9 +102,9 @@ func (f *fakeLab) Flows(context.Context) ([]Flow, error) {
 		return nil, nil
 	}
 	var out []Flow
-	for _, r := range f.sent {
+	for i, r := range f.sent {
 		out = append(out, Flow{GWLB: "gwlb-1", Node: "gwlb-1-az1", AZ: "az1", Endpoint: "gwlbe-1",
-			Src: r.Local, Dst: "10.0.1.10:80", Proto: 6, Target: f.target, Cookie: "0000abcd",
+			Src: r.Local, Dst: "10.0.1.10:80", Proto: 6, Target: f.sentTo[i], Cookie: "0000abcd",
 			OrigPackets: f.orig, ReplyPackets: f.reply})
 	}
 	return out, nil
@@ -164,6 +170,32 @@ func (f *fakeLab) Link(context.Context, string, LinkEdit) error {
 
 func (f *fakeLab) Route(context.Context, string, string, string, netip.Prefix, string) error {
 	return fmt.Errorf("route edits: %w", ErrUnsupported)
+}
+
+// SetDesired scales fleet; new flows go to fleet-1 from then on.
+func (f *fakeLab) SetDesired(_ context.Context, group string, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if group != "fleet" {
+		return fmt.Errorf("no group %q", group)
+	}
+	f.desired, f.asgReads, f.target = n, 0, "fleet-1"
+	return nil
+}
+
+func (f *fakeLab) ASGs(context.Context) ([]ASGState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asgReads++
+	g := ASGState{Name: "fleet", Desired: f.desired}
+	for i := range f.desired {
+		in := ASGInstanceState{Name: fmt.Sprintf("fleet-%d", i+1), IP: fmt.Sprintf("10.20.1.%d", 100+i), State: "Pending"}
+		if f.asgReads >= 2 {
+			in.State, in.Targets = "InService", map[string]string{"fw-targets": "healthy"}
+		}
+		g.Instances = append(g.Instances, in)
+	}
+	return []ASGState{g}, nil
 }
 
 func writeScenario(t *testing.T, steps string) string {
@@ -448,4 +480,64 @@ func TestFromTo(t *testing.T) {
 	if len(f.sent) != 1 {
 		t.Errorf("reaches with from and to sent %d flows, want one probe", len(f.sent))
 	}
+}
+
+// TestASGSteps: an asg step scales the group, a wait for it ends once its
+// instances are InService and healthy, and asg expectations judge its
+// capacity and where flows went before and after.
+func TestASGSteps(t *testing.T) {
+	f := newFake()
+	_, fr := runOne(t, f, `  - traffic: {name: before, from: client, to: web, flows: 2}
+  - asg: {name: fleet, desired: 2}
+  - wait: {asg: fleet, in_service: 2, healthy: true, timeout: 5s}
+  - traffic: {name: after, from: client, to: web, flows: 2}
+  - expect:
+      - asg: {name: fleet, desired: 2, in_service: 2}
+      - asg: {name: fleet, traffic: before, flows: none}
+      - asg: {name: fleet, traffic: after, flows: all}
+      - asg: {name: fleet, traffic: before}
+      - asg: {name: fleet, in_service: 1}
+`)
+	got := []string{}
+	for _, e := range expectations(fr) {
+		got = append(got, e.Status)
+	}
+	want := []string{StatusPass, StatusPass, StatusPass, StatusFail, StatusFail}
+	if !slices.Equal(got, want) {
+		for _, e := range expectations(fr) {
+			t.Logf("%s: %s / %s", e.Status, e.Expected, e.Observed)
+		}
+		t.Fatalf("statuses %v, want %v (file %s: %s)", got, want, fr.Status, fr.Error)
+	}
+	if e := expectations(fr)[3]; !strings.Contains(e.Observed, "0 of 2 flows of before") {
+		t.Fatalf("observed %q", e.Observed)
+	}
+	if e := expectations(fr)[4]; !strings.Contains(e.Observed, "fleet-2 InService (fw-targets: healthy)") {
+		t.Fatalf("observed %q", e.Observed)
+	}
+	if f.asgReads < 2 {
+		t.Fatalf("the wait read the group %d times: it did not wait", f.asgReads)
+	}
+}
+
+// TestASGWaitTimeout: a wait for a group that never gets there fails the
+// scenario with what the group last held.
+func TestASGWaitTimeout(t *testing.T) {
+	f := newFake()
+	_, fr := runOne(t, f, `  - asg: {name: fleet, desired: 1}
+  - wait: {asg: fleet, in_service: 2, timeout: 1s}
+  - expect:
+      - asg: {name: fleet, desired: 1}
+`)
+	if fr.Status == StatusPass || !strings.Contains(fr.Error+stepErrors(fr), "fleet-1 InService") {
+		t.Fatalf("file %s: %q %q", fr.Status, fr.Error, stepErrors(fr))
+	}
+}
+
+func stepErrors(fr *FileResult) string {
+	var out []string
+	for _, s := range fr.Steps {
+		out = append(out, s.Error)
+	}
+	return strings.Join(out, "; ")
 }

@@ -18,7 +18,7 @@ type Scenario struct {
 	Topology        *topology.Topology `yaml:"topology,omitempty" desc:"The lab, written inline as a topology file would be (docs/topology.md). Exactly one of topology, topology_file and topology_builtin."`
 	TopologyFile    string             `yaml:"topology_file,omitempty" desc:"The lab's topology file, relative to the scenario file."`
 	TopologyBuiltin string             `yaml:"topology_builtin,omitempty" desc:"A lab shipped in the binary: default (scenarios/default.yaml) or plain-vpc." schema:"enum=default|plain-vpc"`
-	Steps           []StepSpec         `yaml:"steps" desc:"What happens, in order: each step is exactly one of traffic, fault, route, wait and expect." schema:"required,minItems=1"`
+	Steps           []StepSpec         `yaml:"steps" desc:"What happens, in order: each step is exactly one of traffic, fault, route, asg, wait and expect." schema:"required,minItems=1"`
 }
 
 // StepSpec is one step: exactly one of its fields.
@@ -26,8 +26,9 @@ type StepSpec struct {
 	Traffic *TrafficSpec      `yaml:"traffic,omitempty" desc:"Send traffic between nodes and record how it went; the step itself never fails, expectations judge it."`
 	Fault   *FaultSpec        `yaml:"fault,omitempty" desc:"Break (or mend) something: a node's program, a target's health checks or registration, a node's link."`
 	Route   *RouteEditSpec    `yaml:"route,omitempty" desc:"Edit a route table of the running lab."`
+	ASG     *ASGActionSpec    `yaml:"asg,omitempty" desc:"Set an Auto Scaling group's desired capacity (gwlb-lab asg set-desired); the group launches or terminates instances from then on (spec §13)."`
 	Wait    *WaitSpec         `yaml:"wait,omitempty" desc:"Wait for a target state, for flows, for background traffic, or for some lab time."`
-	Expect  []ExpectationSpec `yaml:"expect,omitempty" desc:"Expectations checked now, each exactly one of reaches, blocked, traverses, bypasses, symmetric, one_target, drop and target. Counters are compared with their values at the previous expect step (or the start of the steps)." schema:"minItems=1"`
+	Expect  []ExpectationSpec `yaml:"expect,omitempty" desc:"Expectations checked now, each exactly one of reaches, blocked, traverses, bypasses, symmetric, one_target, drop, target and asg. Counters are compared with their values at the previous expect step (or the start of the steps)." schema:"minItems=1"`
 }
 
 // TrafficSpec sends traffic: Flows connections (or UDP flows, or ICMP echo
@@ -79,15 +80,24 @@ type RouteEditSpec struct {
 	Target      string `yaml:"target,omitempty" desc:"Route target, as in a topology file (local, blackhole, or a gateway, endpoint or instance of the table's VPC); not for delete."`
 }
 
-// WaitSpec waits: exactly one of target (with state), flows, traffic and
-// duration.
+// ASGActionSpec sets a group's desired capacity.
+type ASGActionSpec struct {
+	Name    string `yaml:"name" desc:"The Auto Scaling group, as the topology names it." schema:"required"`
+	Desired *int   `yaml:"desired" desc:"The desired capacity, within the group's min and max." schema:"required,min=0"`
+}
+
+// WaitSpec waits: exactly one of target (with state), flows, traffic,
+// asg (with in_service) and duration.
 type WaitSpec struct {
-	Target   string `yaml:"target,omitempty" desc:"A registered target, by instance name or address (GWLB/TARGET when ambiguous): wait until every GWLB node that checks it shows state."`
-	State    string `yaml:"state,omitempty" desc:"The target state waited for (with target)." schema:"enum=initial|healthy|unhealthy|draining|unused"`
-	Flows    *int   `yaml:"flows,omitempty" desc:"Wait until the GWLB nodes hold at least this many flows together." schema:"min=1"`
-	Traffic  string `yaml:"traffic,omitempty" desc:"Wait until the background traffic of this name has ended."`
-	Duration string `yaml:"duration,omitempty" desc:"Wait this long on the lab clock (lab.time_scale makes it shorter in wall time), e.g. 400s to outlast the TCP idle timeout."`
-	Timeout  string `yaml:"timeout,omitempty" desc:"Fail the scenario when the wait lasts longer than this (wall time; not with duration)." schema:"default=60s"`
+	Target    string `yaml:"target,omitempty" desc:"A registered target, by instance name or address (GWLB/TARGET when ambiguous): wait until every GWLB node that checks it shows state."`
+	State     string `yaml:"state,omitempty" desc:"The target state waited for (with target)." schema:"enum=initial|healthy|unhealthy|draining|unused"`
+	ASG       string `yaml:"asg,omitempty" desc:"An Auto Scaling group: wait until exactly in_service of its instances are InService (and, with healthy, healthy in every target group of the group)."`
+	InService *int   `yaml:"in_service,omitempty" desc:"How many InService instances of the group the wait is for (with asg)." schema:"min=0"`
+	Healthy   bool   `yaml:"healthy,omitempty" desc:"With asg: also wait until each InService instance is healthy in every target group of the group, so new flows reach it." schema:"default=false"`
+	Flows     *int   `yaml:"flows,omitempty" desc:"Wait until the GWLB nodes hold at least this many flows together." schema:"min=1"`
+	Traffic   string `yaml:"traffic,omitempty" desc:"Wait until the background traffic of this name has ended."`
+	Duration  string `yaml:"duration,omitempty" desc:"Wait this long on the lab clock (lab.time_scale makes it shorter in wall time), e.g. 400s to outlast the TCP idle timeout."`
+	Timeout   string `yaml:"timeout,omitempty" desc:"Fail the scenario when the wait lasts longer than this (wall time; not with duration)." schema:"default=60s"`
 }
 
 // ExpectationSpec is one expectation: exactly one of its fields.
@@ -100,6 +110,17 @@ type ExpectationSpec struct {
 	OneTarget *FlowRefSpec     `yaml:"one_target,omitempty" desc:"Every flow of the traffic went to one and the same appliance."`
 	Drop      *DropSpec        `yaml:"drop,omitempty" desc:"A drop counter of the emulator (fabric or GWLB node) rose, or stayed still, or is zero."`
 	Target    *TargetStateSpec `yaml:"target,omitempty" desc:"A target is in a state now, on every GWLB node that checks it."`
+	ASG       *ASGExpectSpec   `yaml:"asg,omitempty" desc:"An Auto Scaling group's capacity and instances now, or where a traffic's flows went: to its instances or not."`
+}
+
+// ASGExpectSpec is an expectation on an Auto Scaling group: at least one
+// of desired, in_service and traffic.
+type ASGExpectSpec struct {
+	Name      string `yaml:"name" desc:"The Auto Scaling group, as the topology names it." schema:"required"`
+	Desired   *int   `yaml:"desired,omitempty" desc:"The group's desired capacity is this." schema:"min=0"`
+	InService *int   `yaml:"in_service,omitempty" desc:"Exactly this many of its instances are InService." schema:"min=0"`
+	Traffic   string `yaml:"traffic,omitempty" desc:"The label of an earlier traffic step: flows says how many of its flows the GWLB sent to the group's instances."`
+	Flows     string `yaml:"flows,omitempty" desc:"With traffic: all (every flow went to an instance of the group), some (at least one did) or none (none did, e.g. flows that started before a scale out stay where they are)." schema:"enum=all|some|none,default=some"`
 }
 
 // FlowRefSpec names traffic: a traffic step's label, or from and to (with

@@ -130,7 +130,7 @@ func (c *checker) index() {
 	c.reasons = dropReasons()
 }
 
-var stepKeys = []string{"traffic", "fault", "route", "wait", "expect"}
+var stepKeys = []string{"traffic", "fault", "route", "asg", "wait", "expect"}
 
 // set returns which of keys the mapping at path sets.
 func (c *checker) set(path string, keys []string) []string {
@@ -184,6 +184,12 @@ func (c *checker) checkStep(path string, st *StepSpec) string {
 			break
 		}
 		c.checkRoute(p, st.Route)
+	case "asg":
+		if st.ASG == nil {
+			c.errorf(p, "asg is empty: give name and desired")
+			break
+		}
+		c.checkASGAction(p, st.ASG)
 	case "wait":
 		if st.Wait == nil {
 			c.errorf(p, "wait is empty: give one of %s", strings.Join(waitKeys, ", "))
@@ -511,7 +517,7 @@ func (c *checker) checkRouteTarget(path string, v *topology.VPC, t *topology.Rou
 	}
 }
 
-var waitKeys = []string{"target", "flows", "traffic", "duration"}
+var waitKeys = []string{"target", "flows", "traffic", "asg", "duration"}
 
 // TargetStates are the states a target can be waited for and expected in
 // (spec §4.2).
@@ -529,6 +535,21 @@ func (c *checker) checkWait(path string, w *WaitSpec) {
 		c.checkState(sp, w.State, "a wait for a target")
 	} else if c.f.written(sp) {
 		c.errorf(sp, "state goes with target only")
+	}
+	for _, k := range []string{"in_service", "healthy"} {
+		if kp := child(path, k); c.f.written(kp) && (!ok || key != "asg") {
+			c.errorf(kp, "%s goes with asg only", k)
+		}
+	}
+	if ok && key == "asg" {
+		if g := c.group(child(path, key), w.ASG); g != nil {
+			ip := child(path, "in_service")
+			if w.InService == nil {
+				c.errorf(child(path, key), "a wait for a group needs in_service: how many InService instances to wait for")
+			} else if *w.InService > g.Max {
+				c.errorf(ip, "in_service %d is above group %s's max (%d): the wait could never end", *w.InService, g.Name, g.Max)
+			}
+		}
 	}
 	tp := child(path, "timeout")
 	if w.Timeout != "" {
@@ -587,7 +608,7 @@ func (c *checker) label(path, name string) (label, bool) {
 	return l, ok
 }
 
-var expectKeys = []string{"reaches", "blocked", "traverses", "bypasses", "symmetric", "one_target", "drop", "target"}
+var expectKeys = []string{"reaches", "blocked", "traverses", "bypasses", "symmetric", "one_target", "drop", "target", "asg"}
 
 func (c *checker) checkExpectation(path string, e *ExpectationSpec) {
 	key, ok := c.exactlyOne(path, "an expectation", expectKeys)
@@ -648,6 +669,78 @@ func (c *checker) checkExpectation(path string, e *ExpectationSpec) {
 			c.target(child(p, "name"), t.Name)
 		}
 		c.checkState(child(p, "state"), t.State, "a target expectation")
+	case "asg":
+		if e.ASG == nil {
+			c.errorf(p, "asg needs name, and desired, in_service or traffic")
+			return
+		}
+		c.checkASGExpect(p, e.ASG)
+	}
+}
+
+// group looks up the Auto Scaling group name, or records why it cannot.
+func (c *checker) group(path, name string) *topology.AutoScalingGroup {
+	if name == "" {
+		c.errorf(path, "an Auto Scaling group's name is required")
+		return nil
+	}
+	if g, ok := c.lab.AutoScalingGroup(name); ok {
+		return g
+	}
+	var names []string
+	for _, g := range c.lab.AutoScalingGroups {
+		names = append(names, g.Name)
+	}
+	if len(names) == 0 {
+		c.errorf(path, "no Auto Scaling group %q: the lab has none (autoscaling_groups in its topology)", name)
+	} else {
+		c.errorf(path, "no Auto Scaling group %q; the lab's groups: %s", name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// capacityIn checks that n is a capacity the group can have: within its
+// min and max.
+func (c *checker) capacityIn(path string, n int, g *topology.AutoScalingGroup, what string) {
+	if n < g.Min || n > g.Max {
+		c.errorf(path, "%s %d is outside group %s's min-max (%d-%d)", what, n, g.Name, g.Min, g.Max)
+	}
+}
+
+func (c *checker) checkASGAction(path string, a *ASGActionSpec) {
+	g := c.group(child(path, "name"), a.Name)
+	dp := child(path, "desired")
+	switch {
+	case a.Desired == nil:
+		c.errorf(dp, "desired is required: the group's new desired capacity")
+	case g != nil:
+		c.capacityIn(dp, *a.Desired, g, "desired capacity")
+	}
+}
+
+func (c *checker) checkASGExpect(path string, a *ASGExpectSpec) {
+	g := c.group(child(path, "name"), a.Name)
+	if len(c.set(path, []string{"desired", "in_service", "traffic"})) == 0 {
+		c.errorf(path, "asg needs desired, in_service or traffic: what to expect of the group")
+	}
+	if g != nil && a.Desired != nil {
+		c.capacityIn(child(path, "desired"), *a.Desired, g, "desired capacity")
+	}
+	if g != nil && a.InService != nil && *a.InService > g.Max {
+		c.errorf(child(path, "in_service"), "in_service %d is above group %s's max (%d)", *a.InService, g.Name, g.Max)
+	}
+	fp := child(path, "flows")
+	switch {
+	case a.Flows != "" && !contains([]string{"all", "some", "none"}, a.Flows):
+		c.errorf(fp, "flows %q is not all, some or none", a.Flows)
+	case c.f.written(fp) && !c.f.written(child(path, "traffic")):
+		c.errorf(fp, "flows goes with traffic")
+	}
+	if c.f.written(child(path, "traffic")) {
+		c.label(child(path, "traffic"), a.Traffic)
+		if g != nil && len(g.TargetGroups) == 0 {
+			c.errorf(child(path, "traffic"), "group %s registers its instances in no target group: no flow goes to them", g.Name)
+		}
 	}
 }
 
