@@ -274,6 +274,9 @@ func (c *Coalescer) Item(i int) (first, count int) {
 	return int(c.items[i].first), int(c.items[i].count)
 }
 
+// UDPRun reports whether write i is of UDP datagrams.
+func (c *Coalescer) UDPRun(i int) bool { return c.info[c.items[i].first].udp }
+
 // Next returns the frame after frame j in its write, or -1.
 func (c *Coalescer) Next(j int) int { return int(c.info[j].next) }
 
