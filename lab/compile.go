@@ -35,6 +35,13 @@ func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket 
 		if n.Kind == topology.NodeInstance {
 			e.PublicIP = n.Interface.PublicIP
 		}
+		// The reference appliance reads GENEVE through a UDP socket in
+		// forward and firewall modes; tunnel mode hands it to kernel
+		// devices, and other programs may read the link (docs/architecture.md).
+		if r := n.Run; r != nil && r.Appliance != nil &&
+			(r.Appliance.Mode == topology.ApplianceForward || r.Appliance.Mode == topology.ApplianceFirewall) {
+			e.UDPCoalesce = true
+		}
 		return e
 	}
 	for i := range l.VPCs {
