@@ -36,6 +36,6 @@ var _ = Describe("UDP runs toward the appliances", func() {
 		// written once a second).
 		Eventually(func() uint64 {
 			return applianceStats(l, "fw-1").GROTrains + applianceStats(l, "fw-2").GROTrains
-		}).WithTimeout(5*time.Second).WithPolling(200*time.Millisecond).Should(BeNumerically(">", before))
+		}).WithTimeout(5 * time.Second).WithPolling(200 * time.Millisecond).Should(BeNumerically(">", before))
 	})
 })
