@@ -72,6 +72,9 @@ type Stats struct {
 	Control   uint64 `json:"control"`
 	Tunneled  uint64 `json:"tunneled,omitempty"`
 	NoFlow    uint64 `json:"no_flow,omitempty"`
+	// GROTrains are the reads that brought several datagrams of one
+	// sender at once (UDP GRO); their datagrams count in Received.
+	GROTrains uint64 `json:"gro_trains,omitempty"`
 }
 
 // Appliance is a running reference appliance.
@@ -126,7 +129,7 @@ func New(cfg Config) *Appliance {
 // counters are Stats as atomics: the receiving loop and tunnel mode's
 // readers add to them without a lock.
 type counters struct {
-	received, returned, dropped, malformed, foreign, control, tunneled, noFlow atomic.Uint64
+	received, returned, dropped, malformed, foreign, control, tunneled, noFlow, groTrains atomic.Uint64
 }
 
 // Stats returns the counters.
@@ -134,7 +137,7 @@ func (a *Appliance) Stats() Stats {
 	c := &a.ctr
 	return Stats{Received: c.received.Load(), Returned: c.returned.Load(), Dropped: c.dropped.Load(),
 		Malformed: c.malformed.Load(), Foreign: c.foreign.Load(), Control: c.control.Load(),
-		Tunneled: c.tunneled.Load(), NoFlow: c.noFlow.Load()}
+		Tunneled: c.tunneled.Load(), NoFlow: c.noFlow.Load(), GROTrains: c.groTrains.Load()}
 }
 
 // Run serves until ctx ends.
@@ -240,6 +243,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 			}
 			// A GRO train is datagrams of seg bytes (the last one
 			// shorter or equal) of one sender, read as one.
+			if len(payload) > seg {
+				a.ctr.groTrains.Add(1)
+			}
 			for len(payload) > seg {
 				e.handle(payload[:seg], from, local, now)
 				payload = payload[seg:]

@@ -35,6 +35,7 @@ func Compile(l *topology.Lab, nsPath func(*topology.Node) string, controlSocket 
 		if n.Kind == topology.NodeInstance {
 			e.PublicIP = n.Interface.PublicIP
 		}
+		e.UDPCoalesce = udpCoalesce(n)
 		return e
 	}
 	for i := range l.VPCs {
@@ -217,4 +218,14 @@ func compileASG(g topology.AutoScalingGroup) config.AutoScalingGroup {
 		}
 	}
 	return out
+}
+
+// udpCoalesce reports whether n's port may write runs of UDP datagrams as
+// one USO frame: the reference appliance reads GENEVE through a UDP socket
+// in forward and firewall modes; tunnel mode hands it to kernel devices,
+// and other programs may read the link itself (docs/architecture.md).
+func udpCoalesce(n *topology.Node) bool {
+	r := n.Run
+	return r != nil && r.Appliance != nil &&
+		(r.Appliance.Mode == topology.ApplianceForward || r.Appliance.Mode == topology.ApplianceFirewall)
 }

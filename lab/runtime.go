@@ -582,7 +582,7 @@ func (m *Manager) AddNode(ctx context.Context, lab string, spec NodeSpec) (_ *No
 	c := control.NewClient(p.Socket())
 	in := api.Node{Name: n.Name, VPC: n.VPC, Subnet: n.Subnet, IP: n.Interface.Addr.Addr().String(),
 		MAC: n.Interface.MAC.String(), NetNS: bn.NetNSPath(), Interface: n.Interface.Name, MTU: n.Interface.MTU,
-		SourceDestCheck: &n.Interface.SourceDestCheck}
+		SourceDestCheck: &n.Interface.SourceDestCheck, UDPCoalesce: udpCoalesce(n)}
 	if n.Interface.Addr6.IsValid() {
 		in.IPv6 = n.Interface.Addr6.Addr().String()
 	}

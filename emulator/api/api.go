@@ -115,6 +115,12 @@ type PortOffload struct {
 	// segments as one GSO frame; CoalesceOff is why that stopped.
 	Coalesced   uint64 `json:"coalesced_writes"`
 	CoalesceOff string `json:"coalesce_off,omitempty"`
+	// CoalescedUDP are writes that carried a run of UDP datagrams as one
+	// USO frame (ports of nodes that read through UDP sockets: the
+	// reference appliance in forward and firewall modes); CoalesceUDPOff
+	// is why that is off on such a port.
+	CoalescedUDP   uint64 `json:"coalesced_udp_writes,omitempty"`
+	CoalesceUDPOff string `json:"coalesce_udp_off,omitempty"`
 }
 
 // PortLink is a port's link impairment as status shows it.

@@ -35,6 +35,10 @@ type Node struct {
 	MTU int `json:"mtu,omitempty"`
 	// SourceDestCheck defaults to true, as for an instance (spec §6.6 #13).
 	SourceDestCheck *bool `json:"source_dest_check,omitempty"`
+	// UDPCoalesce has the node's port write runs of one flow's UDP
+	// datagrams as one USO frame: only for a node that reads them through
+	// UDP sockets (config.ENI.UDPCoalesce).
+	UDPCoalesce bool `json:"udp_coalesce,omitempty"`
 }
 
 // NodeRemoved answers the removal of a node.

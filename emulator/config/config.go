@@ -80,6 +80,10 @@ type ENI struct {
 	// SourceDestCheck drops traffic the ENI sends from, or would receive for,
 	// an address that is not its own (spec §6.6 #13).
 	SourceDestCheck bool `json:"source_dest_check"`
+	// UDPCoalesce has the port write runs of UDP datagrams of one flow to
+	// the node as one USO frame, which only a node that reads them through
+	// UDP sockets gets back as the datagrams (docs/architecture.md).
+	UDPCoalesce bool `json:"udp_coalesce,omitempty"`
 }
 
 // RouteTable is an AWS route table.

@@ -109,7 +109,7 @@ func (d *Daemon) removeNode(name string) error {
 // nodeIn reads a node of the API; the fabric checks the rest.
 func (d *Daemon) nodeIn(in api.Node) (fabric.AddedNode, error) {
 	n := fabric.AddedNode{VPC: in.VPC, Subnet: in.Subnet}
-	e := config.ENI{Node: in.Name, NetNS: in.NetNS, Interface: in.Interface, MTU: in.MTU, SourceDestCheck: true}
+	e := config.ENI{Node: in.Name, NetNS: in.NetNS, Interface: in.Interface, MTU: in.MTU, SourceDestCheck: true, UDPCoalesce: in.UDPCoalesce}
 	if in.Name == "" {
 		return n, errors.New("a node name is required")
 	}
@@ -154,7 +154,7 @@ func (d *Daemon) defaultENI() config.ENI {
 func nodeOut(n fabric.AddedNode) api.Node {
 	sdc := n.ENI.SourceDestCheck
 	out := api.Node{Name: n.ENI.Node, VPC: n.VPC, Subnet: n.Subnet, IP: n.ENI.IP.String(), MAC: n.ENI.MAC.String(),
-		NetNS: n.ENI.NetNS, Interface: n.ENI.Interface, MTU: n.ENI.MTU, SourceDestCheck: &sdc}
+		NetNS: n.ENI.NetNS, Interface: n.ENI.Interface, MTU: n.ENI.MTU, SourceDestCheck: &sdc, UDPCoalesce: n.ENI.UDPCoalesce}
 	if n.ENI.IPv6.IsValid() {
 		out.IPv6 = n.ENI.IPv6.String()
 	}

@@ -23,7 +23,8 @@ import (
 type pipeOpener struct {
 	mu    sync.Mutex
 	peers map[string]port.Port
-	ends  []port.Port // the emulator's ends, in the order opened
+	ends  []port.Port     // the emulator's ends, in the order opened
+	udp   map[string]bool // ENI.UDPCoalesce of each node opened
 }
 
 func (o *pipeOpener) openPort(e config.ENI) (fabric.Port, error) {
@@ -35,6 +36,10 @@ func (o *pipeOpener) openPort(e config.ENI) (fabric.Port, error) {
 	}
 	o.peers[e.Node] = b
 	o.ends = append(o.ends, a)
+	if o.udp == nil {
+		o.udp = map[string]bool{}
+	}
+	o.udp[e.Node] = e.UDPCoalesce
 	return a, nil
 }
 
@@ -78,13 +83,19 @@ func TestNodeAPI(t *testing.T) {
 	if err := d.KeepEdits(edits); err != nil {
 		t.Fatal(err)
 	}
-	fw3 := api.Node{Name: "fw-3", Subnet: "appliances", IP: "10.20.1.13", MAC: "02:00:00:20:01:13", NetNS: fakeNetNS(t, "fw-3")}
+	fw3 := api.Node{Name: "fw-3", Subnet: "appliances", IP: "10.20.1.13", MAC: "02:00:00:20:01:13", NetNS: fakeNetNS(t, "fw-3"), UDPCoalesce: true}
 	var added api.Node
 	if err := c.Post(ctx, api.PathNodes, fw3, &added); err != nil {
 		t.Fatal(err)
 	}
 	if added.VPC != "security" || added.Interface != "eth0" || added.MTU != 9001 || added.SourceDestCheck == nil || !*added.SourceDestCheck {
 		t.Fatalf("added %+v", added)
+	}
+	o.mu.Lock()
+	udp := o.udp["fw-3"]
+	o.mu.Unlock()
+	if !added.UDPCoalesce || !udp {
+		t.Fatalf("udp_coalesce: answered %v, port opened with %v; want both true", added.UDPCoalesce, udp)
 	}
 	var listed []api.Node
 	if err := c.Get(ctx, api.PathNodes, &listed); err != nil || len(listed) != 1 || listed[0].Name != "fw-3" {

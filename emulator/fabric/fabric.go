@@ -350,6 +350,7 @@ func (f *Fabric) Counters() api.Counters {
 			pc.Offload = &api.PortOffload{
 				Negotiated: s.Negotiated, SuperFrames: s.SuperFrames, Segments: s.Segments,
 				Dropped: s.Dropped, Coalesced: s.Coalesced, CoalesceOff: s.CoalesceOff,
+				CoalescedUDP: s.CoalescedUDP, CoalesceUDPOff: s.CoalesceUDPOff,
 			}
 		}
 		c.Ports = append(c.Ports, pc)

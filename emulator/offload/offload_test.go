@@ -343,10 +343,12 @@ func fixTCP(f []byte) []byte {
 func flowOrder(frames [][]byte) map[string][]string {
 	m := map[string][]string{}
 	for _, f := range frames {
-		fi := classify(f)
+		fi := classify(f, true)
 		key, id := "other", fmt.Sprintf("%x", f)
 		if fi.tcp {
 			key, id = string(f[fi.l4:fi.l4+4]), fmt.Sprintf("%x", f[fi.l4+4:fi.l4+8])
+		} else if fi.udp {
+			key, id = fmt.Sprint("udp", f[:fi.l3], f[fi.l3+8:fi.l4], f[fi.l4:fi.l4+4]), fmt.Sprintf("%x", f[fi.hdrEnd:])
 		}
 		m[key] = append(m[key], id)
 	}

@@ -35,7 +35,9 @@ const maxSuperFrame = 65535 + FrameOverhead
 // which Read splits back into the MTU-sized packets the node would have
 // sent (emulator/offload), so nothing behind the port sees a frame longer
 // than MTU()+FrameOverhead. Write merges runs of TCP segments of one flow
-// into one GSO frame, as the node's own GRO would (offload.Coalescer).
+// into one GSO frame, as the node's own GRO would (offload.Coalescer), and,
+// on a port that asked for it (CoalesceUDP), runs of UDP datagrams of one
+// flow into one USO frame.
 type TAP struct {
 	name     string
 	mtu      int
@@ -82,10 +84,11 @@ type TAP struct {
 	whdr    [offload.MaxHeader]byte
 	wiov    []unix.Iovec
 	gro     atomic.Bool // coalesce writes; off once the kernel refused a GSO frame
+	udp     atomic.Bool // coalesce UDP too (CoalesceUDP); off once the kernel refused a USO frame
 
 	// What the offloads did; see OffloadStats.
-	superFrames, segments, gsoDrops, coalesced atomic.Uint64
-	groErr                                     atomic.Pointer[string]
+	superFrames, segments, gsoDrops, coalesced, coalescedUDP atomic.Uint64
+	groErr, udpErr                                           atomic.Pointer[string]
 }
 
 // Offloads says what a TAP negotiated with the node's kernel.
@@ -295,16 +298,48 @@ type OffloadStats struct {
 	// CoalesceOff is why coalescing stopped (the kernel refused a
 	// coalesced frame; every frame is written alone since), or "".
 	CoalesceOff string
+	// CoalescedUDP are the writes that carried a run of several UDP
+	// datagrams as one USO frame (only on a port with CoalesceUDP);
+	// CoalesceUDPOff is why that did not start or stopped, or "".
+	CoalescedUDP   uint64
+	CoalesceUDPOff string
+}
+
+// CoalesceUDP turns on (or off) merging runs of UDP datagrams of one flow
+// into one USO frame (VIRTIO_NET_HDR_GSO_UDP_L4) on Write. Only a node
+// that reads those datagrams through UDP sockets should have it: the
+// kernel hands a socket the datagrams as they were (split at the socket,
+// or as a train to a socket with UDP_GRO), but a capture or an AF_PACKET
+// reader in the node sees the merged frame. It fails, leaving it off, when
+// the TAP has no USO (the kernel refused uso4/uso6 at attach, or the TAP
+// has no virtio-net header).
+func (t *TAP) CoalesceUDP(on bool) error {
+	if !on {
+		t.udp.Store(false)
+		return nil
+	}
+	for _, f := range t.offloads.Flags {
+		if f == "uso4" {
+			t.udp.Store(true)
+			return nil
+		}
+	}
+	msg := "the node's kernel did not take USO: " + t.offloads.String()
+	t.udpErr.Store(&msg)
+	return fmt.Errorf("coalesce udp on tap %q: %s", t.name, msg)
 }
 
 // OffloadStats returns what the TAP's offloads did.
 func (t *TAP) OffloadStats() OffloadStats {
 	o := OffloadStats{
 		Negotiated: t.offloads.String(), SuperFrames: t.superFrames.Load(), Segments: t.segments.Load(),
-		Dropped: t.gsoDrops.Load(), Coalesced: t.coalesced.Load(),
+		Dropped: t.gsoDrops.Load(), Coalesced: t.coalesced.Load(), CoalescedUDP: t.coalescedUDP.Load(),
 	}
 	if e := t.groErr.Load(); e != nil {
 		o.CoalesceOff = *e
+	}
+	if e := t.udpErr.Load(); e != nil {
+		o.CoalesceUDPOff = *e
 	}
 	return o
 }
@@ -426,7 +461,8 @@ func (t *TAP) nextSegment() {
 }
 
 // Write implements Port. With offloads, runs of TCP segments of one flow
-// go to the node as one frame each (offload.Coalescer); frames of one flow
+// (and with CoalesceUDP, of UDP datagrams of one flow) go to the node as
+// one frame each (offload.Coalescer); frames of one flow
 // keep their order, frames of different flows may not. On error, the
 // returned count is of frames sent, which need not be the first ones.
 func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
@@ -434,6 +470,7 @@ func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
 	defer t.wmu.Unlock()
 	t.wbufs, t.woff, t.wn, t.werr, t.witem, t.wsub = bufs, offset, 0, nil, 0, -1
 	if t.gro.Load() && len(bufs) > 1 {
+		t.co.UDP = t.udp.Load()
 		t.co.Plan(bufs, offset)
 	} else {
 		t.co.Plan(nil, offset) // no items: every frame alone
@@ -478,12 +515,17 @@ func (t *TAP) doWrite(fd uintptr) bool {
 	}
 	for t.witem < t.co.Items() {
 		first, count := t.co.Item(t.witem)
-		if count > 1 && t.wsub < 0 && t.gro.Load() {
+		udp := t.co.UDPRun(t.witem)
+		if count > 1 && t.wsub < 0 && (udp && t.udp.Load() || !udp && t.gro.Load()) {
 			switch e := t.writeRun(fd, first); e {
 			case 0:
 				t.wn += count
 				t.witem++
-				t.coalesced.Add(1)
+				if udp {
+					t.coalescedUDP.Add(1)
+				} else {
+					t.coalesced.Add(1)
+				}
 				continue
 			case unix.EINTR:
 				continue
@@ -491,10 +533,16 @@ func (t *TAP) doWrite(fd uintptr) bool {
 				return false
 			default:
 				// The kernel refused the GSO frame: write this run and all
-				// later ones frame by frame.
-				t.gro.Store(false)
-				msg := fmt.Sprintf("the kernel refused a coalesced frame of %d segments: %v", count, e)
-				t.groErr.Store(&msg)
+				// later ones (of TCP, or of UDP) frame by frame.
+				if udp {
+					t.udp.Store(false)
+					msg := fmt.Sprintf("the kernel refused a USO frame of %d datagrams: %v", count, e)
+					t.udpErr.Store(&msg)
+				} else {
+					t.gro.Store(false)
+					msg := fmt.Sprintf("the kernel refused a coalesced frame of %d segments: %v", count, e)
+					t.groErr.Store(&msg)
+				}
 				t.wsub = first
 			}
 		}

@@ -517,10 +517,13 @@ func printTAPDrops(w io.Writer, ports []api.PortCounters) {
 		case o == nil:
 		case strings.Contains(o.Negotiated, "("):
 			offs = append(offs, fmt.Sprintf("%s: %s", p.Node, o.Negotiated))
-		case o.Dropped > 0 || o.CoalesceOff != "":
+		case o.Dropped > 0 || o.CoalesceOff != "" || o.CoalesceUDPOff != "":
 			msg := fmt.Sprintf("%s: %d frames dropped unsplit", p.Node, o.Dropped)
 			if o.CoalesceOff != "" {
 				msg += ", coalescing off (" + o.CoalesceOff + ")"
+			}
+			if o.CoalesceUDPOff != "" {
+				msg += ", UDP coalescing off (" + o.CoalesceUDPOff + ")"
 			}
 			offs = append(offs, msg)
 		}
