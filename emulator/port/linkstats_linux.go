@@ -140,3 +140,77 @@ func (l *linkStats) close() {
 		l.fd = -1
 	}
 }
+
+// attachedQueues returns how many queues of the TAP with the given index
+// are attached (IFLA_TUN_NUM_QUEUES); it must run inside the TAP's
+// namespace. A kernel that does not report it gives an error.
+func attachedQueues(index int) (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return 0, fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.Timeval{Sec: 2}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return 0, fmt.Errorf("netlink timeout: %w", err)
+	}
+	req := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg)
+	*(*unix.NlMsghdr)(unsafe.Pointer(&req[0])) = unix.NlMsghdr{
+		Len: uint32(len(req)), Type: unix.RTM_GETLINK, Flags: unix.NLM_F_REQUEST, Seq: 1,
+	}
+	*(*unix.IfInfomsg)(unsafe.Pointer(&req[unix.NLMSG_HDRLEN])) = unix.IfInfomsg{Family: unix.AF_UNSPEC, Index: int32(index)}
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("tap queues: %w", err)
+	}
+	buf := make([]byte, 64<<10)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, fmt.Errorf("tap queues: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return 0, fmt.Errorf("tap queues: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+		if err != nil {
+			return 0, fmt.Errorf("tap queues: %w", err)
+		}
+		for _, a := range attrs {
+			if a.Attr.Type != unix.IFLA_LINKINFO {
+				continue
+			}
+			for _, info := range nestedAttrs(a.Value) {
+				if info.Attr.Type != unix.IFLA_INFO_DATA {
+					continue
+				}
+				for _, d := range nestedAttrs(info.Value) {
+					if d.Attr.Type == unix.IFLA_TUN_NUM_QUEUES && len(d.Value) >= 4 {
+						return int(binary.NativeEndian.Uint32(d.Value)), nil
+					}
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("tap queues: the kernel did not report IFLA_TUN_NUM_QUEUES")
+}
+
+// nestedAttrs parses the attributes nested in an attribute's value.
+func nestedAttrs(b []byte) []syscall.NetlinkRouteAttr {
+	var attrs []syscall.NetlinkRouteAttr
+	for len(b) >= unix.SizeofRtAttr {
+		l := int(binary.NativeEndian.Uint16(b))
+		if l < unix.SizeofRtAttr || l > len(b) {
+			break
+		}
+		attrs = append(attrs, syscall.NetlinkRouteAttr{
+			Attr:  syscall.RtAttr{Len: uint16(l), Type: binary.NativeEndian.Uint16(b[2:]) &^ unix.NLA_F_NESTED},
+			Value: b[unix.SizeofRtAttr:l],
+		})
+		b = b[min(len(b), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
+	}
+	return attrs
+}

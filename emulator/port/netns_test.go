@@ -69,9 +69,17 @@ func handle(path string) (*netlink.Handle, error) {
 	return netlink.NewHandleAt(nsh)
 }
 
-// createTAP makes a persistent TAP in the namespace at path, as the lab
-// does before the emulator attaches.
-func createTAP(path, ifname string) error {
+// createTAP makes a persistent single-queue TAP in the namespace at path,
+// as labs made before multi-queue TAPs did.
+func createTAP(path, ifname string) error { return createTAPFlags(path, ifname, 0) }
+
+// createMultiQueueTAP makes a persistent multi-queue TAP in the namespace
+// at path, as the lab does before the emulator attaches.
+func createMultiQueueTAP(path, ifname string) error {
+	return createTAPFlags(path, ifname, unix.IFF_MULTI_QUEUE)
+}
+
+func createTAPFlags(path, ifname string, flags uint16) error {
 	return ns.WithNetNSPath(path, func(ns.NetNS) error {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -82,7 +90,7 @@ func createTAP(path, ifname string) error {
 		if err != nil {
 			return err
 		}
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | flags)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			return fmt.Errorf("TUNSETIFF %q: %w", ifname, err)
 		}

@@ -48,7 +48,7 @@ func newWiredPair(mtu int, withOffload bool, cleanup func(any, ...any)) (*wiredP
 		if _, err := linkUp(path, "eth0", mtu, ip); err != nil {
 			return nil, err
 		}
-		if w.taps[i], err = openTAP(path, "eth0", withOffload); err != nil {
+		if w.taps[i], err = openTAP(path, "eth0", withOffload, 1); err != nil {
 			return nil, err
 		}
 		cleanup(w.taps[i].Close)

@@ -21,6 +21,12 @@ import (
 // and a GSO super-frame of up to 64 KB is split into as many of them.
 const TAPBatchSize = 64
 
+// TAPQueues is how many queues OpenTAP attaches to a multi-queue TAP (at
+// most GOMAXPROCS): each is read by its own goroutine (Queues), and the
+// node's kernel puts each flow it sends on one queue, so a flow's frames
+// keep their order.
+const TAPQueues = 2
+
 // maxSuperFrame is the longest frame a TAP with offloads hands over: an IP
 // packet of 64 KB and its Ethernet header with a tag.
 const maxSuperFrame = 65535 + FrameOverhead
@@ -49,6 +55,12 @@ type TAP struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	// queues are the further queues of a multi-queue TAP, each a TAP of
+	// its own on another descriptor of the same interface, only read
+	// (Queues); this TAP is queue 0 and does every Write. nil on those
+	// further queues themselves.
+	queues []*TAP
 
 	// Read and Write each pass a callback to RawConn; the callbacks are
 	// method values made once in OpenTAP and work on the fields below, so
@@ -101,11 +113,23 @@ type Offloads struct {
 	Flags []string `json:"flags,omitempty"`
 	// Refused is why an offload was not taken ("" if all were).
 	Refused string `json:"refused,omitempty"`
+	// Queues is how many queues of the TAP the port reads, each on its
+	// own goroutine; SingleQueue says why it is one (a TAP made without
+	// IFF_MULTI_QUEUE, by an older lab), or "".
+	Queues      int    `json:"queues"`
+	SingleQueue string `json:"single_queue,omitempty"`
 }
 
 func (o Offloads) String() string {
+	q := fmt.Sprintf("; %d queues", o.Queues)
+	if o.Queues == 1 {
+		q = "; 1 queue"
+	}
+	if o.SingleQueue != "" {
+		q += " (" + o.SingleQueue + ")"
+	}
 	if !o.VnetHdr {
-		return "none (" + o.Refused + ")"
+		return "none (" + o.Refused + ")" + q
 	}
 	s := "vnet_hdr"
 	for _, f := range o.Flags {
@@ -114,28 +138,32 @@ func (o Offloads) String() string {
 	if o.Refused != "" {
 		s += " (" + o.Refused + ")"
 	}
-	return s
+	return s + q
 }
 
 // OpenTAP attaches to the existing TAP interface ifname in the network
 // namespace at netnsPath (e.g. /var/run/netns/gwlb-lab-web). It opens
 // /dev/net/tun on a fresh thread inside that namespace (ns.Do), attaches
-// with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, offers the node's kernel the
+// with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, on a multi-queue TAP as
+// min(TAPQueues, GOMAXPROCS) queues (a single-queue TAP, made by an older
+// lab, gets one, which Offloads says), offers the node's kernel the
 // offloads it takes (see Offloads; a kernel that refuses the header gets a
 // TAP without any) and reads the interface's MTU. It fails rather than
 // create an interface that does not exist, and if another process holds
 // the TAP (EBUSY).
 func OpenTAP(netnsPath, ifname string) (*TAP, error) {
-	return openTAP(netnsPath, ifname, true)
+	return openTAP(netnsPath, ifname, true, max(1, min(TAPQueues, runtime.GOMAXPROCS(0))))
 }
 
-// openTAP is OpenTAP; without offload it attaches as a kernel without
-// virtio-net headers would have it (the tests' and benchmarks' baseline).
-func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
+// openTAP is OpenTAP with up to queues queues; without offload it attaches
+// as a kernel without virtio-net headers would have it (the tests' and
+// benchmarks' baseline).
+func openTAP(netnsPath, ifname string, withOffload bool, queues int) (*TAP, error) {
 	if netnsPath == "" {
 		return nil, fmt.Errorf("open tap %q: no network namespace given", ifname)
 	}
-	var fd, mtu int
+	var fds []int
+	var mtu int
 	var stats *linkStats
 	var statsErr error
 	var offs Offloads
@@ -146,9 +174,38 @@ func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
 		if err != nil {
 			return err
 		}
-		if fd, offs, err = attachTAP(ifname, withOffload); err != nil {
+		// A multi-queue TAP takes any number of readers: refuse one that
+		// another process (an emulator still running) already reads, as
+		// the kernel does for a single-queue TAP (EBUSY).
+		if n, err := attachedQueues(index); err == nil && n > 0 {
+			return fmt.Errorf("attach: %d queues of %q are attached by another process: %w", n, ifname, unix.EBUSY)
+		}
+		fd, o, err := attachTAP(ifname, withOffload, unix.IFF_MULTI_QUEUE)
+		if errors.Is(err, unix.EINVAL) {
+			// A TAP made without IFF_MULTI_QUEUE takes one queue only.
+			if fd, o, err = attachTAP(ifname, withOffload, 0); err != nil {
+				return err
+			}
+			o.SingleQueue = "single-queue TAP: made by an older lab, `up` again makes it multi-queue"
+			queues = 1
+		} else if err != nil {
 			return err
 		}
+		offs = o
+		fds = append(fds, fd)
+		for len(fds) < queues {
+			fd, o, err := attachTAP(ifname, withOffload, unix.IFF_MULTI_QUEUE)
+			if err != nil || o.VnetHdr != offs.VnetHdr {
+				if err == nil {
+					unix.Close(fd)
+					err = errors.New("its offloads differ from the first queue's")
+				}
+				offs.SingleQueue = fmt.Sprintf("queue %d not attached: %v", len(fds), err)
+				break
+			}
+			fds = append(fds, fd)
+		}
+		offs.Queues = len(fds)
 		// Without its counters the port still works; QueueDrops says why
 		// they are missing.
 		stats, statsErr = openLinkStats(index)
@@ -157,6 +214,33 @@ func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
 	}
+	var t *TAP
+	for i, fd := range fds {
+		q, err := newTAPQueue(fd, ifname, mtu, offs)
+		if err != nil {
+			for _, fd := range fds[i+1:] {
+				unix.Close(fd)
+			}
+			if t != nil {
+				t.Close()
+			}
+			if stats != nil {
+				stats.close()
+			}
+			return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
+		}
+		if t == nil {
+			t = q
+		} else {
+			t.queues = append(t.queues, q)
+		}
+	}
+	t.stats, t.statsErr = stats, statsErr
+	return t, nil
+}
+
+// newTAPQueue makes the TAP of one attached descriptor.
+func newTAPQueue(fd int, ifname string, mtu int, offs Offloads) (*TAP, error) {
 	// The descriptor is non-blocking, so os.NewFile registers it with the
 	// runtime poller: a blocked Read parks the goroutine, not a thread, and
 	// Close wakes it.
@@ -164,18 +248,35 @@ func openTAP(netnsPath, ifname string, withOffload bool) (*TAP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		if stats != nil {
-			stats.close()
-		}
-		return nil, fmt.Errorf("open tap %q in %q: %w", ifname, netnsPath, err)
+		return nil, err
 	}
-	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, stats: stats, statsErr: statsErr, offloads: offs, wsub: -1}
+	t := &TAP{name: ifname, mtu: mtu, f: f, rc: rc, offloads: offs, wsub: -1}
 	t.rspare = mtu + FrameOverhead
 	t.rbig = make([]byte, t.rspare+maxSuperFrame)
 	t.gro.Store(offs.VnetHdr)
 	t.readFn = t.doRead
 	t.writeFn = t.doWrite
 	return t, nil
+}
+
+// Reader is one receive queue of a port: Read and BatchSize as a Port's.
+type Reader interface {
+	Read(bufs [][]byte, sizes []int, offset int) (n int, err error)
+	BatchSize() int
+}
+
+// Queues returns the TAP's receive queues, the TAP itself first: each may
+// be read by its own goroutine (the TAP's Read reads queue 0 only). A
+// flow's frames all arrive on one queue, in order; frames of different
+// flows on different queues have no order between them. Close closes
+// every queue and interrupts their Reads.
+func (t *TAP) Queues() []Reader {
+	r := make([]Reader, 0, 1+len(t.queues))
+	r = append(r, t)
+	for _, q := range t.queues {
+		r = append(r, q)
+	}
+	return r
 }
 
 // interfaceMTU checks that ifname exists in the current namespace (so the
@@ -214,7 +315,10 @@ var tunOffloads = []struct {
 	{unix.TUN_F_CSUM, []string{"csum"}},
 }
 
-func attachTAP(ifname string, withOffload bool) (int, Offloads, error) {
+// attachTAP attaches a descriptor to the TAP ifname with IFF_TAP|IFF_NO_PI,
+// IFF_VNET_HDR if withOffload and the kernel takes it, and multi (0 or
+// IFF_MULTI_QUEUE, which must match how the TAP was made: EINVAL if not).
+func attachTAP(ifname string, withOffload bool, multi uint16) (int, Offloads, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return -1, Offloads{}, fmt.Errorf("open /dev/net/tun: %w", err)
@@ -224,7 +328,7 @@ func attachTAP(ifname string, withOffload bool) (int, Offloads, error) {
 		if err != nil {
 			return err
 		}
-		ifr.SetUint16(flags)
+		ifr.SetUint16(flags | multi)
 		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 	}
 	var offs Offloads
@@ -256,7 +360,7 @@ func attachTAP(ifname string, withOffload bool) (int, Offloads, error) {
 	if err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EINVAL) {
-			return -1, Offloads{}, fmt.Errorf("attach: %q is not a single-queue TAP: %w", ifname, err)
+			return -1, Offloads{}, fmt.Errorf("attach: %q is not a TAP of this lab (IFF_TAP|IFF_NO_PI): %w", ifname, err)
 		}
 		return -1, Offloads{}, fmt.Errorf("attach: %w", err)
 	}
@@ -334,6 +438,11 @@ func (t *TAP) OffloadStats() OffloadStats {
 	o := OffloadStats{
 		Negotiated: t.offloads.String(), SuperFrames: t.superFrames.Load(), Segments: t.segments.Load(),
 		Dropped: t.gsoDrops.Load(), Coalesced: t.coalesced.Load(), CoalescedUDP: t.coalescedUDP.Load(),
+	}
+	for _, q := range t.queues {
+		o.SuperFrames += q.superFrames.Load()
+		o.Segments += q.segments.Load()
+		o.Dropped += q.gsoDrops.Load()
 	}
 	if e := t.groErr.Load(); e != nil {
 		o.CoalesceOff = *e
@@ -598,18 +707,23 @@ func (t *TAP) writeRun(fd uintptr, first int) unix.Errno {
 	return e
 }
 
-// Close implements Port: it detaches from the TAP (which stays, down to no
-// carrier, until the lab removes it) and interrupts a pending Read.
+// Close implements Port: it detaches every queue from the TAP (which stays,
+// down to no carrier, until the lab removes it) and interrupts pending
+// Reads on all of them.
 func (t *TAP) Close() error {
 	var err error
 	t.closeOnce.Do(func() {
+		for _, q := range t.queues {
+			q.closed.Store(true)
+			err = errors.Join(err, q.f.Close())
+		}
 		t.closed.Store(true)
 		if len(t.offloads.Flags) > 0 {
 			// Take the offloads back, so that whoever attaches next without
 			// a virtio-net header is not handed super-frames.
 			t.rc.Control(func(fd uintptr) { unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, 0) })
 		}
-		err = t.f.Close()
+		err = errors.Join(t.f.Close(), err)
 		if t.stats != nil {
 			t.stats.close()
 		}

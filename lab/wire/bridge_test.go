@@ -37,7 +37,7 @@ func openTAP(nsPath, name string) (*os.File, error) {
 			return err
 		}
 		// Must match the device's flags exactly, or TUNSETIFF fails.
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_MULTI_QUEUE)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("TUNSETIFF %q: %w", name, err)

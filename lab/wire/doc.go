@@ -15,9 +15,11 @@
 // (resolved against the writer's namespace).
 //
 // Decisions worth knowing:
-//   - The TAP is IFF_TAP|IFF_NO_PI, single queue, no vnet header, owned by
-//     root, persistent: it outlives the process that created it and the
-//     emulator's restarts. Without a vnet header the kernel never hands the
+//   - The TAP is IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE, no vnet header, owned
+//     by root, persistent: it outlives the process that created it and the
+//     emulator's restarts. The emulator attaches several queues and reads
+//     each on its own goroutine; the kernel keeps each flow on one queue.
+//     AddTAP also accepts the single-queue TAPs of labs made before. Without a vnet header the kernel never hands the
 //     reader partial checksums (no TX checksum offload is negotiated), so
 //     there is nothing to turn off, unlike a veth.
 //   - Until the emulator opens the TAP its carrier is down. The kernel still

@@ -175,7 +175,9 @@ func checkTAP(link netlink.Link) error {
 	if !ok {
 		return fmt.Errorf("%w: kind %q", ErrConflict, link.Type())
 	}
-	bad := tap.Flags & (netlink.TUNTAP_MULTI_QUEUE | netlink.TUNTAP_VNET_HDR)
+	// Multi-queue or not: a lab made by an older binary has single-queue
+	// TAPs, which the emulator still attaches to (with one queue).
+	bad := tap.Flags & netlink.TUNTAP_VNET_HDR
 	if tap.Mode != netlink.TUNTAP_MODE_TAP || tap.Flags&netlink.TUNTAP_NO_PI == 0 || bad != 0 || tap.NonPersist {
 		return fmt.Errorf("%w: tuntap mode %v flags %#x persistent %v", ErrConflict, tap.Mode, uint16(tap.Flags), !tap.NonPersist)
 	}
@@ -199,8 +201,10 @@ func createTAP(nsPath, name string) error {
 			return err
 		}
 		// IFF_TUN_EXCL: fail instead of attaching if a racing creator
-		// made the device after our lookup.
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_TUN_EXCL)
+		// made the device after our lookup. IFF_MULTI_QUEUE: the emulator
+		// attaches several queues, one reader each; the kernel puts each
+		// flow the node sends on one of them.
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_MULTI_QUEUE | unix.IFF_TUN_EXCL)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			return fmt.Errorf("TUNSETIFF: %w", err)
 		}
