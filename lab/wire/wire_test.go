@@ -126,7 +126,7 @@ var _ = Describe("AddTAP", func() {
 
 		// The same, seen by iproute2 from inside the node.
 		Expect(inNode(node, "ip", "-o", "-d", "link", "show", "eth0")).To(And(
-			ContainSubstring("mtu 9001"), ContainSubstring("tun type tap pi off vnet_hdr off persist on")))
+			ContainSubstring("mtu 9001"), ContainSubstring("tun type tap pi off vnet_hdr off multi_queue numqueues 0"), ContainSubstring("persist on")))
 		Expect(inNode(node, "ip", "route", "show", "default")).To(HavePrefix("default via 10.0.1.1 dev eth0"))
 		Expect(inNode(node, "ip", "-6", "route", "show", "default")).To(HavePrefix("default via fd00:1::1 dev eth0"))
 		Expect(inNode(node, "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad", "/proc/sys/net/ipv6/conf/eth0/router_solicitations",
