@@ -35,6 +35,14 @@ type queueDropper interface {
 	QueueDrops() (port.QueueDrops, error)
 }
 
+// multiQueue is a Port with several receive queues (emulator/port.TAP on a
+// multi-queue TAP): the fabric reads each on its own goroutine with its
+// own worker. The node's kernel keeps each flow on one queue, so a flow's
+// packets are forwarded in order; Close interrupts every queue's Read.
+type multiQueue interface {
+	Queues() []port.Reader
+}
+
 // offloader is a Port with segmentation offloads (emulator/port.TAP).
 type offloader interface {
 	OffloadStats() port.OffloadStats
@@ -123,7 +131,8 @@ type portState struct {
 	link   linkCounters
 	// fail records what went wrong with the port itself (failure.go).
 	fail portFailure
-	// done is closed when the port's reader returns; nil until it starts.
+	// done is closed when the port's readers (one per queue) have all
+	// returned; nil until they start.
 	done chan struct{}
 	// txq feeds the port's writer (txq.go); nil until the writer starts,
 	// and then frames are written at once by whoever sends them.
@@ -233,15 +242,29 @@ func (f *Fabric) startReader(ps *portState) {
 		f.writeLoop(ps, q)
 	}()
 	ps.done = make(chan struct{})
+	queues := []port.Reader{ps.p}
+	if mq, ok := ps.p.(multiQueue); ok {
+		queues = mq.Queues()
+	}
+	var readers sync.WaitGroup
+	for i, r := range queues {
+		readers.Add(1)
+		f.run.wg.Add(1)
+		go func() {
+			defer f.run.wg.Done()
+			defer readers.Done()
+			if err := f.readLoop(ps, r, i); err != nil && !ps.removed.Load() {
+				f.run.mu.Lock()
+				f.run.errs = append(f.run.errs, fmt.Errorf("port %q: %w", ps.node, err))
+				f.run.mu.Unlock()
+			}
+		}()
+	}
 	f.run.wg.Add(1)
 	go func() {
 		defer f.run.wg.Done()
-		defer close(ps.done)
-		if err := f.readLoop(ps); err != nil && !ps.removed.Load() {
-			f.run.mu.Lock()
-			f.run.errs = append(f.run.errs, fmt.Errorf("port %q: %w", ps.node, err))
-			f.run.mu.Unlock()
-		}
+		readers.Wait()
+		close(ps.done)
 	}()
 }
 
@@ -272,18 +295,24 @@ func (f *Fabric) sweep(ctx context.Context) {
 	}
 }
 
-func (f *Fabric) readLoop(ps *portState) error {
-	batch := max(ps.p.BatchSize(), 1)
+// readLoop reads queue (of ps.p; the port itself if it has one queue)
+// until the port is closed, with a worker of its own.
+func (f *Fabric) readLoop(ps *portState, queue port.Reader, index int) error {
+	batch := max(queue.BatchSize(), 1)
 	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, Headroom+ps.p.MTU()+64)
 	}
 	sizes := make([]int, batch)
 	w := newWorker(f)
-	w.seedRand(ps.node)
+	if index == 0 {
+		w.seedRand(ps.node)
+	} else {
+		w.seedRand(fmt.Sprintf("%s/queue%d", ps.node, index))
+	}
 	w.batching = true
 	for {
-		n, err := ps.p.Read(bufs, sizes, Headroom)
+		n, err := queue.Read(bufs, sizes, Headroom)
 		for i := range n {
 			ps.rxPkts.Add(1)
 			ps.caps.tap(bufs[i][Headroom:Headroom+sizes[i]], false)
