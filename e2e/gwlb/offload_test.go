@@ -104,6 +104,10 @@ var _ = Describe("gwlb-lab TAP offloads", func() {
 			}
 			Expect(p.Offload).NotTo(BeNil())
 			Expect(p.Offload.Negotiated).To(ContainSubstring("tso4"))
+			// The lab's TAPs are multi-queue: the emulator reads as many
+			// queues as it has cores, up to two.
+			Expect(p.Offload.Negotiated).To(MatchRegexp(`; [12] queues?$`))
+			Expect(p.Offload.Negotiated).NotTo(ContainSubstring("single-queue"))
 			Expect(p.Offload.SuperFrames).To(BeNumerically(">", 0))
 			Expect(p.Offload.Dropped).To(BeZero())
 			off = true
