@@ -186,7 +186,7 @@ func openTAP(netnsPath, ifname string, withOffload bool, queues int) (*TAP, erro
 			if fd, o, err = attachTAP(ifname, withOffload, 0); err != nil {
 				return err
 			}
-			o.SingleQueue = "single-queue TAP: made by an older lab, `up` again makes it multi-queue"
+			o.SingleQueue = "single-queue TAP: made by an older lab; `down` and `up` make it multi-queue"
 			queues = 1
 		} else if err != nil {
 			return err
