@@ -65,7 +65,11 @@ var _ = Describe("multi-queue TAP port", func() {
 		})).To(Succeed())
 	}
 
-	It("reads the node's flows on two queues, each flow's frames in order on one queue", func() {
+	// spread has the node send many numbered flows and checks that both
+	// queues read some, each flow on one queue, in order. With answered,
+	// every flow first gets a frame written toward the node, as a flow
+	// that is answered does.
+	spread := func(answered bool) {
 		up(createMultiQueueTAP)
 		tap, err := openTAP(nsPath, ifname, true, 2)
 		Expect(err).NotTo(HaveOccurred())
@@ -127,6 +131,27 @@ var _ = Describe("multi-queue TAP port", func() {
 			wg.Wait()
 		})
 
+		if answered {
+			By("writing a frame of every flow toward the node first")
+			h, err := handle(nsPath)
+			Expect(err).NotTo(HaveOccurred())
+			link, err := h.LinkByName(ifname)
+			h.Close()
+			Expect(err).NotTo(HaveOccurred())
+			nodeMAC := link.Attrs().HardwareAddr
+			var out [][]byte
+			for f := range flows {
+				u := make([]byte, 12)
+				binary.BigEndian.PutUint16(u[0:2], 9)
+				binary.BigEndian.PutUint16(u[2:4], uint16(40000+f))
+				binary.BigEndian.PutUint16(u[4:6], 12)
+				fr := ethernet(nodeMAC, peerMAC, 0x0800, ipv4(unix.IPPROTO_UDP, peerIP, nodeIP, u))
+				out = append(out, append(make([]byte, Headroom), fr...))
+			}
+			n, err := tap.Write(out, Headroom)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(Equal(flows))
+		}
 		By("sending numbered datagrams on many flows from inside the node")
 		Expect(ns.WithNetNSPath(nsPath, func(ns.NetNS) error {
 			for seq := range uint32(per) {
@@ -169,6 +194,14 @@ var _ = Describe("multi-queue TAP port", func() {
 		Expect(perQueue[0]).To(BeNumerically(">", 0), "per queue: %v", perQueue)
 		Expect(perQueue[1]).To(BeNumerically(">", 0), "per queue: %v", perQueue)
 		GinkgoWriter.Printf("frames per queue: %v\n", perQueue)
+	}
+
+	It("reads the node's flows on two queues, each flow's frames in order on one queue", func() {
+		spread(false)
+	})
+
+	It("keeps flows spread over both queues when frames toward the node are written first", func() {
+		spread(true)
 	})
 
 	It("closing the port interrupts the readers of every queue and detaches them all", func() {

@@ -61,6 +61,13 @@ type TAP struct {
 	// (Queues); this TAP is queue 0 and does every Write. nil on those
 	// further queues themselves.
 	queues []*TAP
+	// On a TAP of several queues: steer, shared by all of them, says which
+	// queue to write each frame on; qi is this queue's index; parts are
+	// queue 0's Write's frames by queue (smu).
+	steer *steering
+	qi    int
+	smu   sync.Mutex
+	parts [][][]byte
 
 	// Read and Write each pass a callback to RawConn; the callbacks are
 	// method values made once in OpenTAP and work on the fields below, so
@@ -232,10 +239,18 @@ func openTAP(netnsPath, ifname string, withOffload bool, queues int) (*TAP, erro
 		if t == nil {
 			t = q
 		} else {
+			q.qi = len(t.queues) + 1
 			t.queues = append(t.queues, q)
 		}
 	}
 	t.stats, t.statsErr = stats, statsErr
+	if len(t.queues) > 0 {
+		t.steer = new(steering)
+		t.parts = make([][][]byte, 1+len(t.queues))
+		for _, q := range t.queues {
+			q.steer = t.steer
+		}
+	}
 	return t, nil
 }
 
@@ -420,11 +435,17 @@ type OffloadStats struct {
 func (t *TAP) CoalesceUDP(on bool) error {
 	if !on {
 		t.udp.Store(false)
+		for _, q := range t.queues {
+			q.udp.Store(false)
+		}
 		return nil
 	}
 	for _, f := range t.offloads.Flags {
 		if f == "uso4" {
 			t.udp.Store(true)
+			for _, q := range t.queues {
+				q.udp.Store(true)
+			}
 			return nil
 		}
 	}
@@ -443,6 +464,14 @@ func (t *TAP) OffloadStats() OffloadStats {
 		o.SuperFrames += q.superFrames.Load()
 		o.Segments += q.segments.Load()
 		o.Dropped += q.gsoDrops.Load()
+		o.Coalesced += q.coalesced.Load()
+		o.CoalescedUDP += q.coalescedUDP.Load()
+		if e := q.groErr.Load(); e != nil && o.CoalesceOff == "" {
+			o.CoalesceOff = *e
+		}
+		if e := q.udpErr.Load(); e != nil && o.CoalesceUDPOff == "" {
+			o.CoalesceUDPOff = *e
+		}
 	}
 	if e := t.groErr.Load(); e != nil {
 		o.CoalesceOff = *e
@@ -474,6 +503,11 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	err := t.rc.Read(t.readFn)
 	n, rerr := t.rn, t.rerr
 	t.rbufs, t.rsizes = nil, nil
+	if t.steer != nil {
+		for i := range n {
+			t.steer.note(bufs[i][offset:offset+sizes[i]], t.qi)
+		}
+	}
 	if n > 0 {
 		return n, nil // a read error after some frames shows up on the next call
 	}
@@ -574,7 +608,39 @@ func (t *TAP) nextSegment() {
 // one frame each (offload.Coalescer); frames of one flow
 // keep their order, frames of different flows may not. On error, the
 // returned count is of frames sent, which need not be the first ones.
+//
+// On a TAP of several queues each frame goes on the queue its flow is
+// read on (see steering), the frames of each queue in one write call.
 func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
+	if t.steer == nil {
+		return t.write(bufs, offset)
+	}
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	for _, b := range bufs {
+		q := t.steer.queue(b[offset:], len(t.parts))
+		t.parts[q] = append(t.parts[q], b)
+	}
+	sent := 0
+	var err error
+	for q, part := range t.parts {
+		if len(part) > 0 && err == nil {
+			w := t
+			if q > 0 {
+				w = t.queues[q-1]
+			}
+			var n int
+			n, err = w.write(part, offset)
+			sent += n
+		}
+		clear(part) // keep no reference to the frames
+		t.parts[q] = part[:0]
+	}
+	return sent, err
+}
+
+// write writes bufs on this queue.
+func (t *TAP) write(bufs [][]byte, offset int) (int, error) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	t.wbufs, t.woff, t.wn, t.werr, t.witem, t.wsub = bufs, offset, 0, nil, 0, -1
