@@ -156,9 +156,10 @@ var _ = Describe("drops users could not see", func() {
 				_ = syscall.Kill(pid, syscall.SIGCONT)
 			}
 		})
-		// Far more than the queue holds (500 frames), to the router
-		// (which would drop them anyway: to_router).
-		r := l.Exec("web-a", "bash", "-c", "for i in $(seq 2000); do echo x > /dev/udp/10.0.1.1/9; done")
+		// Far more than the TAP's queues hold (each of its two queues
+		// takes up to its 1000-frame queue length), to the router (which
+		// would drop them anyway: to_router).
+		r := l.Exec("web-a", "bash", "-c", "for i in $(seq 6000); do echo x > /dev/udp/10.0.1.1/9; done")
 		Expect(syscall.Kill(pid, syscall.SIGCONT)).To(Succeed())
 		stopped = false
 		Expect(r.Code).To(Equal(0), r.Stderr)
