@@ -1,7 +1,6 @@
 package fabric
 
 import (
-	"context"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -28,22 +27,7 @@ func (p *mqPort) Close() error {
 // it is removed.
 func TestMultiQueuePortReadsEveryQueue(t *testing.T) {
 	h := newHarness(t, plainVPC())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.f.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	h.ports["web"].in <- tcpFrame(macWeb2, macWeb, "10.0.1.10", "10.0.1.11", 80, 40000)
-	<-h.ports["web2"].out
-	for running := false; !running; {
-		h.f.run.mu.Lock()
-		running = h.f.run.running
-		h.f.run.mu.Unlock()
-	}
+	h.runForwarding(t)
 	baseline := goruntime.NumGoroutine()
 	for round := range 10 {
 		mp := &mqPort{fakePort: newFakePort("web3"), q1: newFakePort("web3/1")}

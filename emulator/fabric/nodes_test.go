@@ -259,24 +259,7 @@ func TestNodesLeaveOtherFlowsAlone(t *testing.T) {
 // the node leaves: fifty rounds leave no goroutine and no port behind.
 func TestAddRemoveLeaksNothing(t *testing.T) {
 	h := newHarness(t, plainVPC())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.f.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	// The running fabric forwards; Run starts its goroutines under the
-	// lock before it marks itself running.
-	h.ports["web"].in <- tcpFrame(macWeb2, macWeb, "10.0.1.10", "10.0.1.11", 80, 40000)
-	<-h.ports["web2"].out
-	for running := false; !running; {
-		h.f.run.mu.Lock()
-		running = h.f.run.running
-		h.f.run.mu.Unlock()
-	}
+	h.runForwarding(t)
 	baseline := goruntime.NumGoroutine()
 	for i := range 50 {
 		fp := h.addNode(web3())
@@ -370,5 +353,28 @@ func TestNodesComeAndGoUnderTraffic(t *testing.T) {
 		if err := h.f.RemoveNode("web3"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// runForwarding runs h's fabric until the test ends, and returns once it
+// forwards (web to web2) and has marked itself running (Run starts its
+// goroutines under the lock before it does).
+func (h *harness) runForwarding(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	h.ports["web"].in <- tcpFrame(macWeb2, macWeb, "10.0.1.10", "10.0.1.11", 80, 40000)
+	<-h.ports["web2"].out
+	for running := false; !running; {
+		h.f.run.mu.Lock()
+		running = h.f.run.running
+		h.f.run.mu.Unlock()
 	}
 }
