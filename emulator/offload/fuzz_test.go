@@ -79,19 +79,7 @@ func FuzzCoalesce(f *testing.F) {
 			binary.BigEndian.PutUint16(s[l4+16:], 0)
 			fixTCP(s)
 		}
-		var frames [][]byte
-		for i := range max(len(a), len(b)) {
-			if i < len(a) {
-				frames = append(frames, a[i])
-			}
-			if i < len(b) && i%3 == 0 {
-				frames = append(frames, b[i])
-			}
-		}
-		for i := 0; i+2 < len(damage); i += 3 {
-			fr := frames[int(damage[i])%len(frames)]
-			fr[int(damage[i+1])%len(fr)] ^= damage[i+2]
-		}
+		frames := interleaveDamaged(a, b, damage)
 		var co Coalescer
 		co.Plan(frames, 0)
 		out, hdrs, members := written(t, &co, frames)
@@ -118,4 +106,24 @@ func FuzzCoalesce(f *testing.F) {
 			t.Fatal("per-flow order changed")
 		}
 	})
+}
+
+// interleaveDamaged puts every third frame of flow b between a's frames,
+// in order, then flips bytes as damage says (triples: frame, offset,
+// mask), so runs are broken and some frames are corrupt.
+func interleaveDamaged(a, b [][]byte, damage []byte) [][]byte {
+	var frames [][]byte
+	for i := range max(len(a), len(b)) {
+		if i < len(a) {
+			frames = append(frames, a[i])
+		}
+		if i < len(b) && i%3 == 0 {
+			frames = append(frames, b[i])
+		}
+	}
+	for i := 0; i+2 < len(damage); i += 3 {
+		fr := frames[int(damage[i])%len(frames)]
+		fr[int(damage[i+1])%len(fr)] ^= damage[i+2]
+	}
+	return frames
 }

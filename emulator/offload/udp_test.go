@@ -237,19 +237,7 @@ func FuzzCoalesceUDP(f *testing.F) {
 		a := datagrams(c, int(n), int(size), int(size), geneve)
 		c.v6 = !v6 // another flow: the other IP version
 		b := datagrams(c, int(n)/2+1, int(size)/2+1, 1, false)
-		var frames [][]byte
-		for i := range max(len(a), len(b)) {
-			if i < len(a) {
-				frames = append(frames, a[i])
-			}
-			if i < len(b) && i%3 == 0 {
-				frames = append(frames, b[i])
-			}
-		}
-		for i := 0; i+2 < len(damage); i += 3 {
-			fr := frames[int(damage[i])%len(frames)]
-			fr[int(damage[i+1])%len(fr)] ^= damage[i+2]
-		}
+		frames := interleaveDamaged(a, b, damage)
 		co := Coalescer{UDP: true}
 		co.Plan(frames, 0)
 		out, hdrs, members := written(t, &co, frames)
