@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
@@ -16,7 +18,7 @@ import (
 func newEmulatorCmd(env Env) *cobra.Command {
 	var (
 		cfgPath, editsPath, cpuProfile string
-		handshakeFD                    int
+		handshakeFD, procs             int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --config FILE",
@@ -30,7 +32,15 @@ nodes live elsewhere (containers) or to watch its log.
 With --edits, the runtime edits (link set, targets fail-health, route add ...)
 are kept in that file as they are made, and applied again when an emulator
 starts with it: up passes /run/gwlb-lab/<lab>/runtime-edits.json, so emulator
-restart keeps them; down removes it with the lab.`,
+restart keeps them; down removes it with the lab.
+
+--procs sets how many threads run the emulator's Go code at once (its
+GOMAXPROCS), and with it how many queues of each node's TAP it reads (at most
+2). By default it takes half of the CPUs it may use, at least one: the nodes'
+programs and network stacks (the appliance, the client and the server) need
+the other half, and on a machine with two CPUs one thread forwards faster than
+two that wake each other (docs/benchmarks.md). GOMAXPROCS in the environment,
+when set, is kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab emulator"); err != nil {
@@ -49,6 +59,12 @@ restart keeps them; down removes it with the lab.`,
 				}
 				defer stop()
 			}
+			if procs < 0 {
+				return fmt.Errorf("--procs %d (or $%s): want 0 for automatic, or more", procs, procsEnv)
+			}
+			// Before the TAPs are opened: how many queues each is read
+			// on follows it.
+			runtime.GOMAXPROCS(emulatorProcs(procs, os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)))
 			snap, err := config.Load(cfgPath)
 			if err != nil {
 				return err
@@ -83,7 +99,7 @@ restart keeps them; down removes it with the lab.`,
 					log.Warn("runtime edits", "error", err)
 				}
 			}
-			log.Info("emulator running", "lab", snap.Lab, "ports", len(snap.AllENIs()), "control", snap.ControlSocket, "time_scale", snap.TimeScale)
+			log.Info("emulator running", "lab", snap.Lab, "ports", len(snap.AllENIs()), "control", snap.ControlSocket, "time_scale", snap.TimeScale, "procs", runtime.GOMAXPROCS(0))
 			err = d.Run(cmd.Context())
 			log.Info("emulator stopped", "error", err)
 			if err != nil {
@@ -96,6 +112,8 @@ restart keeps them; down removes it with the lab.`,
 	cmd.Flags().StringVar(&editsPath, "edits", "", "keep runtime edits in this file, and apply the ones it holds at start")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", os.Getenv(cpuProfileEnv),
 		"write a Go CPU profile of the emulator to this file until it stops (default $"+cpuProfileEnv+", which up passes on to the emulator it starts)")
+	cmd.Flags().IntVar(&procs, "procs", envInt(procsEnv),
+		"threads that run the emulator at once, 0 for half the CPUs (default $"+procsEnv+", which up passes on to the emulator it starts, else 0)")
 	cmd.Flags().IntVar(&handshakeFD, "handshake-fd", -1, "wait for one byte on this descriptor before starting (internal)")
 	_ = cmd.Flags().MarkHidden("handshake-fd")
 	_ = cmd.MarkFlagRequired("config")
@@ -146,6 +164,38 @@ add|replace|delete) are kept and applied again. Needs root.`,
 // cpuProfileEnv names the file an emulator writes its CPU profile to when
 // set in the environment of up (or of the emulator itself).
 const cpuProfileEnv = "GWLB_LAB_EMULATOR_CPUPROFILE"
+
+// procsEnv sets the emulator's --procs through the environment of up (or
+// of emulator restart).
+const procsEnv = "GWLB_LAB_EMULATOR_PROCS"
+
+// envInt is the integer in the environment variable name, 0 when it is
+// unset; a value that is not a number gives -1, which --procs refuses.
+func envInt(name string) int {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// emulatorProcs is the GOMAXPROCS the emulator runs with: flag when it is
+// set, the Go runtime's own choice (current) when GOMAXPROCS is set in the
+// environment (goEnv), else half of current, at least 1.
+func emulatorProcs(flag int, goEnv string, current int) int {
+	switch {
+	case flag > 0:
+		return flag
+	case goEnv != "":
+		return current
+	default:
+		return max(1, current/2)
+	}
+}
 
 // startCPUProfile profiles this process into path until stop is called.
 func startCPUProfile(path string) (stop func(), err error) {
