@@ -55,7 +55,7 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 	if err == nil {
 		clampMSS(inner, info)
 		// After the clamp: the next round's SYN carries the clamped MSS.
-		if !w.f.loops.enter(w.fingerprint(inner, fk.Proto, info), w.f.clock.Now()) {
+		if !w.f.loops.enter(w.fingerprint(inner, fk.Proto, info), w.now()) {
 			if w.tr != nil {
 				w.note("gwlb endpoint %s: the same packet entered gwlb endpoints more than %d times within %s: a route loop", ep.cfg.Name, loopBound, loopWindow)
 			}
@@ -66,7 +66,7 @@ func (w *worker) endpointIn(p *pkt, ep *endpoint) (stage, bool) {
 	if w.tr != nil {
 		w.note("gwlb endpoint %s (%s, az %s): to gwlb node %s", ep.cfg.Name, ep.cfg.ID, ep.cfg.AZ, ep.node.Name)
 	}
-	d, ok := ep.node.ForwardFlow(inner, fk, info, err, ep.number, w.f.clock.Now())
+	d, ok := ep.node.ForwardFlow(inner, fk, info, err, ep.number, w.now())
 	if d.Held {
 		// A later fragment before its first: the node keeps it and it
 		// follows the first one (see flushHeld).
@@ -121,7 +121,7 @@ func (w *worker) gwlbReturn(p *pkt, n *gwlb.Node) (stage, bool) {
 	eth := packet.Ethernet(p.buf[p.off-packet.EthernetLen : p.off])
 	eth.SetType(packet.EtherTypeIPv4)
 	d, err := packet.Decap(p.buf[p.off-packet.EthernetLen : p.off+p.n])
-	epNum, why, ok := n.ReturnWhy(d, err, w.f.clock.Now())
+	epNum, why, ok := n.ReturnWhy(d, err, w.now())
 	if !ok {
 		if w.tr != nil {
 			w.note("gwlb node %s: GENEVE from %s refused: %s", n.Name, d.Outer.Src(), why)

@@ -313,6 +313,7 @@ func (f *Fabric) readLoop(ps *portState, queue port.Reader, index int) error {
 	w.batching = true
 	for {
 		n, err := queue.Read(bufs, sizes, Headroom)
+		w.nowOK = false // a new batch: the clock is read again
 		for i := range n {
 			ps.rxPkts.Add(1)
 			ps.caps.tap(bufs[i][Headroom:Headroom+sizes[i]], false)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
@@ -44,6 +45,11 @@ type worker struct {
 	// batch.
 	dests  []destBatch
 	ndests int
+	// nowT is the lab time of the read batch being carried, read once
+	// per batch (now) when nowOK; a batch takes microseconds, and the
+	// clock was a few per cent of the work per packet.
+	nowT  time.Time
+	nowOK bool
 	// from caches the ENI of the node whose frames the worker carries,
 	// for the configuration it was looked up in.
 	from struct {
@@ -63,6 +69,19 @@ type destBatch struct {
 func newWorker(f *Fabric) *worker {
 	return &worker{f: f, scratch: make([]byte, 0, 128), out: make([][]byte, 1), rst: make([]byte, Headroom+128),
 		held: make([]heldRelease, 0, 4), rng: rand.NewPCG(f.seed, 0)}
+}
+
+// now is the lab time for the frame being carried: for a port's reader,
+// the time its current read batch was first asked for it; otherwise (unit
+// tests calling receive) the clock's.
+func (w *worker) now() time.Time {
+	if !w.batching {
+		return w.f.clock.Now()
+	}
+	if !w.nowOK {
+		w.nowT, w.nowOK = w.f.clock.Now(), true
+	}
+	return w.nowT
 }
 
 // pkt is an IPv4 or IPv6 packet inside a read buffer: buf[off:off+n], with
@@ -183,7 +202,7 @@ func (w *worker) receiveFrame(node string, buf []byte, off, n int) {
 	}
 	if from.gwlb != nil && !p.v6 {
 		// The node's own health checks: what answers them may come in.
-		from.gwlb.Sent(p.buf[p.off:p.off+p.n], w.f.clock.Now())
+		from.gwlb.Sent(p.buf[p.off:p.off+p.n], w.now())
 	}
 	dstMAC := eth.Dst()
 	if dstMAC[0]&1 != 0 {
@@ -452,7 +471,7 @@ func (w *worker) deliver(e *eni, p *pkt, srcMAC packet.MAC) {
 		w.drop(DropDestCheck)
 		return
 	}
-	if e.gwlb != nil && !e.gwlb.Admit(p.buf[p.off:p.off+p.n], w.f.clock.Now()) {
+	if e.gwlb != nil && !e.gwlb.Admit(p.buf[p.off:p.off+p.n], w.now()) {
 		// A GWLB node takes GENEVE (handled before delivery) and the
 		// answers to its own health checks, nothing else: its kernel
 		// would answer strays, and reset its own checks (gwlb.Node.Admit).

@@ -52,7 +52,7 @@ func (w *worker) natOut(p *pkt, n *natGW) bool {
 		return false
 	}
 	k := natKey{proto: ip.Protocol(), src: ip.Src(), dst: ip.Dst(), srcPort: sport, dstPort: dport}
-	np, ok := n.table.outbound(k, w.f.clock.Now())
+	np, ok := n.table.outbound(k, w.now())
 	if !ok {
 		w.drop(DropNATExhausted)
 		return false
@@ -73,7 +73,7 @@ func (w *worker) natIn(p *pkt, n *natGW) bool {
 		w.drop(DropNATNoMapping)
 		return false
 	}
-	addr, port, ok := n.table.inbound(ip.Protocol(), ip.Src(), sport, dport, w.f.clock.Now())
+	addr, port, ok := n.table.inbound(ip.Protocol(), ip.Src(), sport, dport, w.now())
 	if !ok {
 		if w.tr != nil {
 			w.note("nat gateway %s: no connection for %s port %d to port %d", n.cfg.Name, ip.Src(), sport, dport)
