@@ -3,12 +3,14 @@ package gwlb
 import (
 	"bufio"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,72 +68,103 @@ func sendBulk(l *harness.Lab, n int) (sent, received [32]byte) {
 	return [32]byte(h.Sum(nil)), received
 }
 
+// defaultQueues is how many queues of each TAP the emulator reads when
+// nothing sets its threads: half of what Go would give it (at least one),
+// or what GOMAXPROCS says when set, and never more than two.
+func defaultQueues() int {
+	n := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") == "" {
+		n = max(1, n/2)
+	}
+	return min(2, n)
+}
+
 var _ = Describe("gwlb-lab TAP offloads", func() {
-	It("carry a bulk TCP transfer through the GWLB byte for byte, and capture sees packets no longer than the MTU", func() {
-		l := harness.Up(base)
-		l.Curl("client", "http://203.0.113.10/") // the path is up
-		r := l.Exec("client", "ip", "-o", "link", "show", "eth0")
-		Expect(r.Code).To(Equal(0), r.Stderr)
-		f := strings.Fields(r.Stdout)
-		i := slices.Index(f, "mtu")
-		Expect(i).To(BeNumerically(">", 0), "no mtu in %q", r.Stdout)
-		mtu, err := strconv.Atoi(f[i+1])
-		Expect(err).NotTo(HaveOccurred())
-
-		file := filepath.Join(GinkgoT().TempDir(), "client.pcap")
-		cmd := exec.Command(harness.Binary(), "capture", "--name", l.Name, "client", "-w", file, "-c", "2000", "--duration", "60s")
-		stderr, err := cmd.StderrPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-		started := bufio.NewScanner(stderr)
-		Expect(started.Scan()).To(BeTrue())
-		Expect(started.Text()).To(HavePrefix("capturing on client"))
-		go func() {
-			for started.Scan() {
-			}
-		}()
-
-		sent, received := sendBulk(l, 32<<20)
-		Expect(received).To(Equal(sent), "web received other bytes than client sent")
-		Expect(cmd.Wait()).To(Succeed())
-
-		// The client's kernel handed the emulator super-frames, which were
-		// split before anything else saw them.
-		var off bool
-		for _, p := range l.Counters().Ports {
-			if p.Node != "client" {
-				continue
-			}
-			Expect(p.Offload).NotTo(BeNil())
-			Expect(p.Offload.Negotiated).To(ContainSubstring("tso4"))
-			// The lab's TAPs are multi-queue: the emulator reads as many
-			// queues as it has cores, up to two.
-			Expect(p.Offload.Negotiated).To(MatchRegexp(`; [12] queues?$`))
-			Expect(p.Offload.Negotiated).NotTo(ContainSubstring("single-queue"))
-			Expect(p.Offload.SuperFrames).To(BeNumerically(">", 0))
-			Expect(p.Offload.Dropped).To(BeZero())
-			off = true
-		}
-		Expect(off).To(BeTrue(), "no port counters for client")
-
-		pf, err := os.Open(file)
-		Expect(err).NotTo(HaveOccurred())
-		defer pf.Close()
-		rd, err := pcap.NewReader(pf)
-		Expect(err).NotTo(HaveOccurred())
-		frames, longest := 0, 0
-		for {
-			p, err := rd.Next()
-			if err != nil {
-				break
-			}
-			frames++
-			longest = max(longest, len(p.Data))
-		}
-		Expect(frames).To(Equal(2000))
-		// No super-frame reached the capture; full-sized segments did (the
-		// endpoint's MSS clamp, 8460, stays above a 1500-byte MTU's MSS).
-		Expect(longest).To(BeNumerically("<=", mtu+18), "a captured frame is longer than the client's MTU")
-		Expect(longest).To(BeNumerically(">", min(mtu, 8460)-100), "no full-sized segment was captured")
-	})
+	DescribeTable("carry a bulk TCP transfer through the GWLB byte for byte, and capture sees packets no longer than the MTU",
+		func(procs string, queues func() int) {
+			// up passes it on to the emulator it starts; empty is the
+			// default.
+			GinkgoT().Setenv("GWLB_LAB_EMULATOR_PROCS", procs)
+			transferAndCapture(queues())
+		},
+		Entry("with the emulator's default threads", "", defaultQueues),
+		Entry("with two emulator threads, each TAP read on two queues", "2", func() int { return 2 }),
+	)
 })
+
+// transferAndCapture sends 32 MiB from client to web through the GWLB
+// while capturing on client's port, and checks that the bytes arrive
+// intact, that the emulator read client's TAP on queues queues with
+// offloads, and that the capture holds no super-frame.
+func transferAndCapture(queues int) {
+	GinkgoHelper()
+	l := harness.Up(base)
+	l.Curl("client", "http://203.0.113.10/") // the path is up
+	r := l.Exec("client", "ip", "-o", "link", "show", "eth0")
+	Expect(r.Code).To(Equal(0), r.Stderr)
+	f := strings.Fields(r.Stdout)
+	i := slices.Index(f, "mtu")
+	Expect(i).To(BeNumerically(">", 0), "no mtu in %q", r.Stdout)
+	mtu, err := strconv.Atoi(f[i+1])
+	Expect(err).NotTo(HaveOccurred())
+
+	file := filepath.Join(GinkgoT().TempDir(), "client.pcap")
+	cmd := exec.Command(harness.Binary(), "capture", "--name", l.Name, "client", "-w", file, "-c", "2000", "--duration", "60s")
+	stderr, err := cmd.StderrPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cmd.Start()).To(Succeed())
+	started := bufio.NewScanner(stderr)
+	Expect(started.Scan()).To(BeTrue())
+	Expect(started.Text()).To(HavePrefix("capturing on client"))
+	go func() {
+		for started.Scan() {
+		}
+	}()
+
+	sent, received := sendBulk(l, 32<<20)
+	Expect(received).To(Equal(sent), "web received other bytes than client sent")
+	Expect(cmd.Wait()).To(Succeed())
+
+	// The client's kernel handed the emulator super-frames, which were
+	// split before anything else saw them.
+	var off bool
+	for _, p := range l.Counters().Ports {
+		if p.Node != "client" {
+			continue
+		}
+		Expect(p.Offload).NotTo(BeNil())
+		Expect(p.Offload.Negotiated).To(ContainSubstring("tso4"))
+		// The lab's TAPs are multi-queue: the emulator reads as many
+		// queues as it has threads, up to two.
+		if queues == 1 {
+			Expect(p.Offload.Negotiated).To(HaveSuffix("; 1 queue"))
+		} else {
+			Expect(p.Offload.Negotiated).To(HaveSuffix(fmt.Sprintf("; %d queues", queues)))
+		}
+		Expect(p.Offload.Negotiated).NotTo(ContainSubstring("single-queue"))
+		Expect(p.Offload.SuperFrames).To(BeNumerically(">", 0))
+		Expect(p.Offload.Dropped).To(BeZero())
+		off = true
+	}
+	Expect(off).To(BeTrue(), "no port counters for client")
+
+	pf, err := os.Open(file)
+	Expect(err).NotTo(HaveOccurred())
+	defer pf.Close()
+	rd, err := pcap.NewReader(pf)
+	Expect(err).NotTo(HaveOccurred())
+	frames, longest := 0, 0
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			break
+		}
+		frames++
+		longest = max(longest, len(p.Data))
+	}
+	Expect(frames).To(Equal(2000))
+	// No super-frame reached the capture; full-sized segments did (the
+	// endpoint's MSS clamp, 8460, stays above a 1500-byte MTU's MSS).
+	Expect(longest).To(BeNumerically("<=", mtu+18), "a captured frame is longer than the client's MTU")
+	Expect(longest).To(BeNumerically(">", min(mtu, 8460)-100), "no full-sized segment was captured")
+}
