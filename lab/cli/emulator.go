@@ -39,8 +39,8 @@ GOMAXPROCS), and with it how many queues of each node's TAP it reads (at most
 2). By default it takes half of the CPUs it may use, at least one: the nodes'
 programs and network stacks (the appliance, the client and the server) need
 the other half, and on a machine with two CPUs one thread forwards faster than
-two that wake each other (docs/benchmarks.md). GOMAXPROCS in the environment,
-when set, is kept.`,
+two that wake each other (docs/benchmarks.md in the source). Without --procs
+or $GWLB_LAB_EMULATOR_PROCS, GOMAXPROCS in the environment, when set, is kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := needRoot("gwlb-lab emulator"); err != nil {
