@@ -734,6 +734,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 			s.Emulator.Error = err.Error()
 		} else {
 			s.Emulator.Answering, s.Emulator.Uptime, s.Emulator.TimeScale = true, ds.Uptime, ds.TimeScale
+			s.Emulator.Threads = ds.Threads
 			var fc api.Counters
 			if err := c.Get(ctx, api.PathCounters, &fc); err == nil {
 				s.Counters = &fc

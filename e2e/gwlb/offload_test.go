@@ -68,37 +68,40 @@ func sendBulk(l *harness.Lab, n int) (sent, received [32]byte) {
 	return [32]byte(h.Sum(nil)), received
 }
 
-// defaultQueues is how many queues of each TAP the emulator reads when
-// nothing sets its threads: half of what Go would give it (at least one),
-// or what GOMAXPROCS says when set, and never more than two.
-func defaultQueues() int {
+// defaultThreads is how many threads the emulator runs on when nothing
+// sets them: half of what Go would give it (at least one), or what
+// GOMAXPROCS says when set.
+func defaultThreads() int {
 	n := runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") == "" {
 		n = max(1, n/2)
 	}
-	return min(2, n)
+	return n
 }
 
 var _ = Describe("gwlb-lab TAP offloads", func() {
 	DescribeTable("carry a bulk TCP transfer through the GWLB byte for byte, and capture sees packets no longer than the MTU",
-		func(procs string, queues func() int) {
+		func(procs string, threads func() int) {
 			// up passes it on to the emulator it starts; empty is the
 			// default.
 			GinkgoT().Setenv("GWLB_LAB_EMULATOR_PROCS", procs)
-			transferAndCapture(queues())
+			transferAndCapture(threads())
 		},
-		Entry("with the emulator's default threads", "", defaultQueues),
+		Entry("with the emulator's default threads", "", defaultThreads),
 		Entry("with two emulator threads, each TAP read on two queues", "2", func() int { return 2 }),
 	)
 })
 
 // transferAndCapture sends 32 MiB from client to web through the GWLB
 // while capturing on client's port, and checks that the bytes arrive
-// intact, that the emulator read client's TAP on queues queues with
-// offloads, and that the capture holds no super-frame.
-func transferAndCapture(queues int) {
+// intact, that the emulator runs on threads threads and read client's TAP
+// with offloads on as many queues (two at most), and that the capture holds
+// no super-frame.
+func transferAndCapture(threads int) {
 	GinkgoHelper()
 	l := harness.Up(base)
+	Expect(l.Status().Emulator.Threads).To(Equal(threads), "the emulator's threads in status")
+	queues := min(2, threads)
 	l.Curl("client", "http://203.0.113.10/") // the path is up
 	r := l.Exec("client", "ip", "-o", "link", "show", "eth0")
 	Expect(r.Code).To(Equal(0), r.Stderr)

@@ -42,8 +42,11 @@ type Status struct {
 	Started   time.Time `json:"started"`
 	Uptime    string    `json:"uptime"`
 	TimeScale float64   `json:"time_scale"`
-	LabTime   time.Time `json:"lab_time"`
-	Ports     []Port    `json:"ports"`
+	// Threads is how many threads run the emulator's Go code at once
+	// (its GOMAXPROCS; gwlb-lab emulator --procs).
+	Threads int       `json:"threads"`
+	LabTime time.Time `json:"lab_time"`
+	Ports   []Port    `json:"ports"`
 }
 
 // Port is one node interface the emulator is attached to.

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -140,7 +141,7 @@ func (d *Daemon) Status() api.Status {
 	return api.Status{
 		Lab: d.snap.Lab, PID: os.Getpid(), Started: d.started,
 		Uptime:    time.Since(d.started).Round(time.Second).String(),
-		TimeScale: d.clock.Scale(), LabTime: d.clock.Now(), Ports: ports,
+		TimeScale: d.clock.Scale(), Threads: runtime.GOMAXPROCS(0), LabTime: d.clock.Now(), Ports: ports,
 	}
 }
 

@@ -463,7 +463,11 @@ func printStatus(w io.Writer, s *lab.Status) error {
 	health := "not running"
 	switch {
 	case e.Running && e.Answering:
-		health = fmt.Sprintf("running, answering (up %s, time scale %g)", e.Uptime, e.TimeScale)
+		threads := ""
+		if e.Threads > 0 { // an emulator of an older version does not say
+			threads = ", " + plural(e.Threads, "thread")
+		}
+		health = fmt.Sprintf("running, answering (up %s, time scale %g%s)", e.Uptime, e.TimeScale, threads)
 	case e.Running:
 		health = "running, not answering: " + e.Error
 	}

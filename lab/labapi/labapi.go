@@ -31,7 +31,9 @@ type EmulatorStatus struct {
 	Error     string  `json:"error,omitempty"`
 	Uptime    string  `json:"uptime,omitempty"`
 	TimeScale float64 `json:"time_scale,omitempty"`
-	Log       string  `json:"log"`
+	// Threads is how many threads run the emulator (--procs).
+	Threads int    `json:"threads,omitempty"`
+	Log     string `json:"log"`
 }
 
 // NodeStatus is one node.
