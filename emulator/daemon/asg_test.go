@@ -15,8 +15,6 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
-	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 // nodeActuator adds and removes nodes through the daemon itself, as the
@@ -134,16 +132,7 @@ func TestASGControlAPI(t *testing.T) {
 
 	// The next emulator takes the group back from the edits: fleet-2
 	// InService, desired 1, the next instance fleet-3.
-	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
-		a, _ := port.NewPipe(e.Node, e.MTU)
-		return a, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := next.KeepEdits(edits); err != nil {
-		t.Fatal(err)
-	}
+	next := restarted(t, snap, edits)
 	gs := next.ASG().Describe()
 	if len(gs) != 1 || gs[0].Desired != 1 || len(gs[0].Instances) != 1 || gs[0].Instances[0].Name != "fleet-2" ||
 		gs[0].Instances[0].State != api.LifecycleInService || gs[0].Instances[0].IP != "10.20.1.102" {

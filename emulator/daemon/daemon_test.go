@@ -188,3 +188,20 @@ func TestCaptureStream(t *testing.T) {
 		t.Fatal("the stream went on past its count")
 	}
 }
+
+// restarted is what an emulator restart makes of snap: a new daemon, on
+// ports nobody is attached to, that takes back the edits kept in path.
+func restarted(t *testing.T, snap *config.Snapshot, path string) *Daemon {
+	t.Helper()
+	d, err := New(snap, func(e config.ENI) (fabric.Port, error) {
+		a, _ := port.NewPipe(e.Node, e.MTU)
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.KeepEdits(path); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

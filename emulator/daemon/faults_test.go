@@ -15,7 +15,6 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/gwlb"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
-	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 func TestLinkAPI(t *testing.T) {
@@ -173,16 +172,7 @@ func TestEditsKeptForTheNextEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
-		a, _ := port.NewPipe(e.Node, e.MTU)
-		return a, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := next.KeepEdits(path); err != nil {
-		t.Fatal(err)
-	}
+	next := restarted(t, snap, path)
 	f := next.Fabric()
 	for node, want := range map[string]fabric.LinkImpairment{
 		"web":  {LossPercent: 5, Delay: 20 * time.Millisecond},

@@ -15,9 +15,7 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/emulator/api"
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
 	"github.com/gwlb-lab/gwlb-lab/emulator/control"
-	"github.com/gwlb-lab/gwlb-lab/emulator/fabric"
 	"github.com/gwlb-lab/gwlb-lab/emulator/health"
-	"github.com/gwlb-lab/gwlb-lab/emulator/port"
 )
 
 // withFW3 is the fixture with one more appliance instance, fw-3, that no
@@ -250,16 +248,7 @@ func TestRuntimeTargetsKeptForTheNextEmulator(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"target": "fw-3"`) {
 		t.Fatalf("edits file %s: %v", b, err)
 	}
-	next, err := New(withFW3(t), func(e config.ENI) (fabric.Port, error) {
-		a, _ := port.NewPipe(e.Node, e.MTU)
-		return a, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := next.KeepEdits(path); err != nil {
-		t.Fatal(err)
-	}
+	next := restarted(t, withFW3(t), path)
 	lb := next.Fabric().LBs()[0]
 	if tg := lb.Target("fw-3"); tg == nil || !lb.Registered(tg) {
 		t.Fatal("fw-3 not registered again by the next emulator")
@@ -298,16 +287,7 @@ func TestDrainingKeptForTheNextEmulator(t *testing.T) {
 	}
 	start := time.Now()
 	time.Sleep(1500 * time.Millisecond) // half the delay drains under this emulator
-	next, err := New(snap, func(e config.ENI) (fabric.Port, error) {
-		a, _ := port.NewPipe(e.Node, e.MTU)
-		return a, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := next.KeepEdits(path); err != nil {
-		t.Fatal(err)
-	}
+	next := restarted(t, snap, path)
 	lb := next.Fabric().LBs()[0]
 	draining := func(name string) bool {
 		tg := lb.Target(name)
