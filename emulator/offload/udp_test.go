@@ -240,28 +240,6 @@ func FuzzCoalesceUDP(f *testing.F) {
 		frames := interleaveDamaged(a, b, damage)
 		co := Coalescer{UDP: true}
 		co.Plan(frames, 0)
-		out, hdrs, members := written(t, &co, frames)
-		var replay [][]byte
-		for k, w := range out {
-			if len(members[k]) > 1 {
-				var s Segmenter
-				if err := s.Reset(w, hdrs[k]); err != nil {
-					t.Fatalf("write %d does not split: %v", k, err)
-				}
-				buf := make([]byte, s.SegmentLen())
-				for _, j := range members[k] {
-					n, err := s.Next(buf)
-					if err != nil || !bytes.Equal(normalized(buf[:n]), normalized(frames[j])) {
-						t.Fatalf("write %d: the datagram for frame %d differs (%v)", k, j, err)
-					}
-				}
-			}
-			for _, j := range members[k] {
-				replay = append(replay, frames[j])
-			}
-		}
-		if got, want := flowOrder(replay), flowOrder(frames); !equalOrders(got, want) {
-			t.Fatal("per-flow order changed")
-		}
+		checkWrites(t, &co, frames, "datagram", func(a, b []byte) bool { return bytes.Equal(normalized(a), normalized(b)) })
 	})
 }
