@@ -75,16 +75,7 @@ func tcpFlags(dstMAC, srcMAC config.MAC, src, dst string, sport, dport uint16, f
 // back: outer addresses swapped, everything else as received (spec §2.4).
 func reflect(t *testing.T, f packet.Ethernet) []byte {
 	t.Helper()
-	out := append([]byte(nil), f...)
-	e := packet.Ethernet(out)
-	e.SetDst(packet.MAC(macRouterAppl))
-	e.SetSrc(packet.MAC(macFW1))
-	ip := packet.IPv4(out[packet.EthernetLen:])
-	src, dst := ip.Src(), ip.Dst()
-	ip.SetSrc(dst)
-	ip.SetDst(src)
-	ip.ComputeChecksum()
-	return out
+	return reflectInPlace(append([]byte(nil), f...))
 }
 
 func decap(t *testing.T, f packet.Ethernet) packet.Decapped {
