@@ -208,14 +208,7 @@ func TestCoalesceUDPNoAllocs(t *testing.T) {
 	if co.Items() != 1 {
 		t.Fatalf("%d writes, want 1", co.Items())
 	}
-	if a := testing.AllocsPerRun(50, func() {
-		co.Plan(frames, 0)
-		for i := range co.Items() {
-			if first, n := co.Item(i); n > 1 {
-				co.Header(i, frames[first], hdr)
-			}
-		}
-	}); a != 0 {
+	if a := planAllocs(&co, frames, hdr); a != 0 {
 		t.Errorf("coalesce: %v allocations per batch", a)
 	}
 }
