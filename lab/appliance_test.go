@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 	"github.com/gwlb-lab/gwlb-lab/scenarios"
 )
 
@@ -36,14 +35,7 @@ func TestUnlistedApplianceAnswersItsVPCsGWLB(t *testing.T) {
         run: {appliance: {mode: forward, health_port: 80}}
       fw-2:
 `, 1)
-	f, err := topology.Parse([]byte(src), "default.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := topology.Resolve(f, "unit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := resolveSrc(t, []byte(src), "default.yaml")
 	n, ok := l.Node("fw-3")
 	if !ok {
 		t.Fatal("no fw-3")

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/gwlb-lab/gwlb-lab/emulator/config"
-	"github.com/gwlb-lab/gwlb-lab/lab/topology"
 )
 
 // TestCompileASG: a group of the default lab reaches the emulator's
@@ -27,14 +26,7 @@ autoscaling_groups:
       drain: {transition: terminating, heartbeat_timeout: 45}
     target_tracking: {metric: NewFlowCountPerTarget, target_value: 50, scale_out_cooldown: 60}
 `
-	f, err := topology.Parse([]byte(src), "default.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := topology.Resolve(f, "unit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := resolveSrc(t, []byte(src), "default.yaml")
 	s, err := Compile(l, InDir("/run/netns"), "/run/gwlb-lab/unit/control.sock")
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,11 @@ import (
 	"github.com/gwlb-lab/gwlb-lab/scenarios"
 )
 
-func resolveDefault(t *testing.T) *topology.Lab {
+// resolveSrc parses the topology src (named name in errors) and resolves
+// it as the lab "unit".
+func resolveSrc(t *testing.T, src []byte, name string) *topology.Lab {
 	t.Helper()
-	f, err := topology.Parse(scenarios.Default(), "default.yaml")
+	f, err := topology.Parse(src, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +27,11 @@ func resolveDefault(t *testing.T) *topology.Lab {
 		t.Fatal(err)
 	}
 	return l
+}
+
+func resolveDefault(t *testing.T) *topology.Lab {
+	t.Helper()
+	return resolveSrc(t, scenarios.Default(), "default.yaml")
 }
 
 func TestCompileDefaultLab(t *testing.T) {

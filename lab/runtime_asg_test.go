@@ -24,14 +24,7 @@ autoscaling_groups:
     max: 3
     target_groups: [fw-targets]
 `
-	f, err := topology.Parse([]byte(src), "default.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := topology.Resolve(f, "unit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := resolveSrc(t, []byte(src), "default.yaml")
 	return l
 }
 

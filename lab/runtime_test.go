@@ -284,14 +284,7 @@ func TestReserveIPv6(t *testing.T) {
 		"cidr: 10.0.0.0/16\n", "cidr: 10.0.0.0/16\n    ipv6_cidr: 2600:1f18:0:100::/56\n",
 		"app: {az: az1, cidr: 10.0.1.0/24, route_table: app}", `app: {az: az1, cidr: 10.0.1.0/24, ipv6_cidr: "2600:1f18:0:101::/64", route_table: app}`,
 	).Replace(string(scenarios.Default()))
-	f, err := topology.Parse([]byte(src), "dualstack.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := topology.Resolve(f, "unit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := resolveSrc(t, []byte(src), "dualstack.yaml")
 	m, _, p := runtimeLab(t)
 	if err := writeJSON(p.Resolved(), l); err != nil {
 		t.Fatal(err)
