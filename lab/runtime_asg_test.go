@@ -24,8 +24,7 @@ autoscaling_groups:
     max: 3
     target_groups: [fw-targets]
 `
-	l := resolveSrc(t, []byte(src), "default.yaml")
-	return l
+	return resolveSrc(t, []byte(src), "default.yaml")
 }
 
 // TestReserveFromASG: node add --asg makes the node the group's launch
